@@ -1,0 +1,37 @@
+"""exportdsl: a declarative policy-as-code engine for export controls.
+
+>>> import exportdsl
+>>> policy = exportdsl.compile('''
+... decisions not_controlled < deny
+... fact origin: country
+... rule R1 { origin = CN -> deny }
+... ''')
+>>> policy.evaluate({"origin": "CN"}).decision
+'deny'
+"""
+
+from __future__ import annotations
+
+from .errors import CheckError, Diagnostic, Error, EvaluationError, ParseError, Severity, UsageError
+from .parser import parse as _parse_source
+from .policy import Decision, Policy, compile_text, load
+from .source import Source
+from .types import FactType, Kind
+
+__version__ = "0.1.0"
+
+
+def parse(text: str, name: str = "<string>"):
+    """Parse policy text into its syntax tree (:class:`exportdsl.ast.Module`) without checking it."""
+    return _parse_source(Source(name, text))
+
+
+def compile(text: str, name: str | None = None) -> Policy:  # noqa: A001 - the public API name
+    """Parse, check and compile policy text into a :class:`Policy`."""
+    return compile_text(text, name)
+
+
+__all__ = [
+    "CheckError", "Decision", "Diagnostic", "Error", "EvaluationError", "FactType", "Kind",
+    "ParseError", "Policy", "Severity", "UsageError", "compile", "load", "parse", "__version__",
+]

@@ -1,0 +1,1 @@
+"""Evaluation backends: the reference interpreter and the compiled Python evaluator."""

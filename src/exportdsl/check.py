@@ -1,0 +1,436 @@
+"""Checks a syntax tree against its own declarations and lowers it to IR, collecting diagnostics.
+
+The passes run in order: header (decisions, default, ``dated by``), facts, named sets, named
+conditions (with cycle detection), then rules. Each pass records every problem it finds and goes
+on, so one run reports as many independent errors as it can.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from . import ast, ir
+from .errors import CheckError, Diagnostic, did_you_mean
+from .operators import CompareOp, LiteralKind, Quantifier
+from .semantics import MISSING, ValueProblem, literal_value
+from .types import SCALAR_KINDS, BOOL, FactType, Kind, enum_of, set_of
+
+#: Upper bounds that keep a policy's size sane.
+MAX_RULES = 50_000
+MAX_FACTS = 1_000
+MAX_SET_MEMBERS = 100_000
+
+_SET_ELEMENT_KINDS = frozenset({Kind.ENUM, Kind.STRING, Kind.COUNTRY, Kind.INTEGER, Kind.NUMBER,
+                                Kind.PERCENT, Kind.DATE})
+
+
+class _Checker:
+    def __init__(self, module: ast.Module):
+        self.module = module
+        self.diagnostics: list[Diagnostic] = []
+        self.facts: dict[str, ir.Fact] = {}
+        self.sets: dict[str, ast.SetDecl] = {}
+        self.typed_sets: dict[tuple[str, FactType], frozenset] = {}
+        self.condition_decls: dict[str, ast.ConditionDecl] = {}
+        self.conditions: dict[str, ir.Expr] = {}
+        self.resolving: list[str] = []
+
+    # ---- reporting
+    def error(self, code: str, message: str, span=None, help: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic(code, message, span, help))
+
+    def _decls(self, kind) -> list:
+        return [d for d in self.module.decls if isinstance(d, kind)]
+
+    def _single(self, kind, what: str):
+        found = self._decls(kind)
+        for extra in found[1:]:
+            self.error("E208", f"more than one '{what}' declaration", extra.span,
+                       help=f"keep a single '{what}' line")
+        return found[0] if found else None
+
+    # ---- header
+    def header(self):
+        policy = self._single(ast.PolicyDecl, "policy")
+        decisions_decl = self._single(ast.DecisionsDecl, "decisions")
+        decisions: list[str] = []
+        if decisions_decl is None:
+            self.error("E208", "the policy declares no decisions", self.module.span,
+                       help="add a line such as: decisions not_controlled < license_required < deny")
+        else:
+            for ident in decisions_decl.names:
+                if ident.name in decisions:
+                    self.error("E207", f"decision '{ident.name}' is listed twice", ident.span)
+                else:
+                    decisions.append(ident.name)
+        default_decl = self._single(ast.DefaultDecl, "default")
+        default = decisions[0] if decisions else None
+        if default_decl is not None:
+            default = self.decision(default_decl.decision, decisions)
+        return policy, tuple(decisions), default
+
+    def decision(self, ident: ast.Ident, decisions) -> str | None:
+        if ident.name in decisions:
+            return ident.name
+        if decisions:
+            self.error("E205", f"unknown decision '{ident.name}'", ident.span,
+                       help=did_you_mean(ident.name, decisions) or "declared decisions: " + ", ".join(decisions))
+        return None
+
+    # ---- facts
+    def type_of(self, texpr: ast.TypeExpr, *, element: bool = False) -> FactType | None:
+        if texpr.element is not None:
+            inner = self.type_of(texpr.element, element=True)
+            if inner is None:
+                return None
+            if inner.kind not in _SET_ELEMENT_KINDS:
+                self.error("E211", f"a set cannot hold {inner.describe()} values", texpr.element.span,
+                           help="use set of enum {...}, set of string or set of country")
+                return None
+            return set_of(inner)
+        if texpr.enum_values is not None:
+            values: list[str] = []
+            for lit in texpr.enum_values:
+                if lit.kind not in (LiteralKind.NAME, LiteralKind.STRING):
+                    self.error("E204", f"enum values are names or strings, not {lit.kind.value} {lit.text}", lit.span)
+                elif lit.text in values:
+                    self.error("E207", f"enum value '{lit.text}' is listed twice", lit.span)
+                else:
+                    values.append(lit.text)
+            if not values:
+                self.error("E211", "an enum needs at least one value", texpr.span)
+                return None
+            return enum_of(values)
+        kind = SCALAR_KINDS.get(texpr.name)
+        if kind is None:
+            names = sorted(SCALAR_KINDS) + ["enum", "set of"]
+            self.error("E211", f"unknown type '{texpr.name}'", texpr.span,
+                       help=did_you_mean(texpr.name, names) or "types: " + ", ".join(names))
+            return None
+        return FactType(kind)
+
+    def declare_facts(self):
+        for decl in self._decls(ast.FactDecl):
+            name = decl.name.name
+            if name in self.facts:
+                self.error("E207", f"fact '{name}' is declared twice", decl.name.span)
+                continue
+            ftype = self.type_of(decl.type)
+            if ftype is None:
+                continue
+            default = MISSING
+            if decl.default is not None:
+                default = self.default_value(ftype, decl.default)
+                if default is None:
+                    continue
+            self.facts[name] = ir.Fact(name, ftype, default, span=decl.span)
+        if len(self.facts) > MAX_FACTS:
+            self.error("E212", f"{len(self.facts)} facts exceed the limit of {MAX_FACTS}", self.module.span)
+
+    def default_value(self, ftype: FactType, node):
+        if isinstance(node, ast.SetLiteral):
+            if not ftype.is_set:
+                self.error("E204", f"a set default for a {ftype.describe()} fact", node.span)
+                return None
+            values = self.literal_set(ftype, node.items)
+            return values
+        if ftype.is_set:
+            self.error("E204", "the default of a set fact is a set literal such as {}", node.span)
+            return None
+        return self.literal(ftype, node)
+
+    # ---- values
+    def literal(self, ftype: FactType, lit: ast.Literal):
+        try:
+            return literal_value(ftype, lit.kind, lit.text)
+        except ValueProblem as problem:
+            self.error(problem.code, problem.message, lit.span, problem.help)
+            return None
+
+    def literal_set(self, ftype: FactType, items: Iterable[ast.Literal]) -> frozenset | None:
+        values, ok = [], True
+        for lit in items:
+            value = self.literal(ftype, lit)
+            if value is None:
+                ok = False
+            else:
+                values.append(value)
+        return frozenset(values) if ok else None
+
+    def set_values(self, ftype: FactType, ref, fact_name: str) -> tuple[frozenset | None, str | None]:
+        if isinstance(ref, ast.SetLiteral):
+            return self.literal_set(ftype, ref.items), None
+        decl = self.sets.get(ref.name)
+        if decl is None:
+            self.error("E202", f"unknown set '{ref.name}'", ref.span,
+                       help=did_you_mean(ref.name, self.sets) or "declare it: set NAME = {...}")
+            return None, ref.name
+        key = (ref.name, ftype)
+        if key not in self.typed_sets:
+            before = len(self.diagnostics)
+            values = self.literal_set(ftype, decl.members.items)
+            found = self.diagnostics[before:]
+            del self.diagnostics[before:]
+            self.diagnostics.extend(
+                Diagnostic(d.code, f"{d.message} in set '{ref.name}' (used with fact '{fact_name}')", d.span, d.help)
+                for d in found)
+            self.typed_sets[key] = values
+        return self.typed_sets[key], ref.name
+
+    def declare_sets(self):
+        for decl in self._decls(ast.SetDecl):
+            name = decl.name.name
+            if name in self.sets:
+                self.error("E207", f"set '{name}' is declared twice", decl.name.span)
+                continue
+            if len(decl.members.items) > MAX_SET_MEMBERS:
+                self.error("E212", f"set '{name}' has more than {MAX_SET_MEMBERS} members", decl.span)
+                continue
+            self.sets[name] = decl
+        for decl in self._decls(ast.ConditionDecl):
+            name = decl.name.name
+            if name in self.condition_decls:
+                self.error("E207", f"condition '{name}' is declared twice", decl.name.span)
+            elif name in self.sets or name in self.facts:
+                other = "set" if name in self.sets else "fact"
+                self.error("E207", f"condition '{name}' has the name of a {other}", decl.name.span)
+            else:
+                self.condition_decls[name] = decl
+
+    # ---- conditions
+    def fact(self, ident: ast.Ident) -> ir.Fact | None:
+        fact = self.facts.get(ident.name)
+        if fact is None:
+            self.error("E201", f"unknown fact '{ident.name}'", ident.span,
+                       help=did_you_mean(ident.name, self.facts) or "declare it: fact NAME: TYPE")
+        return fact
+
+    def named_condition(self, name: str, span) -> ir.Expr | None:
+        if name in self.conditions:
+            return self.conditions[name]
+        if name in self.resolving:
+            cycle = " -> ".join(self.resolving[self.resolving.index(name):] + [name])
+            self.error("E210", f"named conditions refer to each other in a cycle: {cycle}", span)
+            return None
+        self.resolving.append(name)
+        try:
+            body = self.expr(self.condition_decls[name].body)
+        finally:
+            self.resolving.pop()
+        result = None if body is None else ir.Named(name, body, span=self.condition_decls[name].span)
+        self.conditions[name] = result
+        return result
+
+    def expr(self, node) -> ir.Expr | None:
+        """Lower a condition; returns None (after reporting) when it does not check."""
+        span = node.span
+        if isinstance(node, ast.And) or isinstance(node, ast.Or):
+            parts = [self.expr(op) for op in node.operands]
+            if any(p is None for p in parts):
+                return None
+            cls = ir.And if isinstance(node, ast.And) else ir.Or
+            return cls(tuple(parts), span=span)
+        if isinstance(node, ast.Not):
+            inner = self.expr(node.operand)
+            return None if inner is None else ir.Not(inner, span=span)
+        if isinstance(node, ast.BoolConst):
+            return ir.Const(node.value, span=span)
+        if isinstance(node, ast.Ref):
+            return self.ref(node)
+        if isinstance(node, ast.Compare):
+            return self.compare(node)
+        if isinstance(node, ast.InSet):
+            return self.in_set(node)
+        if isinstance(node, ast.Contains):
+            return self.contains(node)
+        if isinstance(node, ast.IsEmpty):
+            fact = self.fact(node.fact)
+            if fact is None:
+                return None
+            if not fact.type.is_set:
+                self.error("E204", f"'is empty' needs a set fact; '{fact.name}' is {fact.type.describe()}", span)
+                return None
+            test = ir.IsEmpty(fact.name, span=span)
+            return ir.Not(test, span=span) if node.negated else test
+        raise AssertionError(f"unexpected condition node {node!r}")
+
+    def ref(self, node: ast.Ref) -> ir.Expr | None:
+        name = node.name
+        if name in self.condition_decls:
+            return self.named_condition(name, node.span)
+        fact = self.facts.get(name)
+        if fact is not None:
+            if fact.type == BOOL:
+                return ir.Compare(name, CompareOp.EQ, True, span=node.span)
+            self.error("E204", f"'{name}' is a {fact.type.describe()} fact, not a condition", node.span,
+                       help=f"compare it, e.g. {name} = ... or {name} in {{...}}")
+            return None
+        if name in self.sets:
+            self.error("E204", f"'{name}' is a set, not a condition", node.span,
+                       help=f"test membership: FACT in {name}")
+            return None
+        candidates = list(self.condition_decls) + [f for f, d in self.facts.items() if d.type == BOOL]
+        self.error("E202", f"unknown condition or bool fact '{name}'", node.span,
+                   help=did_you_mean(name, candidates) or did_you_mean(name, self.facts)
+                   or "declare it: condition NAME = ...")
+        return None
+
+    def compare(self, node: ast.Compare) -> ir.Expr | None:
+        fact = self.fact(node.fact)
+        if fact is None:
+            return None
+        ftype = fact.type
+        if ftype.is_set:
+            self.error("E204", f"'{node.op.value}' does not apply to the set fact '{fact.name}'", node.span,
+                       help=f"use {fact.name} contains ..., contains any {{...}}, or is empty")
+            return None
+        if node.op not in (CompareOp.EQ, CompareOp.NE) and not ftype.is_ordered:
+            self.error("E204", f"'{node.op.value}' needs an ordered fact (integer, number, percent or date); "
+                       f"'{fact.name}' is {ftype.describe()}", node.span,
+                       help="use = or != (or in {...}) for this fact")
+            return None
+        value = self.literal(ftype, node.value)
+        if value is None:
+            return None
+        return ir.Compare(fact.name, node.op, value, span=node.span)
+
+    def in_set(self, node: ast.InSet) -> ir.Expr | None:
+        fact = self.fact(node.fact)
+        if fact is None:
+            return None
+        if fact.type.is_set:
+            self.error("E204", f"'in' tests a single value; '{fact.name}' is a set", node.span,
+                       help=f"use {fact.name} contains any {{...}} or contains all {{...}}")
+            return None
+        if fact.type == BOOL:
+            self.error("E204", f"'in' does not apply to the bool fact '{fact.name}'", node.span)
+            return None
+        values, set_name = self.set_values(fact.type, node.values, fact.name)
+        if values is None:
+            return None
+        test = ir.Member(fact.name, values, set_name, span=node.span)
+        return ir.Not(test, span=node.span) if node.negated else test
+
+    def contains(self, node: ast.Contains) -> ir.Expr | None:
+        fact = self.fact(node.fact)
+        if fact is None:
+            return None
+        if not fact.type.is_set:
+            self.error("E204", f"'contains' needs a set fact; '{fact.name}' is {fact.type.describe()}", node.span,
+                       help=f"use {fact.name} = ... or {fact.name} in {{...}}")
+            return None
+        if node.quantifier is None:
+            value = self.literal(fact.type, node.values)
+            if value is None:
+                return None
+            return ir.SetTest(fact.name, Quantifier.ANY, frozenset([value]), span=node.span)
+        values, set_name = self.set_values(fact.type, node.values, fact.name)
+        if values is None:
+            return None
+        return ir.SetTest(fact.name, node.quantifier, values, set_name, span=node.span)
+
+    # ---- rules
+    def rules(self, decisions, dated_by: str | None) -> list[ir.Rule]:
+        rules: list[ir.Rule] = []
+        seen: dict[str, ast.RuleDecl] = {}
+        decls = self._decls(ast.RuleDecl)
+        if len(decls) > MAX_RULES:
+            self.error("E212", f"{len(decls)} rules exceed the limit of {MAX_RULES}", self.module.span)
+            return rules
+        for decl in decls:
+            rid = decl.id.name
+            if rid in seen:
+                first = seen[rid].id.span
+                where = f" (first at {first.location()})" if first is not None else ""
+                self.error("E206", f"duplicate rule id '{rid}'{where}", decl.id.span,
+                           help="give every rule a unique id")
+                continue
+            seen[rid] = decl
+            decision = self.decision(decl.decision, decisions)
+            when = self.expr(decl.condition)
+            effective = self.rule_date(decl.effective, dated_by)
+            until = self.rule_date(decl.until, dated_by)
+            if decision is None or when is None or effective is False or until is False:
+                continue
+            bounds = []
+            if effective is not None:
+                bounds.append(ir.Compare(dated_by, CompareOp.GE, effective, span=decl.effective.span))
+            if until is not None:
+                bounds.append(ir.Compare(dated_by, CompareOp.LE, until, span=decl.until.span))
+            condition = ir.And((*bounds, when), span=decl.condition.span) if bounds else when
+            rules.append(ir.Rule(rid, decision, when, condition, decl.title, decl.cite,
+                                 effective, until, span=decl.span))
+        return rules
+
+    def rule_date(self, lit: ast.Literal | None, dated_by: str | None):
+        if lit is None:
+            return None
+        if dated_by is None:
+            self.error("E209", "rule dates need a date fact to compare with", lit.span,
+                       help="declare which fact holds the date: dated by ship_date")
+            return False
+        value = self.literal(self.facts[dated_by].type, lit)
+        return False if value is None else value
+
+    def dated_by(self) -> str | None:
+        decl = self._single(ast.DatedDecl, "dated by")
+        if decl is None:
+            return None
+        fact = self.fact(decl.fact)
+        if fact is None:
+            return None
+        if fact.type.kind is not Kind.DATE:
+            self.error("E204", f"'dated by' needs a date fact; '{fact.name}' is {fact.type.describe()}",
+                       decl.fact.span)
+            return None
+        return fact.name
+
+    def run(self) -> ir.Policy | None:
+        policy_decl, decisions, default = self.header()
+        self.declare_facts()
+        self.declare_sets()
+        dated_by = self.dated_by()
+        for name in self.condition_decls:
+            self.named_condition(name, self.condition_decls[name].name.span)
+        rules = self.rules(decisions, dated_by)
+        if self.diagnostics:
+            return None
+        return ir.Policy(
+            name=policy_decl.name if policy_decl else None,
+            version=policy_decl.version if policy_decl else None,
+            decisions=decisions,
+            default=default,
+            facts=dict(self.facts),
+            rules=tuple(rules),
+            sets={name: ir.NamedSet(name, tuple(lit.text for lit in decl.members.items), span=decl.span)
+                  for name, decl in self.sets.items()},
+            conditions={name: expr for name, expr in self.conditions.items() if expr is not None},
+            dated_by=dated_by,
+        )
+
+
+def check(module: ast.Module) -> tuple[ir.Policy | None, list[Diagnostic]]:
+    """Check a module; returns the IR (None if any error) and every diagnostic found."""
+    checker = _Checker(module)
+    policy = checker.run()
+    return policy, checker.diagnostics
+
+
+def lower(module: ast.Module) -> ir.Policy:
+    """Check a module and return its IR; raises :class:`CheckError` with every diagnostic."""
+    policy, diagnostics = check(module)
+    if policy is None:
+        raise CheckError(diagnostics)
+    return policy
+
+
+def lower_condition(expr: ast.Expr, policy: ir.Policy) -> ir.Expr:
+    """Check a standalone condition (``--where``) against a policy's declarations."""
+    checker = _Checker(ast.Module(()))
+    checker.facts = dict(policy.facts)
+    checker.condition_decls = {}
+    checker.conditions = dict(policy.conditions)
+    result = checker.expr(expr)
+    if result is None or checker.diagnostics:
+        raise CheckError(checker.diagnostics)
+    return result

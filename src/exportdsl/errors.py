@@ -1,0 +1,133 @@
+"""Diagnostics (code, severity, message, span, help), the exception family, and their text/JSON rendering."""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import json
+from collections.abc import Iterable, Sequence
+
+import attrs
+
+from .source import Span
+
+
+class Severity(enum.Enum):
+    """How bad a diagnostic is."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    NOTE = "note"
+
+
+#: Every diagnostic code, with a one-line description (the docs' diagnostics reference is generated from it).
+CODES: dict[str, str] = {
+    # E1xx: reading and parsing policy text
+    "E100": "Syntax error: the text does not follow the grammar.",
+    "E101": "Unexpected character that starts no token.",
+    "E102": "Conditions nested deeper than the limit.",
+    "E103": "Policy text larger than the limit.",
+    "E104": "A policy file cannot be read.",
+    "E105": "Malformed literal (a date that is no calendar date, a bad escape in a string).",
+    # E2xx: checking a policy against its declarations
+    "E201": "Unknown fact.",
+    "E202": "Unknown named set or named condition.",
+    "E203": "Value outside the fact's type (unknown enum value, unknown country code).",
+    "E204": "Type mismatch: an operator or value that does not fit the fact's type.",
+    "E205": "Unknown decision.",
+    "E206": "Duplicate rule id.",
+    "E207": "Duplicate declaration of a fact, set, condition or decision.",
+    "E208": "Missing or repeated header declaration (decisions, default, dated by, policy).",
+    "E209": "Effective or until dates without a `dated by` fact.",
+    "E210": "Named conditions that refer to each other in a cycle.",
+    "E211": "Unknown type name.",
+    "E212": "Policy too large (rules, facts or set members over the limit).",
+    # E3xx: facts given to an evaluation
+    "E301": "A required fact is missing.",
+    "E302": "A fact value of the wrong type.",
+    "E303": "A fact value outside its enum, country list or range.",
+    "E304": "A fact the policy does not declare.",
+    "E305": "Malformed facts input (not a JSON object, unreadable JSON).",
+    # E4xx: command line and files
+    "E401": "A file cannot be read or written.",
+    "E402": "Bad command-line usage.",
+}
+
+
+@attrs.frozen(slots=True)
+class Diagnostic:
+    """One finding: a stable code, a severity, a message, where (optional) and what to do (optional)."""
+
+    code: str
+    message: str
+    span: Span | None = attrs.field(default=None, eq=False)
+    help: str | None = None
+    severity: Severity = Severity.ERROR
+
+    def render(self) -> str:
+        """``file:line:col: error[E203]: message``, the source line, a caret and ``help: ...``."""
+        where = f"{self.span.location()}: " if self.span is not None else ""
+        lines = [f"{where}{self.severity.value}[{self.code}]: {self.message}"]
+        if self.span is not None:
+            lines.append(self.span.snippet())
+        if self.help:
+            lines.append(f"  help: {self.help}")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict:
+        """A JSON-ready dict: code, severity, message, file/line/column/end, help."""
+        data: dict = {"code": self.code, "severity": self.severity.value, "message": self.message}
+        if self.span is not None:
+            line, col = self.span.source.line_col(self.span.start)
+            end_line, end_col = self.span.source.line_col(self.span.end)
+            data.update(file=self.span.source.name, line=line, column=col, end_line=end_line, end_column=end_col)
+        if self.help:
+            data["help"] = self.help
+        return data
+
+
+def render_text(diagnostics: Iterable[Diagnostic]) -> str:
+    """All diagnostics as text, separated by blank lines."""
+    return "\n\n".join(d.render() for d in diagnostics)
+
+
+def render_json(diagnostics: Iterable[Diagnostic]) -> str:
+    """All diagnostics as a JSON array."""
+    return json.dumps([d.to_json() for d in diagnostics], indent=2, ensure_ascii=False)
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
+    """``did you mean 'x'?`` for the closest candidate, or None when nothing is close."""
+    pool = [str(c) for c in candidates]
+    matches = difflib.get_close_matches(str(word), pool, n=1, cutoff=0.6)
+    if not matches:
+        lowered = {c.lower(): c for c in pool}
+        if str(word).lower() in lowered:
+            matches = [lowered[str(word).lower()]]
+    return f"did you mean '{matches[0]}'?" if matches else None
+
+
+class Error(Exception):
+    """Base of every exportdsl error; ``diagnostics`` holds one or more structured findings."""
+
+    def __init__(self, diagnostics: Sequence[Diagnostic] | Diagnostic):
+        if isinstance(diagnostics, Diagnostic):
+            diagnostics = [diagnostics]
+        self.diagnostics: tuple[Diagnostic, ...] = tuple(diagnostics)
+        super().__init__(render_text(self.diagnostics))
+
+
+class ParseError(Error):
+    """Policy (or condition) text that does not follow the grammar, or exceeds a limit."""
+
+
+class CheckError(Error):
+    """A policy that parses but does not check against its declarations."""
+
+
+class EvaluationError(Error):
+    """Facts that cannot be evaluated (missing, ill-typed, unknown); never a decision."""
+
+
+class UsageError(Error):
+    """Bad command-line usage or unreadable input files."""

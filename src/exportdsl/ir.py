@@ -1,0 +1,150 @@
+"""The checked meaning of a policy: typed facts, resolved names, desugared conditions and rules."""
+
+from __future__ import annotations
+
+import attrs
+
+from .operators import CompareOp, Quantifier
+from .semantics import MISSING
+from .source import Span
+from .types import FactType
+
+
+def _span():
+    return attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
+
+@attrs.frozen(slots=True)
+class Expr:
+    """Base of every IR condition node."""
+
+    span: Span | None = _span()
+
+
+@attrs.frozen(slots=True)
+class Const(Expr):
+    """A constant truth value."""
+
+    value: bool
+
+
+@attrs.frozen(slots=True)
+class Compare(Expr):
+    """``fact OP value`` with a canonical value (bool facts: ``fact = true``)."""
+
+    fact: str
+    op: CompareOp
+    value: object
+
+
+@attrs.frozen(slots=True)
+class Member(Expr):
+    """``fact in values`` (``not in`` is ``Not(Member)``); ``set_name`` when written as a named set."""
+
+    fact: str
+    values: frozenset
+    set_name: str | None = None
+
+
+@attrs.frozen(slots=True)
+class SetTest(Expr):
+    """``fact contains any/all values`` on a set-valued fact (``contains v`` is ``any {v}``)."""
+
+    fact: str
+    quantifier: Quantifier
+    values: frozenset
+    set_name: str | None = None
+
+
+@attrs.frozen(slots=True)
+class IsEmpty(Expr):
+    """``fact is empty``."""
+
+    fact: str
+
+
+@attrs.frozen(slots=True)
+class Not(Expr):
+    """Negation."""
+
+    operand: Expr
+
+
+@attrs.frozen(slots=True)
+class And(Expr):
+    """Conjunction of two or more operands."""
+
+    operands: tuple[Expr, ...]
+
+
+@attrs.frozen(slots=True)
+class Or(Expr):
+    """Disjunction of two or more operands."""
+
+    operands: tuple[Expr, ...]
+
+
+@attrs.frozen(slots=True)
+class Named(Expr):
+    """A named condition, inlined where it is used; the name is kept for explanations."""
+
+    name: str
+    body: Expr
+
+
+@attrs.frozen(slots=True)
+class Fact:
+    """A declared fact: name, type, and its default (``MISSING`` for a required fact)."""
+
+    name: str
+    type: FactType
+    default: object = MISSING
+    span: Span | None = _span()
+
+    @property
+    def required(self) -> bool:
+        """True when a transaction must carry this fact."""
+        return self.default is MISSING
+
+
+@attrs.frozen(slots=True)
+class NamedSet:
+    """A named set: its members as written (typed where used)."""
+
+    name: str
+    members: tuple[str, ...]
+    span: Span | None = _span()
+
+
+@attrs.frozen(slots=True)
+class Rule:
+    """A rule: id, metadata, the condition as written (``when``) and the full ``condition`` incl. dates."""
+
+    id: str
+    decision: str
+    when: Expr
+    condition: Expr
+    title: str | None = None
+    cite: str | None = None
+    effective: str | None = None
+    until: str | None = None
+    span: Span | None = _span()
+
+
+@attrs.frozen(slots=True)
+class Policy:
+    """A checked policy: decisions least severe first, the default, facts, sets, conditions, rules."""
+
+    name: str | None
+    version: str | None
+    decisions: tuple[str, ...]
+    default: str
+    facts: dict[str, Fact] = attrs.field(eq=False)
+    rules: tuple[Rule, ...]
+    sets: dict[str, NamedSet] = attrs.field(factory=dict, eq=False)
+    conditions: dict[str, Expr] = attrs.field(factory=dict, eq=False)
+    dated_by: str | None = None
+
+    def severity(self, decision: str) -> int:
+        """Index of a decision in the severity order (0 = least severe)."""
+        return self.decisions.index(decision)

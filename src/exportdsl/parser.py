@@ -1,0 +1,381 @@
+"""Policy text to syntax tree: loads the Lark grammar once, converts trees and Lark errors to our own."""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import lark
+from lark import Lark, Token, Tree
+from lark.visitors import Transformer_NonRecursive, v_args
+
+from . import ast
+from .errors import Diagnostic, ParseError
+from .operators import CompareOp, LiteralKind, Quantifier
+from .source import Source
+
+#: Deepest nesting of ``not`` / ``and`` / ``or`` / parentheses a condition may have.
+MAX_NESTING = 64
+#: Largest policy text accepted, in characters.
+MAX_SOURCE_CHARS = 8_000_000
+
+_comments = threading.local()
+
+
+def grammar_text() -> str:
+    """The grammar: the copy shipped inside the package, else the repository's ``grammar/`` file."""
+    shipped = resources.files("exportdsl").joinpath("grammar/exportdsl.lark")
+    if shipped.is_file():
+        return shipped.read_text(encoding="utf-8")
+    repo_copy = Path(__file__).resolve().parents[2] / "grammar" / "exportdsl.lark"
+    return repo_copy.read_text(encoding="utf-8")
+
+
+def _collect_comment(token: Token) -> Token:
+    sink = getattr(_comments, "sink", None)
+    if sink is not None:
+        sink.append(token)
+    return token
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    return Lark(
+        grammar_text(),
+        parser="lalr",
+        start=["start", "condition_only"],
+        propagate_positions=True,
+        maybe_placeholders=False,
+        lexer_callbacks={"COMMENT": _collect_comment},
+    )
+
+
+_FRIENDLY = {
+    "NAME": "a name",
+    "STRING": 'a "string"',
+    "NUMBER": "a number",
+    "PERCENT": "a percentage like 0.1%",
+    "DATE": "a date like 2025-12-01",
+    "COMPARE_OP": "a comparison (=, !=, <, <=, >, >=)",
+    "$END": "the end of the text",
+}
+
+
+@lru_cache(maxsize=None)
+def _terminal_names() -> dict[str, str]:
+    names = dict(_FRIENDLY)
+    for term in _parser().terminals:
+        if term.name not in names and isinstance(term.pattern, lark.lexer.PatternStr):
+            names[term.name] = f"'{term.pattern.value}'"
+    return names
+
+
+def _describe_expected(expected) -> str:
+    names = _terminal_names()
+    shown = sorted({names.get(t, t) for t in expected if not t.startswith("__ANON") or t in names})
+    if len(shown) > 8:
+        shown = shown[:8] + ["..."]
+    return ", ".join(shown)
+
+
+def _keywords() -> frozenset[str]:
+    return frozenset(
+        term.pattern.value
+        for term in _parser().terminals
+        if isinstance(term.pattern, lark.lexer.PatternStr) and term.pattern.value.isalpha()
+    )
+
+
+def _syntax_error(source: Source, exc: lark.exceptions.UnexpectedInput) -> ParseError:
+    pos = getattr(exc, "pos_in_stream", None)
+    if isinstance(exc, lark.exceptions.UnexpectedCharacters):
+        char = source.text[exc.pos_in_stream]
+        return ParseError(Diagnostic(
+            "E101", f"unexpected character {char!r}",
+            source.span(exc.pos_in_stream, exc.pos_in_stream + 1),
+            help=f"expected {_describe_expected(exc.allowed)}" if exc.allowed else None,
+        ))
+    token = getattr(exc, "token", None)
+    if isinstance(exc, lark.exceptions.UnexpectedEOF) or token is None or token.type == "$END":
+        end = len(source.text.rstrip())
+        return ParseError(Diagnostic(
+            "E100", "unexpected end of text", source.span(end, end + 1),
+            help=f"expected {_describe_expected(exc.expected)}",
+        ))
+    start = token.start_pos if token.start_pos is not None else (pos or 0)
+    span = source.span(start, start + max(1, len(str(token))))
+    expected = getattr(exc, "expected", None) or getattr(exc, "accepts", None) or ()
+    help_text = f"expected {_describe_expected(expected)}"
+    if str(token) in _keywords() and "NAME" in expected:
+        help_text = f"'{token}' is a reserved word and cannot be used as a name; " + help_text
+    return ParseError(Diagnostic("E100", f"unexpected {str(token)!r}", span, help=help_text))
+
+
+def _check_nesting(source: Source, tree: Tree) -> None:
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if node.data in ("or_expr", "and_expr", "not_expr"):
+            depth += 1
+            if depth > MAX_NESTING:
+                meta = node.meta
+                raise ParseError(Diagnostic(
+                    "E102", f"condition nested more than {MAX_NESTING} levels deep",
+                    source.span(meta.start_pos, meta.start_pos + 1),
+                    help="split the condition into named conditions",
+                ))
+        stack.extend((child, depth) for child in node.children if isinstance(child, Tree))
+
+
+def _parse_tree(source: Source, start: str) -> tuple[Tree, list[Token]]:
+    if len(source.text) > MAX_SOURCE_CHARS:
+        raise ParseError(Diagnostic(
+            "E103", f"policy text of {len(source.text):,} characters exceeds the limit of {MAX_SOURCE_CHARS:,}",
+            help="split the policy into smaller files",
+        ))
+    comments: list[Token] = []
+    _comments.sink = comments
+    try:
+        tree = _parser().parse(source.text, start=start)
+    except lark.exceptions.UnexpectedInput as exc:
+        raise _syntax_error(source, exc) from None
+    finally:
+        _comments.sink = None
+    _check_nesting(source, tree)
+    return tree, comments
+
+
+def parse(text: str, name: str = "<string>") -> ast.Module:
+    """Parse policy text into a :class:`~exportdsl.ast.Module`; raises :class:`ParseError`."""
+    source = text if isinstance(text, Source) else Source(name, text)
+    tree, comments = _parse_tree(source, "start")
+    module = _ToAst(source).transform(tree)
+    kept = tuple(
+        ast.Comment(str(tok), span=source.span(tok.start_pos, tok.end_pos)) for tok in comments
+    )
+    return ast.Module(module.decls, comments=kept, span=source.span(0, len(source.text)))
+
+
+def parse_condition(text: str, name: str = "<condition>") -> ast.Expr:
+    """Parse a condition alone (as in ``--where``, or a diff region); raises :class:`ParseError`."""
+    source = text if isinstance(text, Source) else Source(name, text)
+    tree, _ = _parse_tree(source, "condition_only")
+    return _ToAst(source).transform(tree)
+
+
+def _unescape(source: Source, token: Token) -> str:
+    body = str(token)[1:-1]
+    out, i = [], 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\":
+            nxt = body[i + 1]
+            out.append({"n": "\n", "t": "\t"}.get(nxt, nxt))
+            i += 2
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+class _ToAst(Transformer_NonRecursive):
+    """Lark tree to AST; every rule has a method, so no raw tree leaks through."""
+
+    def __init__(self, source: Source):
+        super().__init__()
+        self.source = source
+
+    def __default__(self, data, children, meta):
+        raise AssertionError(f"no AST conversion for grammar rule {data!r}")
+
+    # ---- helpers
+    def _span(self, meta):
+        if getattr(meta, "empty", True):
+            return None
+        return self.source.span(meta.start_pos, meta.end_pos)
+
+    def _tok_span(self, tok: Token):
+        return self.source.span(tok.start_pos, tok.end_pos)
+
+    def _ident(self, tok: Token) -> ast.Ident:
+        return ast.Ident(str(tok), span=self._tok_span(tok))
+
+    # ---- module
+    @v_args(meta=True)
+    def start(self, meta, items):
+        return ast.Module(tuple(items), span=self._span(meta))
+
+    def condition_only(self, items):
+        return items[0]
+
+    @v_args(meta=True)
+    def policy_decl(self, meta, items):
+        name = _unescape(self.source, items[0])
+        version = _unescape(self.source, items[1]) if len(items) > 1 else None
+        return ast.PolicyDecl(name, version, span=self._span(meta))
+
+    @v_args(meta=True)
+    def decisions_decl(self, meta, items):
+        return ast.DecisionsDecl(tuple(self._ident(t) for t in items), span=self._span(meta))
+
+    @v_args(meta=True)
+    def default_decl(self, meta, items):
+        return ast.DefaultDecl(self._ident(items[0]), span=self._span(meta))
+
+    @v_args(meta=True)
+    def dated_decl(self, meta, items):
+        return ast.DatedDecl(self._ident(items[0]), span=self._span(meta))
+
+    @v_args(meta=True)
+    def fact_decl(self, meta, items):
+        default = items[2] if len(items) > 2 else None
+        return ast.FactDecl(self._ident(items[0]), items[1], default, span=self._span(meta))
+
+    @v_args(meta=True)
+    def scalar_type(self, meta, items):
+        return ast.TypeExpr(name=str(items[0]), span=self._span(meta))
+
+    @v_args(meta=True)
+    def enum_type(self, meta, items):
+        return ast.TypeExpr(enum_values=tuple(items), span=self._span(meta))
+
+    @v_args(meta=True)
+    def set_type(self, meta, items):
+        return ast.TypeExpr(element=items[0], span=self._span(meta))
+
+    @v_args(meta=True)
+    def set_decl(self, meta, items):
+        return ast.SetDecl(self._ident(items[0]), items[1], span=self._span(meta))
+
+    @v_args(meta=True)
+    def condition_decl(self, meta, items):
+        return ast.ConditionDecl(self._ident(items[0]), items[1], span=self._span(meta))
+
+    @v_args(meta=True)
+    def rule_decl(self, meta, items):
+        rule_id, *metas, body = items
+        fields: dict = {}
+        for key, value, span in metas:
+            if key in fields:
+                raise ParseError(Diagnostic(
+                    "E100", f"rule {rule_id} has more than one '{key}'", span,
+                    help=f"keep a single '{key}' line",
+                ))
+            fields[key] = value
+        condition, decision = body
+        return ast.RuleDecl(self._ident(rule_id), condition, decision, span=self._span(meta), **fields)
+
+    @v_args(meta=True)
+    def title(self, meta, items):
+        return ("title", _unescape(self.source, items[0]), self._span(meta))
+
+    @v_args(meta=True)
+    def cite(self, meta, items):
+        return ("cite", _unescape(self.source, items[0]), self._span(meta))
+
+    @v_args(meta=True)
+    def effective(self, meta, items):
+        return ("effective", self._literal(LiteralKind.DATE, items[0]), self._span(meta))
+
+    @v_args(meta=True)
+    def until(self, meta, items):
+        return ("until", self._literal(LiteralKind.DATE, items[0]), self._span(meta))
+
+    def rule_body(self, items):
+        return items[0], self._ident(items[1])
+
+    # ---- conditions
+    @v_args(meta=True)
+    def or_expr(self, meta, items):
+        return ast.Or(tuple(items), span=self._span(meta))
+
+    @v_args(meta=True)
+    def and_expr(self, meta, items):
+        return ast.And(tuple(items), span=self._span(meta))
+
+    @v_args(meta=True)
+    def not_expr(self, meta, items):
+        return ast.Not(items[0], span=self._span(meta))
+
+    @v_args(meta=True)
+    def compare(self, meta, items):
+        fact, op, value = items
+        return ast.Compare(self._ident(fact), CompareOp(str(op)), value, span=self._span(meta))
+
+    @v_args(meta=True)
+    def in_set(self, meta, items):
+        return ast.InSet(self._ident(items[0]), items[1], False, span=self._span(meta))
+
+    @v_args(meta=True)
+    def not_in_set(self, meta, items):
+        return ast.InSet(self._ident(items[0]), items[1], True, span=self._span(meta))
+
+    @v_args(meta=True)
+    def contains(self, meta, items):
+        return ast.Contains(self._ident(items[0]), None, items[1], span=self._span(meta))
+
+    @v_args(meta=True)
+    def contains_any(self, meta, items):
+        return ast.Contains(self._ident(items[0]), Quantifier.ANY, items[1], span=self._span(meta))
+
+    @v_args(meta=True)
+    def contains_all(self, meta, items):
+        return ast.Contains(self._ident(items[0]), Quantifier.ALL, items[1], span=self._span(meta))
+
+    @v_args(meta=True)
+    def is_empty(self, meta, items):
+        return ast.IsEmpty(self._ident(items[0]), False, span=self._span(meta))
+
+    @v_args(meta=True)
+    def is_not_empty(self, meta, items):
+        return ast.IsEmpty(self._ident(items[0]), True, span=self._span(meta))
+
+    @v_args(meta=True)
+    def ref(self, meta, items):
+        return ast.Ref(str(items[0]), span=self._span(meta))
+
+    @v_args(meta=True)
+    def const_true(self, meta, items):
+        return ast.BoolConst(True, span=self._span(meta))
+
+    @v_args(meta=True)
+    def const_false(self, meta, items):
+        return ast.BoolConst(False, span=self._span(meta))
+
+    @v_args(meta=True)
+    def true(self, meta, items):
+        return ast.Literal(LiteralKind.BOOL, "true", span=self._span(meta))
+
+    @v_args(meta=True)
+    def false(self, meta, items):
+        return ast.Literal(LiteralKind.BOOL, "false", span=self._span(meta))
+
+    @v_args(meta=True)
+    def set_literal(self, meta, items):
+        return ast.SetLiteral(tuple(items), span=self._span(meta))
+
+    @v_args(meta=True)
+    def set_name(self, meta, items):
+        return ast.SetName(str(items[0]), span=self._span(meta))
+
+    # ---- values
+    def _literal(self, kind: LiteralKind, tok: Token) -> ast.Literal:
+        text = _unescape(self.source, tok) if kind is LiteralKind.STRING else str(tok)
+        return ast.Literal(kind, text, span=self._tok_span(tok))
+
+    def date(self, items):
+        return self._literal(LiteralKind.DATE, items[0])
+
+    def percent(self, items):
+        return self._literal(LiteralKind.PERCENT, items[0])
+
+    def number(self, items):
+        return self._literal(LiteralKind.NUMBER, items[0])
+
+    def string(self, items):
+        return self._literal(LiteralKind.STRING, items[0])
+
+    def name(self, items):
+        return self._literal(LiteralKind.NAME, items[0])

@@ -1,0 +1,74 @@
+"""Policy source text and the spans that point into it (line/column lookup, caret snippets)."""
+
+from __future__ import annotations
+
+import bisect
+
+import attrs
+
+
+@attrs.frozen(slots=True)
+class Span:
+    """A half-open character range ``[start, end)`` in one :class:`Source`."""
+
+    source: "Source" = attrs.field(eq=False, repr=False)
+    start: int
+    end: int
+
+    @property
+    def line(self) -> int:
+        """1-based line of the span's start."""
+        return self.source.line_col(self.start)[0]
+
+    @property
+    def column(self) -> int:
+        """1-based column of the span's start."""
+        return self.source.line_col(self.start)[1]
+
+    def location(self) -> str:
+        """``file:line:col`` of the span's start."""
+        line, col = self.source.line_col(self.start)
+        return f"{self.source.name}:{line}:{col}"
+
+    def snippet(self) -> str:
+        """The source line holding the span, with a caret line under the span."""
+        return self.source.snippet(self.start, self.end)
+
+
+@attrs.frozen(slots=True)
+class Source:
+    """A named policy text; ``name`` is a path or a label such as ``<string>``."""
+
+    name: str
+    text: str
+    _line_starts: tuple[int, ...] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        starts = [0]
+        starts.extend(i + 1 for i, ch in enumerate(self.text) if ch == "\n")
+        object.__setattr__(self, "_line_starts", tuple(starts))
+
+    def line_col(self, offset: int) -> tuple[int, int]:
+        """1-based (line, column) of a character offset."""
+        offset = max(0, min(offset, len(self.text)))
+        index = bisect.bisect_right(self._line_starts, offset) - 1
+        return index + 1, offset - self._line_starts[index] + 1
+
+    def line_text(self, line: int) -> str:
+        """The text of a 1-based line, without its newline."""
+        start = self._line_starts[line - 1]
+        end = self.text.find("\n", start)
+        return self.text[start:] if end < 0 else self.text[start:end]
+
+    def span(self, start: int, end: int) -> Span:
+        """A span of this source."""
+        return Span(self, start, end)
+
+    def snippet(self, start: int, end: int) -> str:
+        """The line holding ``start`` and a caret line marking ``[start, end)`` on it."""
+        line, col = self.line_col(start)
+        text = self.line_text(line)
+        width = max(1, min(end, start + len(text) - col + 1) - start)
+        gutter = f"{line:>4} | "
+        pad = "".join("\t" if ch == "\t" else " " for ch in text[: col - 1])
+        return f"{gutter}{text}\n{' ' * (len(gutter) - 2)}| {pad}{'^' * width}"
