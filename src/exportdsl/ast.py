@@ -97,6 +97,13 @@ class Ref(Node):
 
 
 @attrs.frozen(slots=True)
+class Applies(Node):
+    """``applies(R1, R2)``: one of the named rules applies (its dates and suspensions included)."""
+
+    rules: tuple[Ident, ...]
+
+
+@attrs.frozen(slots=True)
 class BoolConst(Node):
     """``true`` or ``false`` as a condition."""
 
@@ -124,7 +131,7 @@ class Or(Node):
     operands: tuple["Expr", ...]
 
 
-Expr = Compare | InSet | Contains | IsEmpty | Ref | BoolConst | Not | And | Or
+Expr = Compare | InSet | Contains | IsEmpty | Ref | Applies | BoolConst | Not | And | Or
 
 
 # ---- declarations ------------------------------------------------------------------
@@ -203,9 +210,30 @@ class RuleDecl(Node):
     cite: str | None = None
     effective: Literal | None = None
     until: Literal | None = None
+    overrides: tuple[Ident, ...] = ()
 
 
-Decl = PolicyDecl | DecisionsDecl | DefaultDecl | DatedDecl | FactDecl | SetDecl | ConditionDecl | RuleDecl
+@attrs.frozen(slots=True)
+class ExtendsDecl(Node):
+    """``extends "base.xpol"``: this policy starts from everything the base declares."""
+
+    path: str
+
+
+@attrs.frozen(slots=True)
+class SuspensionDecl(Node):
+    """``suspension ID { suspends R1, R2  effective D  until D }``: rules off within a date window."""
+
+    id: Ident
+    rules: tuple[Ident, ...]
+    title: str | None = None
+    cite: str | None = None
+    effective: Literal | None = None
+    until: Literal | None = None
+
+
+Decl = (PolicyDecl | DecisionsDecl | DefaultDecl | DatedDecl | FactDecl | SetDecl | ConditionDecl | RuleDecl
+        | ExtendsDecl | SuspensionDecl)
 
 
 @attrs.frozen(slots=True)

@@ -34,6 +34,13 @@ class _Checker:
         self.condition_decls: dict[str, ast.ConditionDecl] = {}
         self.conditions: dict[str, ir.Expr] = {}
         self.resolving: list[str] = []
+        self.dated_by_fact: str | None = None
+        self.rule_decls: dict[str, ast.RuleDecl] = {}
+        self.rule_conditions: dict[str, ir.Expr | None] = {}
+        self.rule_when: dict[str, ir.Expr] = {}
+        self.rule_bounds: dict[str, tuple] = {}
+        self.resolving_rules: list[str] = []
+        self.suspensions: dict[str, ir.Suspension] = {}
 
     # ---- reporting
     def error(self, code: str, message: str, span=None, help: str | None = None) -> None:
@@ -237,6 +244,8 @@ class _Checker:
             return ir.Const(node.value, span=span)
         if isinstance(node, ast.Ref):
             return self.ref(node)
+        if isinstance(node, ast.Applies):
+            return self.applies(node)
         if isinstance(node, ast.Compare):
             return self.compare(node)
         if isinstance(node, ast.InSet):
@@ -330,37 +339,127 @@ class _Checker:
         return ir.SetTest(fact.name, node.quantifier, values, set_name, span=node.span)
 
     # ---- rules
-    def rules(self, decisions, dated_by: str | None) -> list[ir.Rule]:
-        rules: list[ir.Rule] = []
-        seen: dict[str, ast.RuleDecl] = {}
+    def collect_rules(self) -> None:
         decls = self._decls(ast.RuleDecl)
         if len(decls) > MAX_RULES:
             self.error("E212", f"{len(decls)} rules exceed the limit of {MAX_RULES}", self.module.span)
-            return rules
+            return
         for decl in decls:
             rid = decl.id.name
-            if rid in seen:
-                first = seen[rid].id.span
+            if rid in self.rule_decls:
+                first = self.rule_decls[rid].id.span
                 where = f" (first at {first.location()})" if first is not None else ""
                 self.error("E206", f"duplicate rule id '{rid}'{where}", decl.id.span,
                            help="give every rule a unique id")
                 continue
-            seen[rid] = decl
+            self.rule_decls[rid] = decl
+        self.suspensions = self.check_suspensions()
+
+    def rules(self, decisions) -> list[ir.Rule]:
+        rules: list[ir.Rule] = []
+        for rid, decl in self.rule_decls.items():
             decision = self.decision(decl.decision, decisions)
-            when = self.expr(decl.condition)
-            effective = self.rule_date(decl.effective, dated_by)
-            until = self.rule_date(decl.until, dated_by)
-            if decision is None or when is None or effective is False or until is False:
+            condition = self.rule_condition(rid, decl.id.span)
+            overrides = self.rule_refs(decl.overrides, f"rule {rid} overrides")
+            if rid in overrides:
+                self.error("E214", f"rule {rid} overrides itself", decl.id.span)
+            if decision is None or condition is None or overrides is None:
                 continue
-            bounds = []
-            if effective is not None:
-                bounds.append(ir.Compare(dated_by, CompareOp.GE, effective, span=decl.effective.span))
-            if until is not None:
-                bounds.append(ir.Compare(dated_by, CompareOp.LE, until, span=decl.until.span))
-            condition = ir.And((*bounds, when), span=decl.condition.span) if bounds else when
-            rules.append(ir.Rule(rid, decision, when, condition, decl.title, decl.cite,
-                                 effective, until, span=decl.span))
+            when = self.rule_when[rid]
+            rules.append(ir.Rule(
+                rid, decision, when, condition, decl.title, decl.cite,
+                self.rule_bounds[rid][0], self.rule_bounds[rid][1], tuple(overrides),
+                tuple(s.id for s in self.suspensions.values() if rid in s.rules), span=decl.span))
         return rules
+
+    def rule_refs(self, idents, what: str) -> list[str] | None:
+        found, ok = [], True
+        for ident in idents:
+            if ident.name not in self.rule_decls:
+                ok = False
+                self.error("E214", f"{what} unknown rule '{ident.name}'", ident.span,
+                           help=did_you_mean(ident.name, self.rule_decls) or "name a rule id of this policy")
+            elif ident.name not in found:
+                found.append(ident.name)
+        return found if ok else None
+
+    def window(self, effective, until, span) -> ir.Expr | None:
+        bounds = []
+        if effective is not None:
+            bounds.append(ir.Compare(self.dated_by_fact, CompareOp.GE, effective, span=span))
+        if until is not None:
+            bounds.append(ir.Compare(self.dated_by_fact, CompareOp.LE, until, span=span))
+        if not bounds:
+            return None
+        return bounds[0] if len(bounds) == 1 else ir.And(tuple(bounds), span=span)
+
+    def check_suspensions(self) -> dict[str, ir.Suspension]:
+        result: dict[str, ir.Suspension] = {}
+        for decl in self._decls(ast.SuspensionDecl):
+            sid = decl.id.name
+            if sid in result:
+                self.error("E207", f"suspension '{sid}' is declared twice", decl.id.span)
+                continue
+            rules = self.rule_refs(decl.rules, f"suspension {sid} suspends")
+            if decl.effective is None and decl.until is None:
+                self.error("E208", f"suspension {sid} has no dates", decl.span,
+                           help="give it an 'effective' date, an 'until' date, or both")
+                continue
+            effective = self.rule_date(decl.effective, self.dated_by_fact)
+            until = self.rule_date(decl.until, self.dated_by_fact)
+            if rules is None or effective is False or until is False:
+                continue
+            result[sid] = ir.Suspension(sid, tuple(rules), effective, until, decl.title, decl.cite,
+                                        span=decl.span)
+        return result
+
+    def rule_condition(self, rid: str, span) -> ir.Expr | None:
+        """The full condition of a rule (its dates and suspensions included), resolved once."""
+        if rid in self.rule_conditions:
+            return self.rule_conditions[rid]
+        if rid in self.resolving_rules:
+            cycle = " -> ".join(self.resolving_rules[self.resolving_rules.index(rid):] + [rid])
+            self.error("E215", f"rules refer to each other through applies(...) in a cycle: {cycle}", span)
+            return None
+        decl = self.rule_decls[rid]
+        self.resolving_rules.append(rid)
+        try:
+            when = self.expr(decl.condition)
+        finally:
+            self.resolving_rules.pop()
+        effective = self.rule_date(decl.effective, self.dated_by_fact)
+        until = self.rule_date(decl.until, self.dated_by_fact)
+        if when is None or effective is False or until is False:
+            self.rule_conditions[rid] = None
+            return None
+        parts = []
+        if effective is not None:
+            parts.append(ir.Compare(self.dated_by_fact, CompareOp.GE, effective, span=decl.effective.span))
+        if until is not None:
+            parts.append(ir.Compare(self.dated_by_fact, CompareOp.LE, until, span=decl.until.span))
+        for suspension in self.suspensions.values():
+            if rid in suspension.rules:
+                window = self.window(suspension.effective, suspension.until, suspension.span)
+                parts.append(ir.Not(ir.Named(f"suspension {suspension.id}", window, span=suspension.span),
+                                    span=suspension.span))
+        condition = ir.And((*parts, when), span=decl.condition.span) if parts else when
+        self.rule_when[rid] = when
+        self.rule_bounds[rid] = (effective, until)
+        self.rule_conditions[rid] = condition
+        return condition
+
+    def applies(self, node: ast.Applies) -> ir.Expr | None:
+        parts = []
+        for ident in node.rules:
+            if ident.name not in self.rule_decls:
+                self.error("E214", f"applies(...) names unknown rule '{ident.name}'", ident.span,
+                           help=did_you_mean(ident.name, self.rule_decls) or "name a rule id of this policy")
+                return None
+            condition = self.rule_condition(ident.name, ident.span)
+            if condition is None:
+                return None
+            parts.append(ir.Named(f"applies({ident.name})", condition, span=ident.span))
+        return parts[0] if len(parts) == 1 else ir.Or(tuple(parts), span=node.span)
 
     def rule_date(self, lit: ast.Literal | None, dated_by: str | None):
         if lit is None:
@@ -389,10 +488,11 @@ class _Checker:
         policy_decl, decisions, default = self.header()
         self.declare_facts()
         self.declare_sets()
-        dated_by = self.dated_by()
+        dated_by = self.dated_by_fact = self.dated_by()
+        self.collect_rules()
         for name in self.condition_decls:
             self.named_condition(name, self.condition_decls[name].name.span)
-        rules = self.rules(decisions, dated_by)
+        rules = self.rules(decisions)
         if self.diagnostics:
             return None
         return ir.Policy(
@@ -406,6 +506,7 @@ class _Checker:
                   for name, decl in self.sets.items()},
             conditions={name: expr for name, expr in self.conditions.items() if expr is not None},
             dated_by=dated_by,
+            suspensions=self.suspensions,
         )
 
 
@@ -413,7 +514,10 @@ def check(module: ast.Module) -> tuple[ir.Policy | None, list[Diagnostic]]:
     """Check a module; returns the IR (None if any error) and every diagnostic found."""
     checker = _Checker(module)
     policy = checker.run()
-    return policy, checker.diagnostics
+    far = float("inf")
+    ordered = sorted(checker.diagnostics, key=lambda d: (
+        d.span.source.name if d.span else "", d.span.start if d.span else far))
+    return policy, ordered
 
 
 def lower(module: ast.Module) -> ir.Policy:

@@ -42,6 +42,9 @@ CODES: dict[str, str] = {
     "E210": "Named conditions that refer to each other in a cycle.",
     "E211": "Unknown type name.",
     "E212": "Policy too large (rules, facts or set members over the limit).",
+    "E213": "Policies that extend each other in a cycle, or an over-long extends chain.",
+    "E214": "A suspension, override or applies(...) naming a rule that does not exist.",
+    "E215": "Rules whose applies(...) references form a cycle.",
     # E3xx: facts given to an evaluation
     "E301": "A required fact is missing.",
     "E302": "A fact value of the wrong type.",

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from . import ir
-from .backends.interpreter import TraceNode, combine, trace
+from .backends.interpreter import TraceNode, trace
+from .combining import combine
 from .render import condition_text, value_text
 
 _MARK = {True: "✓", False: "✗"}
@@ -65,7 +66,11 @@ def explain(policy: ir.Policy, facts: Mapping) -> str:
         out.append("rules that apply:")
         for rule, node in traces:
             if node.value:
-                note = "" if rule.id in deciding else f"   (outranked by {decision})"
+                overriders = [r.id for r, n in traces if n.value and rule.id in r.overrides]
+                if overriders:
+                    note = f"   (overridden by {', '.join(overriders)})"
+                else:
+                    note = "" if rule.id in deciding else f"   (outranked by {decision})"
                 out.append(f"  {_MARK[True]} {_rule_heading(rule)}{note}")
                 _lines(node, policy, facts, 2, out)
     others = [(rule, node) for rule, node in traces if not node.value]

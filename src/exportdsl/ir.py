@@ -128,6 +128,21 @@ class Rule:
     cite: str | None = None
     effective: str | None = None
     until: str | None = None
+    overrides: tuple[str, ...] = ()
+    suspended_by: tuple[str, ...] = ()
+    span: Span | None = _span()
+
+
+@attrs.frozen(slots=True)
+class Suspension:
+    """Rules that do not apply while the ``dated by`` fact is within ``[effective, until]``."""
+
+    id: str
+    rules: tuple[str, ...]
+    effective: str | None = None
+    until: str | None = None
+    title: str | None = None
+    cite: str | None = None
     span: Span | None = _span()
 
 
@@ -144,6 +159,14 @@ class Policy:
     sets: dict[str, NamedSet] = attrs.field(factory=dict, eq=False)
     conditions: dict[str, Expr] = attrs.field(factory=dict, eq=False)
     dated_by: str | None = None
+    suspensions: dict[str, Suspension] = attrs.field(factory=dict, eq=False)
+
+    def rule(self, rule_id: str) -> Rule:
+        """The rule with this id."""
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(rule_id)
 
     def severity(self, decision: str) -> int:
         """Index of a decision in the severity order (0 = least severe)."""

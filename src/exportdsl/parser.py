@@ -253,19 +253,50 @@ class _ToAst(Transformer_NonRecursive):
     def condition_decl(self, meta, items):
         return ast.ConditionDecl(self._ident(items[0]), items[1], span=self._span(meta))
 
-    @v_args(meta=True)
-    def rule_decl(self, meta, items):
-        rule_id, *metas, body = items
+    @staticmethod
+    def _metadata(what: str, metas) -> dict:
         fields: dict = {}
         for key, value, span in metas:
             if key in fields:
                 raise ParseError(Diagnostic(
-                    "E100", f"rule {rule_id} has more than one '{key}'", span,
-                    help=f"keep a single '{key}' line",
+                    "E100", f"{what} has more than one '{key}'", span, help=f"keep a single '{key}' line",
                 ))
             fields[key] = value
+        return fields
+
+    @v_args(meta=True)
+    def rule_decl(self, meta, items):
+        rule_id, *metas, body = items
+        fields = self._metadata(f"rule {rule_id}", metas)
         condition, decision = body
         return ast.RuleDecl(self._ident(rule_id), condition, decision, span=self._span(meta), **fields)
+
+    @v_args(meta=True)
+    def overrides(self, meta, items):
+        return ("overrides", tuple(self._ident(t) for t in items), self._span(meta))
+
+    @v_args(meta=True)
+    def suspends(self, meta, items):
+        return ("rules", tuple(self._ident(t) for t in items), self._span(meta))
+
+    @v_args(meta=True)
+    def suspension_decl(self, meta, items):
+        ident, *metas = items
+        fields = self._metadata(f"suspension {ident}", metas)
+        if "rules" not in fields:
+            raise ParseError(Diagnostic(
+                "E100", f"suspension {ident} names no rules", self._span(meta),
+                help="add a line: suspends RULE_ID, RULE_ID",
+            ))
+        return ast.SuspensionDecl(self._ident(ident), span=self._span(meta), **fields)
+
+    @v_args(meta=True)
+    def extends_decl(self, meta, items):
+        return ast.ExtendsDecl(_unescape(self.source, items[0]), span=self._span(meta))
+
+    @v_args(meta=True)
+    def applies(self, meta, items):
+        return ast.Applies(tuple(self._ident(t) for t in items), span=self._span(meta))
 
     @v_args(meta=True)
     def title(self, meta, items):

@@ -11,6 +11,7 @@ from . import ast, ir
 from .backends import interpreter
 from .backends.python import CompiledPolicy, compile_policy
 from .check import lower
+from .compose import resolve
 from .errors import Diagnostic, ParseError
 from .explain import explain as explain_text
 from .parser import parse
@@ -158,7 +159,7 @@ class Policy:
 def compile_text(text: str, name: str | None = None) -> Policy:
     """Parse, check and compile policy text; raises ParseError or CheckError with diagnostics."""
     module = parse(Source(name or "<string>", text))
-    return Policy(module, lower(module))
+    return Policy(module, lower(resolve(module)))
 
 
 def load(path: str | Path) -> Policy:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import attrs
 
 from .. import ir
+from ..combining import combine
 from ..semantics import compare, is_empty, member, set_test, validate_facts
 
 
@@ -37,14 +38,6 @@ def holds(expr: ir.Expr, facts: Mapping) -> bool:
 def applicable_rules(policy: ir.Policy, facts: Mapping) -> list[ir.Rule]:
     """Every rule whose condition (dates included) holds, in source order."""
     return [rule for rule in policy.rules if holds(rule.condition, facts)]
-
-
-def combine(policy: ir.Policy, applicable: list[ir.Rule]) -> tuple[str, tuple[str, ...]]:
-    """Most severe wins: the top decision among applicable rules and the ids of the rules giving it."""
-    if not applicable:
-        return policy.default, ()
-    top = max(applicable, key=lambda rule: policy.severity(rule.decision)).decision
-    return top, tuple(rule.id for rule in applicable if rule.decision == top)
 
 
 def decide(policy: ir.Policy, facts: Mapping) -> tuple[str, tuple[str, ...]]:

@@ -18,6 +18,7 @@ from decimal import Decimal
 import attrs
 
 from .. import ir
+from ..combining import decisive_conditions
 from ..operators import CompareOp, Quantifier
 from ..semantics import (COMPARE_PYTHON, IS_EMPTY_PYTHON, MEMBER_PYTHON, MISSING, SET_TEST_PYTHON,
                          ValueProblem, coerce_value, valid_date, validate_facts)
@@ -142,6 +143,7 @@ class _Codegen:
     def decide_lines(self) -> list[str]:
         policy = self.policy
         lines: list[str] = []
+        decisive = decisive_conditions(policy)
         by_severity = sorted(
             (r for r in policy.rules),
             key=lambda r: -policy.severity(r.decision),
@@ -150,14 +152,14 @@ class _Codegen:
             tier = list(tier)
             if len(tier) == 1:
                 hoisted: list[str] = []
-                cond, _ = self.expr(tier[0].condition, hoisted)
+                cond, _ = self.expr(decisive[tier[0].id], hoisted)
                 lines.extend(hoisted)
                 lines.append(f"if {cond}: return {self.const((decision, (tier[0].id,)))}")
                 continue
             lines.append("r = ()")
             for rule in tier:
                 hoisted = []
-                cond, _ = self.expr(rule.condition, hoisted)
+                cond, _ = self.expr(decisive[rule.id], hoisted)
                 lines.extend(hoisted)
                 lines.append(f"if {cond}: r += {self.const((rule.id,))}")
             lines.append(f"if r: return ({self.const(decision)}, r)")

@@ -1,0 +1,227 @@
+"""The ``exportdsl`` command line: check, eval, explain, schema (exit 0 ok, 1 where a command says, 2 errors)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+from . import __version__
+from .errors import Diagnostic, Error, UsageError, render_json, render_text
+from .policy import Policy, load
+
+EXIT_OK = 0
+EXIT_FOUND = 1
+EXIT_ERROR = 2
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports usage errors as our own (exit 2, no traceback)."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        raise UsageError(Diagnostic("E402", message, help=f"see '{self.prog} --help'"))
+
+
+def _json_default(value):
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a valid JSON number")
+
+
+def _loads(text: str):
+    return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+
+
+def read_transactions(path: str) -> Iterator[tuple[int, object]]:
+    """Transactions of a facts file: one JSON object, a JSON array, or JSONL (one object a line).
+
+    Yields ``(line_number, value)``; a line that is not valid JSON yields an :class:`Error` as value.
+    ``-`` reads standard input. Numbers are read from their decimal text (never through a float).
+    """
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(Diagnostic("E401", f"cannot read facts file {path!r}: {getattr(exc, 'strerror', None) or exc}"))
+    stripped = text.strip()
+    if not stripped:
+        raise UsageError(Diagnostic("E305", f"facts file {path!r} is empty"))
+    try:
+        whole = _loads(stripped)
+    except ValueError:
+        whole = None
+    else:
+        if isinstance(whole, list):
+            for index, item in enumerate(whole, 1):
+                yield index, item
+            return
+        yield 1, whole
+        return
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            yield number, _loads(line)
+        except ValueError as exc:
+            yield number, Error(Diagnostic("E305", f"{path}:{number}: not valid JSON: {exc}"))
+
+
+def _load_policies(paths: list[str]) -> tuple[list[Policy], list[Diagnostic]]:
+    policies, problems = [], []
+    for path in paths:
+        try:
+            policies.append(load(path))
+        except Error as exc:
+            problems.extend(exc.diagnostics)
+    return policies, problems
+
+
+def _print_diagnostics(diagnostics, fmt: str) -> None:
+    if fmt == "json":
+        print(render_json(diagnostics))
+    else:
+        print(render_text(diagnostics), file=sys.stderr)
+
+
+# ---- commands -------------------------------------------------------------------------
+
+def cmd_check(args) -> int:
+    """Check policies; print diagnostics; exit 2 on any error."""
+    policies, problems = _load_policies(args.policies)
+    if problems:
+        _print_diagnostics(problems, args.format)
+        return EXIT_ERROR
+    if args.format == "json":
+        print(json.dumps([{"file": path, "policy": p.name, "version": p.version, "rules": len(p.rules),
+                           "facts": len(p.facts)} for path, p in zip(args.policies, policies)], indent=2))
+    else:
+        for path, policy in zip(args.policies, policies):
+            print(f"{path}: ok ({len(policy.rules)} rules, {len(policy.facts)} facts)")
+    return EXIT_OK
+
+
+def _single_policy(path: str) -> Policy:
+    return load(path)
+
+
+def cmd_eval(args) -> int:
+    """Evaluate transactions; one output line per transaction; exit 2 if any transaction is bad."""
+    policy = _single_policy(args.policy)
+    failed = False
+    transactions = list(read_transactions(args.facts))
+    many = len(transactions) > 1
+    for number, facts in transactions:
+        prefix = f"{args.facts}:{number}: " if many else ""
+        try:
+            if isinstance(facts, Error):
+                raise facts
+            decision = policy.evaluate(facts, explain=args.explain)
+            explanation = decision.explain() if args.explain else None
+        except Error as exc:
+            failed = True
+            if args.format == "json":
+                print(json.dumps({"line": number, "error": [d.to_json() for d in exc.diagnostics]},
+                                 ensure_ascii=False))
+            else:
+                for diag in exc.diagnostics:
+                    print(prefix + diag.render(), file=sys.stderr)
+            continue
+        if args.format == "json":
+            out = decision.to_json()
+            if many:
+                out = {"line": number, **out}
+            if explanation is not None:
+                out["explanation"] = explanation
+            print(json.dumps(out, ensure_ascii=False))
+        else:
+            rules = f"  ({', '.join(decision.rules)})" if decision.rules else ""
+            print(f"{prefix}{decision.decision}{rules}")
+            if explanation is not None:
+                print(explanation)
+                if many:
+                    print()
+    return EXIT_ERROR if failed else EXIT_OK
+
+
+def cmd_explain(args) -> int:
+    """``eval --explain`` in text."""
+    args.explain = True
+    args.format = "text"
+    return cmd_eval(args)
+
+
+def cmd_schema(args) -> int:
+    """Print the JSON Schema of a policy's transactions."""
+    print(json.dumps(_single_policy(args.policy).json_schema(), indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``exportdsl`` command."""
+    parser = _ArgumentParser(
+        prog="exportdsl",
+        description="Policy-as-code for export controls: check, evaluate and explain .xpol policies.",
+        epilog="Exit codes: 0 ok; 1 a failing test or a difference found (where a command says so); "
+               "2 errors (bad policy, bad facts, bad usage).",
+    )
+    parser.add_argument("--version", action="version", version=f"exportdsl {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgumentParser)
+
+    check = sub.add_parser("check", help="check policies and report diagnostics")
+    check.add_argument("policies", nargs="+", metavar="POLICY")
+    check.add_argument("--format", choices=["text", "json"], default="text")
+    check.set_defaults(run=cmd_check)
+
+    ev = sub.add_parser("eval", help="evaluate transactions (a JSON object, an array, or JSONL)")
+    ev.add_argument("policy", metavar="POLICY")
+    ev.add_argument("--facts", required=True, metavar="FILE", help="facts file, or - for standard input")
+    ev.add_argument("--format", choices=["text", "json"], default="text")
+    ev.add_argument("--explain", action="store_true", help="explain each decision")
+    ev.set_defaults(run=cmd_eval)
+
+    ex = sub.add_parser("explain", help="explain the decision for each transaction")
+    ex.add_argument("policy", metavar="POLICY")
+    ex.add_argument("--facts", required=True, metavar="FILE", help="facts file, or - for standard input")
+    ex.set_defaults(run=cmd_explain)
+
+    schema = sub.add_parser("schema", help="print the JSON Schema of a policy's transactions")
+    schema.add_argument("policy", metavar="POLICY")
+    schema.set_defaults(run=cmd_schema)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (never raises, never prints a traceback)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not getattr(args, "run", None):
+            parser.print_help(sys.stderr)
+            return EXIT_ERROR
+        return args.run(args)
+    except Error as exc:
+        fmt = getattr(locals().get("args"), "format", "text")
+        _print_diagnostics(exc.diagnostics, fmt if fmt == "json" else "text")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback reaches the user
+        print(f"exportdsl: internal error: {type(exc).__name__}: {exc} (please report this)", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def entry_point() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

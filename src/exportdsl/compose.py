@@ -1,0 +1,67 @@
+"""Resolves ``extends``: a policy is its base's declarations followed by its own (files read relative to it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import ast
+from .errors import CheckError, Diagnostic, Error
+from .parser import parse
+from .source import Source
+
+#: Longest chain of ``extends`` a policy may build on.
+MAX_EXTENDS_DEPTH = 16
+
+
+def _base_dir(module: ast.Module) -> Path:
+    name = module.span.source.name if module.span is not None else "<string>"
+    if name.startswith("<"):
+        return Path.cwd()
+    return Path(name).parent
+
+
+def resolve(module: ast.Module, _chain: tuple[str, ...] = ()) -> ast.Module:
+    """The module with its ``extends`` replaced by the (recursively resolved) base declarations.
+
+    The base's ``policy`` header is dropped when the module has its own. Spans keep pointing into
+    the file each declaration came from, so diagnostics name the right file.
+    """
+    extends = [d for d in module.decls if isinstance(d, ast.ExtendsDecl)]
+    if not extends:
+        return module
+    if len(extends) > 1:
+        raise CheckError(Diagnostic("E208", "more than one 'extends' declaration", extends[1].span,
+                                    help="a policy builds on one base; let the base extend another"))
+    decl = extends[0]
+    path = (_base_dir(module) / decl.path).resolve()
+    if str(path) in _chain:
+        cycle = " -> ".join([*(Path(p).name for p in _chain), path.name])
+        raise CheckError(Diagnostic("E213", f"policies extend each other in a cycle: {cycle}", decl.span))
+    if len(_chain) >= MAX_EXTENDS_DEPTH:
+        raise CheckError(Diagnostic("E213", f"'extends' chain longer than {MAX_EXTENDS_DEPTH}", decl.span))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CheckError(Diagnostic("E104", f"cannot read base policy '{decl.path}': {getattr(exc, 'strerror', None) or exc}",
+                                    decl.span, help=f"looked for {path}")) from None
+    try:
+        base_module = parse(Source(_display(path), text))
+    except Error as exc:
+        raise type(exc)(exc.diagnostics) from None
+    base = resolve(base_module, (*_chain, str(_own_path(module)), ))
+    own = [d for d in module.decls if not isinstance(d, ast.ExtendsDecl)]
+    has_header = any(isinstance(d, ast.PolicyDecl) for d in own)
+    inherited = [d for d in base.decls if not (has_header and isinstance(d, ast.PolicyDecl))]
+    return ast.Module((*inherited, *own), comments=module.comments, span=module.span)
+
+
+def _own_path(module: ast.Module) -> Path:
+    name = module.span.source.name if module.span is not None else "<string>"
+    return Path(name).resolve() if not name.startswith("<") else Path(name)
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
