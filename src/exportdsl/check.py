@@ -442,7 +442,8 @@ class _Checker:
                 window = self.window(suspension.effective, suspension.until, suspension.span)
                 parts.append(ir.Not(ir.Named(f"suspension {suspension.id}", window, span=suspension.span),
                                     span=suspension.span))
-        condition = ir.And((*parts, when), span=decl.condition.span) if parts else when
+        body = when.operands if isinstance(when, ir.And) else (when,)
+        condition = ir.And((*parts, *body), span=decl.condition.span) if parts else when
         self.rule_when[rid] = when
         self.rule_bounds[rid] = (effective, until)
         self.rule_conditions[rid] = condition

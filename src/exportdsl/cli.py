@@ -165,6 +165,56 @@ def cmd_schema(args) -> int:
     return EXIT_OK
 
 
+def cmd_test(args) -> int:
+    """Run policy tests; exit 1 when a test fails."""
+    from . import testing
+
+    test_files, policy_files = testing.discover(args.paths or ["policies"])
+    cache: dict = {}
+    results: dict[str, list] = {}
+    loaded: dict = {}
+    problems = []
+    for path in policy_files:
+        try:
+            policy = load(path)
+        except Error as exc:
+            problems.extend(exc.diagnostics)
+            continue
+        loaded[testing.display_path(path.resolve())] = policy
+        cache[path.resolve()] = policy
+    passed = failed = 0
+    for path in test_files:
+        try:
+            suite = testing.load_suite(path, cache)
+        except Error as exc:
+            problems.extend(exc.diagnostics)
+            continue
+        loaded.setdefault(suite.policy_path, suite.policy)
+        suite_results = testing.run_suite(suite)
+        results.setdefault(suite.policy_path, []).extend(suite_results)
+        for result in suite_results:
+            if result.passed:
+                passed += 1
+            else:
+                failed += 1
+                print(testing.format_failure(result))
+                print()
+    if problems:
+        print(render_text(problems), file=sys.stderr)
+    if args.coverage:
+        print("coverage (rules that some test made decide):")
+        for cov in testing.coverage(sorted(loaded), results, loaded):
+            missed = f"   not exercised: {', '.join(cov.missed)}" if cov.missed else ""
+            print(f"  {cov.policy_path}: {cov.percent:.0f}% of {len(cov.rules)} rules{missed}")
+    print(f"{passed} passed, {failed} failed")
+    if problems:
+        return EXIT_ERROR
+    if not test_files:
+        print("no test files found", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_FOUND if failed else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``exportdsl`` command."""
     parser = _ArgumentParser(
@@ -196,6 +246,11 @@ def build_parser() -> argparse.ArgumentParser:
     schema = sub.add_parser("schema", help="print the JSON Schema of a policy's transactions")
     schema.add_argument("policy", metavar="POLICY")
     schema.set_defaults(run=cmd_schema)
+
+    test = sub.add_parser("test", help="run policy tests (YAML files); exit 1 on a failure")
+    test.add_argument("paths", nargs="*", metavar="PATH", help="test files or folders (default: policies)")
+    test.add_argument("--coverage", action="store_true", help="report the rules no test made decide")
+    test.set_defaults(run=cmd_test)
     return parser
 
 

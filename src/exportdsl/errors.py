@@ -51,6 +51,7 @@ CODES: dict[str, str] = {
     "E303": "A fact value outside its enum, country list or range.",
     "E304": "A fact the policy does not declare.",
     "E305": "Malformed facts input (not a JSON object, unreadable JSON).",
+    "E306": "Malformed policy test file.",
     # E4xx: command line and files
     "E401": "A file cannot be read or written.",
     "E402": "Bad command-line usage.",

@@ -26,6 +26,18 @@ def _lines(node: TraceNode, policy: ir.Policy, facts: Mapping, depth: int, out: 
         for child in node.children:
             _lines(child, policy, facts, depth + 1, out)
         return
+    if isinstance(expr, ir.Named) and expr.name.startswith("applies("):
+        out.append(f"{pad}{_MARK[node.value]} {expr.name}    (see that rule)")
+        return
+    if (isinstance(expr, ir.Not) and isinstance(expr.operand, ir.Named)
+            and expr.operand.name.startswith("suspension ")):
+        suspension = policy.suspensions[expr.operand.name.split(" ", 1)[1]]
+        window = f"{suspension.effective or '...'} to {suspension.until or '...'}"
+        state = "not suspended" if node.value else "suspended"
+        out.append(f"{pad}{_MARK[node.value]} {state} by {suspension.id} ({policy.dated_by} {window}"
+                   f"{', ' + suspension.cite if suspension.cite else ''})    "
+                   f"({policy.dated_by} is {facts[policy.dated_by]})")
+        return
     if isinstance(expr, ir.Named):
         out.append(f"{pad}{_MARK[node.value]} {expr.name}:")
         _lines(node.children[0], policy, facts, depth + 1, out)
