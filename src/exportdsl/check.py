@@ -503,7 +503,8 @@ class _Checker:
             default=default,
             facts=dict(self.facts),
             rules=tuple(rules),
-            sets={name: ir.NamedSet(name, tuple(lit.text for lit in decl.members.items), span=decl.span)
+            sets={name: ir.NamedSet(name, tuple(lit.text for lit in decl.members.items), span=decl.span,
+                                    literals=decl.members.items)
                   for name, decl in self.sets.items()},
             conditions={name: expr for name, expr in self.conditions.items() if expr is not None},
             dated_by=dated_by,
@@ -533,8 +534,12 @@ def lower_condition(expr: ast.Expr, policy: ir.Policy) -> ir.Expr:
     """Check a standalone condition (``--where``) against a policy's declarations."""
     checker = _Checker(ast.Module(()))
     checker.facts = dict(policy.facts)
-    checker.condition_decls = {}
+    checker.sets = {name: ast.SetDecl(ast.Ident(name), ast.SetLiteral(s.literals), span=s.span)
+                    for name, s in policy.sets.items()}
+    checker.condition_decls = {name: None for name in policy.conditions}
     checker.conditions = dict(policy.conditions)
+    checker.rule_decls = {rule.id: None for rule in policy.rules}
+    checker.rule_conditions = {rule.id: rule.condition for rule in policy.rules}
     result = checker.expr(expr)
     if result is None or checker.diagnostics:
         raise CheckError(checker.diagnostics)

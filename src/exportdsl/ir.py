@@ -114,6 +114,7 @@ class NamedSet:
     name: str
     members: tuple[str, ...]
     span: Span | None = _span()
+    literals: tuple = attrs.field(default=(), eq=False, repr=False)  # the ast.Literal members, for re-checking
 
 
 @attrs.frozen(slots=True)

@@ -214,10 +214,9 @@ def coerce_value(ftype: FactType, value):
         return _number(value, "a number")
     if k is Kind.PERCENT:
         if isinstance(value, str):
-            text = value.strip()
-            if not text.endswith("%") or not _DECIMAL_RE.match(text[:-1].strip()):
+            if not value.endswith("%") or not _DECIMAL_RE.match(value[:-1]):
                 raise ValueProblem("E302", f"expected a percent like 0.1 or \"0.1%\", got {_show(value)}")
-            number = decimal_of(text[:-1].strip())
+            number = decimal_of(value[:-1])
         else:
             number = _number(value, 'a percent (a number of percentage points, or a string like "0.1%")')
         if not 0 <= number <= 100:

@@ -1,0 +1,492 @@
+"""Exact semantic diff of two policies: the regions of transactions whose decision changes, and why.
+
+The space of transactions is cut into finite cells (:mod:`exportdsl.partition`); each policy
+becomes its rules' decisive conditions (overrides folded in) over those cells, most severe first.
+A memoised search splits one variable at a time, partially evaluates both policies on every cell,
+groups the cells that leave both policies in the same residual state, and stops where the two
+policies provably agree (identical residual states, or the same determined outcome) or both
+outcomes are determined. Leaves where the outcomes differ are the regions; they are disjoint by
+construction, and adjacent regions with the same outcome are merged afterwards. No sampling: a
+transaction changes decision exactly when it lies in one region.
+
+The language has no arithmetic between facts, so every atom reads a single fact and the
+partition is exact.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from functools import lru_cache
+
+import attrs
+
+from . import ir
+from .check import lower_condition
+from .combining import decisive_conditions
+from .errors import Diagnostic, Error
+from .operators import Quantifier
+from .partition import ABSENT, OTHER, PRESENT, Variable, atom_cells, build_variables, constants
+from .regions import Region, box_text, witness
+from .types import FactType, Kind, enum_of, set_of
+
+#: The outcome of a policy whose facts are outside its declared values (the other version may decide).
+INVALID = "<invalid>"
+
+
+class DiffError(Error):
+    """Two policies that cannot be compared (incompatible fact types, a bad --where)."""
+
+
+@attrs.frozen(slots=True)
+class Budget:
+    """Limits of one diff: search nodes and seconds. Exceeding either marks the result INCOMPLETE."""
+
+    max_nodes: int = 2_000_000
+    max_seconds: float = 120.0
+
+
+# ---- conditions over variables (hashable tuples, negation normal form) ---------------------------
+
+def _atom(var: int, cells: frozenset, sizes: tuple[int, ...]):
+    if not cells:
+        return False
+    if len(cells) == sizes[var]:
+        return True
+    return ("atom", var, cells)
+
+
+def _and(parts, sizes):
+    flat: dict = {}
+    atoms: dict[int, frozenset] = {}
+    for part in parts:
+        if part is False:
+            return False
+        if part is True:
+            continue
+        if part[0] == "and":
+            items = part[1]
+        else:
+            items = (part,)
+        for item in items:
+            if item[0] == "atom":
+                atoms[item[1]] = atoms[item[1]] & item[2] if item[1] in atoms else item[2]
+            else:
+                flat[item] = None
+    for var, cells in atoms.items():
+        atom = _atom(var, cells, sizes)
+        if atom is False:
+            return False
+        if atom is not True:
+            flat[atom] = None
+    items = tuple(sorted(flat, key=repr))
+    if not items:
+        return True
+    return items[0] if len(items) == 1 else ("and", items)
+
+
+def _or(parts, sizes):
+    flat: dict = {}
+    atoms: dict[int, frozenset] = {}
+    for part in parts:
+        if part is True:
+            return True
+        if part is False:
+            continue
+        items = part[1] if part[0] == "or" else (part,)
+        for item in items:
+            if item[0] == "atom":
+                atoms[item[1]] = atoms[item[1]] | item[2] if item[1] in atoms else item[2]
+            else:
+                flat[item] = None
+    for var, cells in atoms.items():
+        atom = _atom(var, cells, sizes)
+        if atom is True:
+            return True
+        if atom is not False:
+            flat[atom] = None
+    items = tuple(sorted(flat, key=repr))
+    if not items:
+        return False
+    return items[0] if len(items) == 1 else ("or", items)
+
+
+def _negate(expr, sizes):
+    if expr is True or expr is False:
+        return not expr
+    if expr[0] == "atom":
+        return _atom(expr[1], frozenset(range(sizes[expr[1]])) - expr[2], sizes)
+    if expr[0] == "and":
+        return _or([_negate(e, sizes) for e in expr[1]], sizes)
+    return _and([_negate(e, sizes) for e in expr[1]], sizes)
+
+
+class Space:
+    """The variables of a comparison and the lowering of IR conditions onto them."""
+
+    def __init__(self, facts: Mapping[str, FactType], used: Mapping[str, set]):
+        self.facts = dict(facts)
+        self.variables: list[Variable] = build_variables(self.facts, used)
+        self.sizes = tuple(len(v.cells) for v in self.variables)
+        self.index = {v.name: i for i, v in enumerate(self.variables)}
+        self.by_fact: dict[str, list[int]] = {}
+        for i, v in enumerate(self.variables):
+            self.by_fact.setdefault(v.fact, []).append(i)
+
+    def element_var(self, fact: str, element) -> int:
+        """The variable of one element of a set fact."""
+        return self.index[f"{fact}[{element}]"]
+
+    def lower(self, expr: ir.Expr):
+        """An IR condition as a variable expression."""
+        sizes = self.sizes
+        match expr:
+            case ir.Const(value=value):
+                return value
+            case ir.Named(body=body):
+                return self.lower(body)
+            case ir.Not(operand=operand):
+                return _negate(self.lower(operand), sizes)
+            case ir.And(operands=ops):
+                return _and([self.lower(op) for op in ops], sizes)
+            case ir.Or(operands=ops):
+                return _or([self.lower(op) for op in ops], sizes)
+            case ir.Compare(fact=fact) | ir.Member(fact=fact):
+                var = self.by_fact[fact][0]
+                return _atom(var, atom_cells(expr, self.variables[var]), sizes)
+            case ir.SetTest(fact=fact, quantifier=quantifier, values=values):
+                atoms = [_atom(self.element_var(fact, e), frozenset([PRESENT]), sizes) for e in values]
+                return _or(atoms, sizes) if quantifier is Quantifier.ANY else _and(atoms, sizes)
+            case ir.IsEmpty(fact=fact):
+                return _and([_atom(v, frozenset([ABSENT]), sizes) for v in self.by_fact.get(fact, [])], sizes)
+        raise AssertionError(f"unknown IR node {expr!r}")
+
+
+@lru_cache(maxsize=1 << 18)
+def _assign(expr, var: int, cell: int, sizes: tuple[int, ...]):
+    if expr is True or expr is False:
+        return expr
+    tag = expr[0]
+    if tag == "atom":
+        if expr[1] != var:
+            return expr
+        return cell in expr[2]
+    parts = [_assign(e, var, cell, sizes) for e in expr[1]]
+    return _and(parts, sizes) if tag == "and" else _or(parts, sizes)
+
+
+def _vars_of(expr, out: dict) -> None:
+    if expr is True or expr is False:
+        return
+    if expr[0] == "atom":
+        out[expr[1]] = out.get(expr[1], 0) + 1
+        return
+    for e in expr[1]:
+        _vars_of(e, out)
+
+
+# ---- policy states -----------------------------------------------------------------------------
+
+# A state is a tuple of entries (severity, source_index, rule_id, decision, condition), most severe
+# first, with every condition not False. Equal states decide alike everywhere below.
+
+def _assign_state(state: tuple, var: int, cell: int, sizes) -> tuple:
+    out = []
+    for sev, idx, rid, decision, cond in state:
+        cond = _assign(cond, var, cell, sizes)
+        if cond is not False:
+            out.append((sev, idx, rid, decision, cond))
+    return tuple(out)
+
+
+def _outcome(state: tuple, default: str):
+    """(decision, rule ids) when the state is determined, else None."""
+    if not state:
+        return (default, ())
+    top = state[0][0]
+    tier = [entry for entry in state if entry[0] == top]
+    if all(entry[4] is True for entry in tier):
+        return (tier[0][3], tuple(entry[2] for entry in sorted(tier, key=lambda e: e[1])))
+    return None
+
+
+def _blocking(state: tuple) -> list:
+    """Conditions that keep a state undetermined: the undecided ones of its top tier."""
+    if not state:
+        return []
+    top = state[0][0]
+    return [entry[4] for entry in state if entry[0] == top and entry[4] is not True]
+
+
+# ---- the search ---------------------------------------------------------------------------------
+
+class _Search:
+    def __init__(self, space: Space, old_default: str, new_default: str, budget: Budget):
+        self.space = space
+        self.defaults = (old_default, new_default)
+        self.memo: dict = {}
+        self.nodes = 0
+        self.budget = budget
+        self.deadline = time.monotonic() + budget.max_seconds
+        self.complete = True
+
+    def choose(self, old: tuple, new: tuple, guard) -> int:
+        counts: dict[int, int] = {}
+        for cond in _blocking(old) + _blocking(new):
+            _vars_of(cond, counts)
+        if not counts:
+            _vars_of(guard, counts)
+        differing = {entry[2] for entry in set(old) ^ set(new)}
+        preferred: dict[int, int] = {}
+        for entry in (*old, *new):
+            if entry[2] in differing:
+                _vars_of(entry[4], preferred)
+        return min(counts, key=lambda v: (-(v in preferred), -counts[v], self.space.variables[v].order, v))
+
+    def explore(self, old: tuple, new: tuple, guard) -> list:
+        if guard is False or old == new:
+            return []
+        key = (old, new, guard)
+        cached = self.memo.get(key)
+        if cached is not None:
+            return cached
+        self.nodes += 1
+        if self.nodes > self.budget.max_nodes or (self.nodes % 512 == 0 and time.monotonic() > self.deadline):
+            self.complete = False
+            return []
+        o, n = _outcome(old, self.defaults[0]), _outcome(new, self.defaults[1])
+        if o is not None and n is not None and (o == n or guard is True):
+            result = [] if o == n else [({}, o, n)]
+        else:
+            var = self.choose(old, new, guard)
+            groups: dict = {}
+            sizes = self.space.sizes
+            for cell in range(sizes[var]):
+                child = (_assign_state(old, var, cell, sizes), _assign_state(new, var, cell, sizes),
+                         _assign(guard, var, cell, sizes))
+                groups.setdefault(child, []).append(cell)
+            result = []
+            for (o2, n2, g2), cells in groups.items():
+                cellset = frozenset(cells)
+                for box, oo, nn in self.explore(o2, n2, g2):
+                    result.append(({**box, var: cellset}, oo, nn))
+        self.memo[key] = result
+        return result
+
+
+def _merge(regions: list, sizes) -> list:
+    """Merge regions with the same outcome whose boxes differ in one variable, until none do."""
+    changed = True
+    regions = [(dict(box), o, n) for box, o, n in regions]
+    while changed:
+        changed = False
+        variables = sorted({v for box, _, _ in regions for v in box})
+        for var in variables:
+            buckets: dict = {}
+            for box, o, n in regions:
+                rest = tuple(sorted((k, v) for k, v in box.items() if k != var))
+                buckets.setdefault((o, n, rest), []).append(box.get(var))
+            if len(buckets) == len(regions):
+                continue
+            merged = []
+            for (o, n, rest), cell_sets in buckets.items():
+                box = dict(rest)
+                if len(cell_sets) > 1:
+                    changed = True
+                if any(c is None for c in cell_sets):
+                    union = None
+                else:
+                    union = frozenset().union(*cell_sets)
+                    if len(union) == sizes[var]:
+                        union = None
+                if union is not None:
+                    box[var] = union
+                merged.append((box, o, n))
+            regions = merged
+    return regions
+
+
+# ---- comparing fact declarations ------------------------------------------------------------------
+
+def union_facts(old: ir.Policy, new: ir.Policy) -> dict[str, FactType]:
+    """The facts of both policies; enums (and sets of enums) take the union of their values."""
+    facts: dict[str, FactType] = {}
+    problems = []
+    for name in [*old.facts, *(n for n in new.facts if n not in old.facts)]:
+        a = old.facts.get(name)
+        b = new.facts.get(name)
+        if a is None or b is None:
+            facts[name] = (a or b).type
+            continue
+        ta, tb = a.type, b.type
+        if ta == tb:
+            facts[name] = ta
+            continue
+        ea = ta.element if ta.is_set else ta
+        eb = tb.element if tb.is_set else tb
+        if ta.kind == tb.kind and ea.kind is Kind.ENUM and eb.kind is Kind.ENUM:
+            values = enum_of([*ea.values, *(v for v in eb.values if v not in ea.values)])
+            facts[name] = set_of(values) if ta.is_set else values
+            continue
+        problems.append(Diagnostic("E501", f"fact '{name}' is {ta} in the old policy but {tb} in the new one",
+                                   b.span, help="a semantic diff needs the same type on both sides"))
+    if problems:
+        raise DiffError(problems)
+    return facts
+
+
+def _invalid_condition(space: Space, policy: ir.Policy):
+    """Where a transaction over the union has a value the policy does not declare."""
+    parts = []
+    sizes = space.sizes
+    for name, fact in policy.facts.items():
+        own = fact.type
+        for var_index in space.by_fact.get(name, []):
+            variable = space.variables[var_index]
+            if variable.is_element:
+                element_type = own.element
+                # values declared on one side only always have their own variable (see diff())
+                if element_type.kind is Kind.ENUM and variable.element is not OTHER \
+                        and variable.element not in element_type.values:
+                    parts.append(_atom(var_index, frozenset([PRESENT]), sizes))
+            elif own.kind is Kind.ENUM:
+                bad = frozenset(i for i, c in enumerate(variable.cells) if c is not OTHER and c not in own.values)
+                parts.append(_atom(var_index, bad, sizes))
+    return _or(parts, sizes)
+
+
+def _state(space: Space, policy: ir.Policy) -> tuple:
+    conditions = decisive_conditions(policy)
+    entries = []
+    invalid = _invalid_condition(space, policy)
+    if invalid is not False:
+        entries.append((len(policy.decisions), -1, INVALID, INVALID, invalid))
+    for index, rule in enumerate(policy.rules):
+        cond = space.lower(conditions[rule.id])
+        if invalid is not False:
+            cond = _and([cond, _negate(invalid, space.sizes)], space.sizes)
+        if cond is not False:
+            entries.append((policy.severity(rule.decision), index, rule.id, rule.decision, cond))
+    entries.sort(key=lambda e: (-e[0], e[1]))
+    return tuple(entries)
+
+
+# ---- the public entry point -----------------------------------------------------------------------
+
+@attrs.frozen(eq=False)
+class DiffResult:
+    """What changed from ``old`` to ``new``: structural changes, and the exact regions of changed decisions."""
+
+    old: ir.Policy
+    new: ir.Policy
+    regions: tuple[Region, ...]
+    structural: tuple
+    complete: bool
+    lower_bound: int
+    where: str | None = None
+    seconds: float = 0.0
+    nodes: int = 0
+
+    @property
+    def changed(self) -> bool:
+        """True when some transaction changes decision."""
+        return bool(self.regions)
+
+    def summary(self) -> dict[str, int]:
+        """Regions per transition, ``"old → new": count``, in a stable order."""
+        counts: dict[str, int] = {}
+        for region in self.regions:
+            key = f"{region.old} → {region.new}"
+            counts[key] = counts.get(key, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def rule_summary(self) -> dict[str, int]:
+        """Regions in which each rule decides (in either version)."""
+        counts: dict[str, int] = {}
+        for region in self.regions:
+            for rule in sorted(set(region.old_rules) | set(region.new_rules)):
+                counts[rule] = counts.get(rule, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def to_json(self) -> dict:
+        """The whole result as JSON-ready data."""
+        from .diff_report import to_json
+        return to_json(self)
+
+    def to_text(self, color: bool = False) -> str:
+        """A readable text report."""
+        from .diff_report import to_text
+        return to_text(self, color=color)
+
+    def to_markdown(self) -> str:
+        """A Markdown report (for a pull-request comment)."""
+        from .diff_report import to_markdown
+        return to_markdown(self)
+
+    def to_html(self) -> str:
+        """One self-contained HTML page."""
+        from .diff_report import to_html
+        return to_html(self)
+
+
+def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
+         as_of: str | None = None, budget: Budget = Budget()) -> DiffResult:
+    """Compare two checked policies exactly (optionally only where a condition holds, or on one date)."""
+    from .structure import structural_changes
+
+    started = time.monotonic()
+    facts = union_facts(old, new)
+    where_ir = _where(where, old, new, facts, as_of)
+    exprs = [r.condition for p in (old, new) for r in p.rules] + ([where_ir] if where_ir is not None else [])
+    used = constants(exprs)
+    for name, ftype in facts.items():
+        own = [p.facts[name].type for p in (old, new) if name in p.facts]
+        if ftype.is_set and ftype.element.kind is Kind.ENUM and len(own) == 2 and own[0] != own[1]:
+            differing = set(own[0].element.values) ^ set(own[1].element.values)
+            used.setdefault(name, set()).update(differing)
+        elif ftype.kind is Kind.ENUM and len(own) == 2 and own[0] != own[1]:
+            used.setdefault(name, set())
+    space = Space(facts, used)
+    search = _Search(space, old.default, new.default, budget)
+    guard = space.lower(where_ir) if where_ir is not None else True
+    raw = search.explore(_state(space, old), _state(space, new), guard)
+    merged = _merge(raw, space.sizes)
+    regions = [Region(o[0], n[0], o[1], n[1], box_text(space, box), witness(space, box), box, space)
+               for box, o, n in merged]
+    regions.sort(key=lambda r: (r.old, r.new, r.old_rules, r.new_rules, r.condition))
+    combos = {(r.old, r.old_rules, r.new, r.new_rules) for r in regions}
+    where_text = None
+    if where_ir is not None:
+        from .render import condition_text
+        where_text = condition_text(where_ir, {**old.facts, **new.facts})
+    return DiffResult(old, new, tuple(regions), tuple(structural_changes(old, new)), search.complete,
+                      len(combos), where_text, time.monotonic() - started, search.nodes)
+
+
+def _where(where, old: ir.Policy, new: ir.Policy, facts: dict, as_of: str | None) -> ir.Expr | None:
+    from .operators import CompareOp
+    from .parser import parse_condition
+    from .semantics import valid_date
+
+    parts = []
+    if where is not None:
+        if isinstance(where, str):
+            where = lower_condition(parse_condition(where, "--where"), new if all(
+                f in new.facts for f in old.facts) else _union_policy(old, new, facts))
+        parts.append(where)
+    if as_of is not None:
+        dated_by = new.dated_by or old.dated_by
+        if dated_by is None:
+            raise DiffError(Diagnostic("E502", "--as-of needs a policy with a 'dated by' fact"))
+        if not valid_date(as_of):
+            raise DiffError(Diagnostic("E502", f"--as-of {as_of!r} is not a date YYYY-MM-DD"))
+        parts.append(ir.Compare(dated_by, CompareOp.EQ, as_of))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else ir.And(tuple(parts))
+
+
+def _union_policy(old: ir.Policy, new: ir.Policy, facts: dict) -> ir.Policy:
+    merged_facts = {name: ir.Fact(name, ftype) for name, ftype in facts.items()}
+    return attrs.evolve(new, facts=merged_facts, conditions={**old.conditions, **new.conditions},
+                        sets={**old.sets, **new.sets})

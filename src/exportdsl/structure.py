@@ -1,0 +1,114 @@
+"""Structural changes between two policy versions: rules, sets, facts, decisions and suspensions by name."""
+
+from __future__ import annotations
+
+import attrs
+
+from . import ir
+from .render import condition_text
+
+
+@attrs.frozen
+class Change:
+    """One structural change: its kind (``rule added``, ``set changed`` ...), the subject and details."""
+
+    kind: str
+    subject: str
+    details: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        """A JSON-ready dict."""
+        return {"kind": self.kind, "subject": self.subject, "details": list(self.details)}
+
+    def __str__(self) -> str:
+        text = f"{self.kind}: {self.subject}"
+        return text + ("".join(f"\n    {d}" for d in self.details))
+
+
+def _rule_fields(rule: ir.Rule, policy: ir.Policy) -> dict[str, str]:
+    return {
+        "condition": condition_text(rule.when, policy.facts),
+        "decision": rule.decision,
+        "effective": rule.effective or "-",
+        "until": rule.until or "-",
+        "cite": rule.cite or "-",
+        "title": rule.title or "-",
+        "overrides": ", ".join(rule.overrides) or "-",
+        "suspended by": ", ".join(rule.suspended_by) or "-",
+    }
+
+
+def _describe_rule(rule: ir.Rule, policy: ir.Policy) -> tuple[str, ...]:
+    fields = _rule_fields(rule, policy)
+    return tuple(f"{k}: {v}" for k, v in fields.items() if v != "-")
+
+
+def structural_changes(old: ir.Policy, new: ir.Policy) -> list[Change]:
+    """Every declaration that differs between two policies, in a stable order."""
+    changes: list[Change] = []
+    if (old.name, old.version) != (new.name, new.version):
+        changes.append(Change("policy renamed", f"{old.name} {old.version or ''} → {new.name} {new.version or ''}"))
+    if old.decisions != new.decisions:
+        gained = [d for d in new.decisions if d not in old.decisions]
+        lost = [d for d in old.decisions if d not in new.decisions]
+        details = [f"{' < '.join(old.decisions)}  →  {' < '.join(new.decisions)}"]
+        details += [f"+ {d}" for d in gained] + [f"- {d}" for d in lost]
+        changes.append(Change("decisions changed", "decisions", tuple(details)))
+    if old.default != new.default:
+        changes.append(Change("default changed", f"{old.default} → {new.default}"))
+    for name in sorted(old.facts.keys() | new.facts.keys()):
+        a, b = old.facts.get(name), new.facts.get(name)
+        if a is None:
+            changes.append(Change("fact added", name, (f"type: {b.type}",)))
+        elif b is None:
+            changes.append(Change("fact removed", name, (f"type: {a.type}",)))
+        elif a.type != b.type or a.default != b.default:
+            changes.append(Change("fact changed", name, (f"type: {a.type}  →  {b.type}",)))
+    for name in sorted(old.sets.keys() | new.sets.keys()):
+        a, b = old.sets.get(name), new.sets.get(name)
+        if a is None:
+            changes.append(Change("set added", name, ("{" + ", ".join(b.members) + "}",)))
+        elif b is None:
+            changes.append(Change("set removed", name, ("{" + ", ".join(a.members) + "}",)))
+        elif set(a.members) != set(b.members):
+            gained = [m for m in b.members if m not in a.members]
+            lost = [m for m in a.members if m not in b.members]
+            details = ([f"+ {' '.join(gained)}"] if gained else []) + ([f"- {' '.join(lost)}"] if lost else [])
+            changes.append(Change("set changed", name, tuple(details)))
+    for name in sorted(old.conditions.keys() | new.conditions.keys()):
+        a, b = old.conditions.get(name), new.conditions.get(name)
+        if a is None:
+            changes.append(Change("condition added", name, (condition_text(b.body, new.facts),)))
+        elif b is None:
+            changes.append(Change("condition removed", name, (condition_text(a.body, old.facts),)))
+        elif condition_text(a.body, old.facts) != condition_text(b.body, new.facts):
+            changes.append(Change("condition changed", name, (
+                f"- {condition_text(a.body, old.facts)}", f"+ {condition_text(b.body, new.facts)}")))
+    old_rules = {r.id: r for r in old.rules}
+    new_rules = {r.id: r for r in new.rules}
+    for rule in old.rules:
+        if rule.id not in new_rules:
+            changes.append(Change("rule removed", rule.id, _describe_rule(rule, old)))
+    for rule in new.rules:
+        before = old_rules.get(rule.id)
+        if before is None:
+            changes.append(Change("rule added", rule.id, _describe_rule(rule, new)))
+            continue
+        fa, fb = _rule_fields(before, old), _rule_fields(rule, new)
+        details = tuple(f"{k}: {fa[k]}  →  {fb[k]}" for k in fa if fa[k] != fb[k])
+        if details:
+            changes.append(Change("rule changed", rule.id, details))
+    for sid in sorted(old.suspensions.keys() | new.suspensions.keys()):
+        a, b = old.suspensions.get(sid), new.suspensions.get(sid)
+
+        def describe(s: ir.Suspension) -> tuple[str, ...]:
+            return (f"suspends: {', '.join(s.rules)}", f"window: {s.effective or '...'} to {s.until or '...'}",
+                    *([f"cite: {s.cite}"] if s.cite else []))
+        if a is None:
+            changes.append(Change("suspension added", sid, describe(b)))
+        elif b is None:
+            changes.append(Change("suspension removed", sid, describe(a)))
+        elif describe(a) != describe(b):
+            changes.append(Change("suspension changed", sid, tuple(
+                f"{x}  →  {y}" for x, y in zip(describe(a), describe(b)) if x != y)))
+    return changes
