@@ -26,8 +26,8 @@ from .check import lower_condition
 from .combining import decisive_conditions
 from .errors import Diagnostic, Error
 from .operators import Quantifier
-from .partition import ABSENT, OTHER, PRESENT, Variable, atom_cells, build_variables, constants
-from .regions import Region, box_text, witness
+from .partition import ABSENT, OTHER, PRESENT, Variable, atom_cells, build_variables, constants, element_groups
+from .regions import Region, dimension_box, dimensions, make_region
 from .types import FactType, Kind, enum_of, set_of
 
 #: The outcome of a policy whose facts are outside its declared values (the other version may decide).
@@ -124,18 +124,22 @@ def _negate(expr, sizes):
 class Space:
     """The variables of a comparison and the lowering of IR conditions onto them."""
 
-    def __init__(self, facts: Mapping[str, FactType], used: Mapping[str, set]):
+    def __init__(self, facts: Mapping[str, FactType], used: Mapping[str, set], groups: Mapping[str, set]):
         self.facts = dict(facts)
-        self.variables: list[Variable] = build_variables(self.facts, used)
+        self.variables: list[Variable] = build_variables(self.facts, used, groups)
         self.sizes = tuple(len(v.cells) for v in self.variables)
         self.index = {v.name: i for i, v in enumerate(self.variables)}
         self.by_fact: dict[str, list[int]] = {}
+        self.class_of: dict[tuple[str, object], int] = {}
         for i, v in enumerate(self.variables):
             self.by_fact.setdefault(v.fact, []).append(i)
+            if v.is_element and v.element is not OTHER:
+                for element in v.element:
+                    self.class_of[(v.fact, element)] = i
 
-    def element_var(self, fact: str, element) -> int:
-        """The variable of one element of a set fact."""
-        return self.index[f"{fact}[{element}]"]
+    def class_vars(self, fact: str, elements) -> list[int]:
+        """The class variables covering some elements of a set fact (each class lies inside or outside)."""
+        return sorted({self.class_of[(fact, e)] for e in elements})
 
     def lower(self, expr: ir.Expr):
         """An IR condition as a variable expression."""
@@ -155,7 +159,7 @@ class Space:
                 var = self.by_fact[fact][0]
                 return _atom(var, atom_cells(expr, self.variables[var]), sizes)
             case ir.SetTest(fact=fact, quantifier=quantifier, values=values):
-                atoms = [_atom(self.element_var(fact, e), frozenset([PRESENT]), sizes) for e in values]
+                atoms = [_atom(v, frozenset([PRESENT]), sizes) for v in self.class_vars(fact, values)]
                 return _or(atoms, sizes) if quantifier is Quantifier.ANY else _and(atoms, sizes)
             case ir.IsEmpty(fact=fact):
                 return _and([_atom(v, frozenset([ABSENT]), sizes) for v in self.by_fact.get(fact, [])], sizes)
@@ -347,7 +351,7 @@ def _invalid_condition(space: Space, policy: ir.Policy):
                 element_type = own.element
                 # values declared on one side only always have their own variable (see diff())
                 if element_type.kind is Kind.ENUM and variable.element is not OTHER \
-                        and variable.element not in element_type.values:
+                        and any(e not in element_type.values for e in variable.element):
                     parts.append(_atom(var_index, frozenset([PRESENT]), sizes))
             elif own.kind is Kind.ENUM:
                 bad = frozenset(i for i, c in enumerate(variable.cells) if c is not OTHER and c not in own.values)
@@ -439,6 +443,7 @@ def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
     where_ir = _where(where, old, new, facts, as_of)
     exprs = [r.condition for p in (old, new) for r in p.rules] + ([where_ir] if where_ir is not None else [])
     used = constants(exprs)
+    groups = element_groups(exprs)
     for name, ftype in facts.items():
         own = [p.facts[name].type for p in (old, new) if name in p.facts]
         if ftype.is_set and ftype.element.kind is Kind.ENUM and len(own) == 2 and own[0] != own[1]:
@@ -446,13 +451,16 @@ def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
             used.setdefault(name, set()).update(differing)
         elif ftype.kind is Kind.ENUM and len(own) == 2 and own[0] != own[1]:
             used.setdefault(name, set())
-    space = Space(facts, used)
+    space = Space(facts, used, groups)
     search = _Search(space, old.default, new.default, budget)
     guard = space.lower(where_ir) if where_ir is not None else True
     raw = search.explore(_state(space, old), _state(space, new), guard)
-    merged = _merge(raw, space.sizes)
-    regions = [Region(o[0], n[0], o[1], n[1], box_text(space, box), witness(space, box), box, space)
-               for box, o, n in merged]
+    dims = dimensions(space)
+    merged = _merge([(dimension_box(dims, box), o, n) for box, o, n in raw], tuple(d.size for d in dims))
+    by_outcome: dict = {}
+    for box, o, n in merged:
+        by_outcome.setdefault((o, n), []).append(box)
+    regions = [make_region(space, dims, boxes, o, n) for (o, n), boxes in by_outcome.items()]
     regions.sort(key=lambda r: (r.old, r.new, r.old_rules, r.new_rules, r.condition))
     combos = {(r.old, r.old_rules, r.new, r.new_rules) for r in regions}
     where_text = None

@@ -30,6 +30,14 @@ def _rules(rules) -> str:
     return ", ".join(rules) if rules else "no rule (default)"
 
 
+def _condition_lines(region, pad: str) -> list[str]:
+    if not region.alternatives:
+        return [f"{pad}where: {region.condition}"]
+    lines = [f"{pad}where: {region.common} and one of:" if region.common else f"{pad}where one of:"]
+    lines += [f"{pad}  {'or ' if i else '   '}{alt}" for i, alt in enumerate(region.alternatives)]
+    return lines
+
+
 def to_json(result) -> dict:
     """The whole diff as JSON-ready data (stable key and region order)."""
     return {
@@ -69,7 +77,7 @@ def to_text(result, color: bool = False) -> str:
     for number, region in enumerate(result.regions, 1):
         out.append(f"  [{number}] {paint(region.old, 'yellow')} → {paint(region.new, 'green')}"
                    f"   old: {_rules(region.old_rules)}; new: {_rules(region.new_rules)}")
-        out.append(f"      where: {region.condition}")
+        out.extend(_condition_lines(region, "      "))
         out.append("      witness: " + paint(json.dumps(region.witness, ensure_ascii=False), "dim"))
     return "\n".join(out) + "\n"
 

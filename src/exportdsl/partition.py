@@ -23,7 +23,7 @@ from decimal import Decimal
 import attrs
 
 from . import ir
-from .operators import CompareOp
+from .operators import CompareOp, Quantifier
 from .semantics import compare, member
 from .types import COUNTRY_CODES, FactType, Kind
 
@@ -48,7 +48,7 @@ class Variable:
     fact: str
     type: FactType            # the fact's type
     cells: tuple              # Interval for ordered facts; a value or OTHER for equality; ABSENT/PRESENT
-    element: object = None    # for element variables: the element, or OTHER
+    element: object = None    # for element variables: the class (a tuple of elements), or OTHER
     order: int = 0            # position for a stable split and render order
     mentioned: tuple = ()     # for a set's OTHER element variable: the elements that have variables
 
@@ -86,9 +86,7 @@ OTHER = _Other()
 def constants(exprs: Iterable[ir.Expr]) -> dict[str, set]:
     """Fact name to the constants that conditions compare it with (elements, for set facts)."""
     found: dict[str, set] = {}
-    stack = list(exprs)
-    while stack:
-        expr = stack.pop()
+    for expr in _atoms(exprs):
         match expr:
             case ir.Compare(fact=fact, value=value):
                 found.setdefault(fact, set()).add(value)
@@ -96,11 +94,46 @@ def constants(exprs: Iterable[ir.Expr]) -> dict[str, set]:
                 found.setdefault(fact, set()).update(values)
             case ir.IsEmpty(fact=fact):
                 found.setdefault(fact, set())
+    return found
+
+
+def element_groups(exprs: Iterable[ir.Expr]) -> dict[str, set[tuple[bool, frozenset]]]:
+    """For each set fact, the element sets its atoms test: ``(is_all, elements)``."""
+    found: dict[str, set] = {}
+    for expr in _atoms(exprs):
+        if isinstance(expr, ir.SetTest):
+            found.setdefault(expr.fact, set()).add((expr.quantifier is Quantifier.ALL, expr.values))
+    return found
+
+
+def _atoms(exprs: Iterable[ir.Expr]):
+    stack = list(exprs)
+    while stack:
+        expr = stack.pop()
+        match expr:
             case ir.And(operands=ops) | ir.Or(operands=ops):
                 stack.extend(ops)
             case ir.Not(operand=op) | ir.Named(body=op):
                 stack.append(op)
-    return found
+            case _:
+                yield expr
+
+
+def element_classes(ftype: FactType, elements: Iterable, groups: Iterable[tuple[bool, frozenset]]) -> list[tuple]:
+    """Elements that no atom tells apart, grouped (an element tested with ``contains all`` stands alone).
+
+    ``elements`` are every element that must be distinguishable (the groups' members, plus any
+    element that must stand alone for another reason); the rest form the "other" class.
+    """
+    groups = sorted(groups, key=lambda g: (g[0], sorted(map(str, g[1]))))
+    key = _value_key(ftype.element)
+    classes: dict[tuple, list] = {}
+    for element in sorted(set(elements), key=key):
+        signature = tuple(i for i, (_, values) in enumerate(groups) if element in values)
+        if not signature or any(is_all and element in values for is_all, values in groups):
+            signature = ("alone", element)
+        classes.setdefault(signature, []).append(element)
+    return [tuple(members) for members in classes.values()]
 
 
 # ---- building the variables --------------------------------------------------------------
@@ -171,8 +204,9 @@ def _domain_values(ftype: FactType):
     return None
 
 
-def build_variables(facts: Mapping[str, FactType], used: Mapping[str, set]) -> list[Variable]:
-    """The variables of the space over ``facts`` (name -> type), given the constants in use."""
+def build_variables(facts: Mapping[str, FactType], used: Mapping[str, set],
+                    groups: Mapping[str, set] | None = None) -> list[Variable]:
+    """The variables of the space over ``facts`` (name -> type), given the constants and element groups in use."""
     variables: list[Variable] = []
     for order, (name, ftype) in enumerate(facts.items()):
         if name not in used:
@@ -181,16 +215,19 @@ def build_variables(facts: Mapping[str, FactType], used: Mapping[str, set]) -> l
         kind = ftype.kind
         if kind is Kind.SET:
             universe = _domain_values(ftype.element)
-            mentioned = sorted(values, key=_value_key(ftype.element))
-            for element in mentioned:
-                variables.append(Variable(f"{name}[{element}]", name, ftype, (ABSENT, PRESENT), element, order))
+            mentioned = tuple(sorted(values, key=_value_key(ftype.element)))
+            for members in element_classes(ftype, values, (groups or {}).get(name, ())):
+                label = ",".join(map(str, members))
+                variables.append(Variable(f"{name}[{label}]", name, ftype, (ABSENT, PRESENT), members, order))
             if universe is None or set(universe) - set(values):
-                variables.append(Variable(f"{name}[*]", name, ftype, (ABSENT, PRESENT), OTHER, order,
-                                          tuple(mentioned)))
+                variables.append(Variable(f"{name}[*]", name, ftype, (ABSENT, PRESENT), OTHER, order, mentioned))
         elif ftype.is_ordered:
             variables.append(Variable(name, name, ftype, ordered_cells(kind, values), None, order))
         else:
             universe = _domain_values(ftype)
+            if kind is Kind.BOOL:
+                variables.append(Variable(name, name, ftype, (False, True), None, order))
+                continue
             if universe is not None:
                 cells = tuple(v for v in universe if v in values)
                 rest = [v for v in universe if v not in values]
@@ -279,7 +316,7 @@ def cell_of(variable: Variable, facts: Mapping) -> int:
         if variable.element is OTHER:
             present = any(v not in variable.mentioned for v in value)
         else:
-            present = variable.element in value
+            present = any(v in value for v in variable.element)
         return PRESENT if present else ABSENT
     for index, cell in enumerate(variable.cells):
         if isinstance(cell, Interval):

@@ -1,4 +1,10 @@
-"""Regions of a semantic diff: their boxes over partition variables, as policy text and witness transactions."""
+"""Regions of a semantic diff: per-fact constraints, their policy-syntax text, and witness transactions.
+
+The search works on partition variables; a region is reported per *fact* (a :class:`Dimension`):
+a scalar fact's constraint is a set of its cells, a set fact's constraint is a set of assignments
+of its element classes (a truth table), so that ``elements contains any {Sm, Gd}`` stays one
+constraint instead of a disjunction of boxes.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +13,69 @@ from decimal import Decimal
 
 import attrs
 
-from .partition import ABSENT, OTHER, PRESENT, Interval, Variable, cell_of, other_value, representative
+from .partition import OTHER, PRESENT, Interval, Variable, cell_of, other_value, representative
 from .render import set_text, value_text
 from .semantics import MISSING, validate_facts
 from .types import COUNTRY_CODES, FactType, Kind
 
+#: A set fact with more element classes than this is reported class by class.
+MAX_CLASSES_PER_DIMENSION = 10
 
-# ---- regions ------------------------------------------------------------------------------------------
+
+@attrs.frozen(slots=True)
+class Dimension:
+    """One fact's share of the space: its variables and the number of cells of its joint domain."""
+
+    fact: str
+    vars: tuple[int, ...]
+    size: int
+    is_set: bool
+
+
+def dimensions(space) -> list[Dimension]:
+    """The dimensions of a diff space, in fact declaration order."""
+    dims: list[Dimension] = []
+    for fact, ftype in space.facts.items():
+        var_indices = tuple(space.by_fact.get(fact, ()))
+        if not var_indices:
+            continue
+        if not ftype.is_set:
+            dims.append(Dimension(fact, var_indices, space.sizes[var_indices[0]], False))
+        elif len(var_indices) <= MAX_CLASSES_PER_DIMENSION:
+            dims.append(Dimension(fact, var_indices, 1 << len(var_indices), True))
+        else:
+            dims.extend(Dimension(fact, (v,), 2, True) for v in var_indices)
+    return dims
+
+
+def dimension_box(dims: list[Dimension], box: Mapping[int, frozenset]) -> dict[int, frozenset]:
+    """A search box (variable -> cells) as a region box (dimension -> cells of its joint domain)."""
+    result: dict[int, frozenset] = {}
+    for index, dim in enumerate(dims):
+        if not any(v in box for v in dim.vars):
+            continue
+        if not dim.is_set:
+            result[index] = box[dim.vars[0]]
+            continue
+        allowed = [(bit, box[v]) for bit, v in enumerate(dim.vars) if v in box]
+        result[index] = frozenset(a for a in range(dim.size)
+                                  if all(((a >> bit) & 1) in cells for bit, cells in allowed))
+    return result
+
+
+def _cell_in(space, dim: Dimension, facts: Mapping) -> int:
+    if not dim.is_set:
+        return cell_of(space.variables[dim.vars[0]], facts)
+    return sum(cell_of(space.variables[v], facts) << bit for bit, v in enumerate(dim.vars))
+
 
 @attrs.frozen(eq=False)
 class Region:
-    """A set of transactions that all change from ``old`` to ``new`` decided by the same rules."""
+    """The transactions that change from ``old`` to ``new``, decided by the same rules on each side.
+
+    ``condition`` is policy syntax (it parses back as a condition); ``alternatives`` lists its
+    disjoint parts after the shared ``common`` constraints, for display.
+    """
 
     old: str
     new: str
@@ -25,19 +83,46 @@ class Region:
     new_rules: tuple[str, ...]
     condition: str
     witness: dict
-    box: dict = attrs.field(repr=False)
-    space: object = attrs.field(repr=False)  # diff.Space
+    common: str = ""
+    alternatives: tuple[str, ...] = ()
+    boxes: tuple = attrs.field(default=(), repr=False)
+    space: object = attrs.field(default=None, repr=False)   # diff.Space
+    dims: tuple = attrs.field(default=(), repr=False)
 
     def matches(self, facts: Mapping) -> bool:
         """Whether a transaction (over the union of both policies' facts) lies in this region."""
         declared = {name: _Decl(t) for name, t in self.space.facts.items()}
         canonical = validate_facts(declared, {k: v for k, v in facts.items() if k in declared})
-        return all(cell_of(self.space.variables[var], canonical) in cells for var, cells in self.box.items())
+        cells = {}
+        for box in self.boxes:
+            for d in box:
+                if d not in cells:
+                    cells[d] = _cell_in(self.space, self.dims[d], canonical)
+            if all(cells[d] in allowed for d, allowed in box.items()):
+                return True
+        return False
 
     def to_json(self) -> dict:
         """A JSON-ready dict of the region."""
         return {"old": self.old, "new": self.new, "old_rules": list(self.old_rules),
-                "new_rules": list(self.new_rules), "condition": self.condition, "witness": self.witness}
+                "new_rules": list(self.new_rules), "condition": self.condition,
+                "alternatives": len(self.alternatives) or 1, "witness": self.witness}
+
+
+def make_region(space, dims: list, boxes: list[dict], old: tuple, new: tuple) -> Region:
+    """One region from disjoint boxes with the same outcome: shared constraints, then the alternatives."""
+    boxes = sorted(boxes, key=lambda b: box_text(space, dims, b))
+    shared = {d: c for d, c in boxes[0].items() if all(b.get(d) == c for b in boxes[1:])}
+    common = box_text(space, dims, shared) if shared else ""
+    alternatives = tuple(box_text(space, dims, {d: c for d, c in b.items() if d not in shared}) for b in boxes) \
+        if len(boxes) > 1 else ()
+    if alternatives:
+        either = " or ".join(f"({a})" if " and " in a or " or " in a else a for a in alternatives)
+        condition = f"{common} and ({either})" if common else either
+    else:
+        condition = common or "true"
+    return Region(old[0], new[0], old[1], new[1], condition, witness(space, dims, boxes[0]), common,
+                  alternatives, tuple(boxes), space, tuple(dims))
 
 
 @attrs.frozen(slots=True)
@@ -46,12 +131,10 @@ class _Decl:
     default: object = MISSING
 
 
-# ---- region text and witnesses ------------------------------------------------------------------------
+# ---- text of scalar constraints -----------------------------------------------------------------
 
 def _ordered_text(variable: Variable, cells: frozenset) -> str:
-    ftype = variable.type
-    name = variable.fact
-    all_cells = variable.cells
+    ftype, name, all_cells = variable.type, variable.fact, variable.cells
     missing = [i for i in range(len(all_cells)) if i not in cells]
     if len(missing) == 1 and all_cells[missing[0]].point:
         return f"{name} != {value_text(ftype, all_cells[missing[0]].low)}"
@@ -79,72 +162,151 @@ def _ordered_text(variable: Variable, cells: frozenset) -> str:
 
 
 def _equality_text(variable: Variable, cells: frozenset) -> str:
-    ftype = variable.type
-    name = variable.fact
+    ftype, name = variable.type, variable.fact
     if ftype.kind is Kind.BOOL:
-        value = variable.cells[next(iter(cells))]
-        return name if value else f"not {name}"
+        return name if variable.cells[next(iter(cells))] else f"not {name}"
     inside = [variable.cells[i] for i in sorted(cells)]
     outside = [variable.cells[i] for i in range(len(variable.cells)) if i not in cells]
-    use_not = OTHER in inside or (len(outside) < len(inside))
+    use_not = OTHER in inside or (OTHER not in outside and len(outside) < len(inside))
     values = [v for v in (outside if use_not else inside) if v is not OTHER]
     if len(values) == 1:
         return f"{name} {'!=' if use_not else '='} {value_text(ftype, values[0])}"
     return f"{name} {'not in' if use_not else 'in'} {set_text(ftype, values)}"
 
 
-def _elements_text(space, fact: str, box: dict) -> list[str]:
-    ftype = space.facts[fact]
-    element_type = ftype.element
-    present, absent, other = [], [], None
-    for var_index in space.by_fact[fact]:
-        if var_index not in box:
-            continue
-        variable = space.variables[var_index]
-        is_present = PRESENT in box[var_index]
-        if variable.element is OTHER:
-            other = is_present
-        else:
-            (present if is_present else absent).append(variable.element)
+# ---- text of set constraints (truth tables over element classes) ------------------------------------
+
+def _members(space, var_index: int) -> list:
+    variable = space.variables[var_index]
+    if variable.element is not OTHER:
+        return list(variable.element)
+    element = variable.type.element
+    if element.kind is Kind.ENUM:
+        return [v for v in element.values if v not in variable.mentioned]
+    if element.kind is Kind.COUNTRY:
+        return [v for v in sorted(COUNTRY_CODES) if v not in variable.mentioned]
+    raise _Inexpressible(f"{variable.fact} holding a value other than {set_text(element, variable.mentioned)}")
+
+
+class _Inexpressible(Exception):
+    """A constraint the language cannot state (an unlisted element of a string set)."""
+
+
+def _any_text(space, fact: str, var_indices, negated: bool = False) -> str:
+    element = space.facts[fact].element
+    members = [m for v in var_indices for m in _members(space, v)]
+    if len(members) == 1:
+        text = f"{fact} contains {value_text(element, members[0])}"
+    else:
+        text = f"{fact} contains any {set_text(element, members)}"
+    return f"not {text}" if negated else text
+
+
+def _present_text(space, fact: str, var_indices) -> list[str]:
+    """Every class present: singletons together as ``contains all``, larger classes one by one."""
+    element = space.facts[fact].element
+    singles = [m for v in var_indices for m in _members(space, v) if len(_members(space, v)) == 1]
     texts = []
-    all_vars = space.by_fact[fact]
-    if not present and other is False and len(absent) == len(all_vars) - 1:
-        return [f"{fact} is empty"]
-    if present:
-        texts.append(f"{fact} contains {value_text(element_type, present[0])}" if len(present) == 1
-                     else f"{fact} contains all {set_text(element_type, present)}")
-    if absent:
-        texts.append(f"not {fact} contains {value_text(element_type, absent[0])}" if len(absent) == 1
-                     else f"not {fact} contains any {set_text(element_type, absent)}")
-    if other is not None:
-        variable = space.variables[all_vars[-1]]
-        universe = element_type.values if element_type.kind is Kind.ENUM else None
-        if universe is None:
-            universe = sorted(COUNTRY_CODES) if element_type.kind is Kind.COUNTRY else None
-        if universe is None:
-            texts.append(f"{fact} is {'not ' if other else ''}empty")  # exact only when no element is listed
-        else:
-            rest = [v for v in universe if v not in variable.mentioned]
-            texts.append(f"{'' if other else 'not '}{fact} contains any {set_text(element_type, rest)}")
+    if len(singles) == 1:
+        texts.append(f"{fact} contains {value_text(element, singles[0])}")
+    elif singles:
+        texts.append(f"{fact} contains all {set_text(element, singles)}")
+    texts.extend(_any_text(space, fact, [v]) for v in var_indices if len(_members(space, v)) != 1)
     return texts
 
 
-def box_text(space, box: dict) -> str:
-    """A region's box as a condition in policy syntax (facts in declaration order)."""
+def _set_text(space, dim: Dimension, allowed: frozenset) -> str:
+    k = len(dim.vars)
+    bits = range(k)
+    present = [b for b in bits if all((a >> b) & 1 for a in allowed)]
+    absent = [b for b in bits if not any((a >> b) & 1 for a in allowed)]
+    free = [b for b in bits if b not in present and b not in absent]
+    fact = dim.fact
+    if not present and not free:
+        return f"{fact} is empty"
+    parts = _present_text(space, fact, [dim.vars[b] for b in present])
+    if absent:
+        parts.append(_any_text(space, fact, [dim.vars[b] for b in absent], negated=True))
+    # the remaining function over the free classes
+    points = {tuple((a >> b) & 1 for b in free) for a in allowed}
+    if len(points) < (1 << len(free)):
+        parts.append(_free_text(space, fact, [dim.vars[b] for b in free], points))
+    return " and ".join(parts)
+
+
+def _free_text(space, fact: str, var_indices: list[int], points: set[tuple]) -> str:
+    n = len(var_indices)
+    every = [tuple((i >> b) & 1 for b in range(n)) for i in range(1 << n)]
+    false = [p for p in every if p not in points]
+
+    def above(p, q):  # p >= q pointwise
+        return all(x >= y for x, y in zip(p, q))
+    monotone = all(q in points for p in points for q in every if above(q, p))
+    if monotone:
+        maximal_false = [p for p in false if not any(q != p and above(q, p) for q in false)]
+        clauses = [_any_text(space, fact, [var_indices[i] for i in range(n) if not p[i]]) for p in maximal_false]
+        return " and ".join(sorted(clauses))
+    antitone = all(q in points for p in points for q in every if above(p, q))
+    if antitone:
+        maximal_true = [p for p in points if not any(q != p and above(q, p) for q in points)]
+        terms = [_any_text(space, fact, [var_indices[i] for i in range(n) if not p[i]], negated=True)
+                 for p in maximal_true]
+        return "(" + " or ".join(sorted(terms)) + ")" if len(terms) > 1 else terms[0]
+    terms = []
+    for implicant in _prime_implicants(points, n):
+        on = [var_indices[i] for i, v in enumerate(implicant) if v == 1]
+        off = [var_indices[i] for i, v in enumerate(implicant) if v == 0]
+        parts = _present_text(space, fact, on) + ([_any_text(space, fact, off, negated=True)] if off else [])
+        terms.append(" and ".join(parts) if parts else "true")
+    return "(" + " or ".join(f"({t})" if " and " in t else t for t in sorted(terms)) + ")"
+
+
+def _prime_implicants(points: set[tuple], n: int) -> list[tuple]:
+    """A cover of the points by prime implicants (tuples of 0, 1 or None = either)."""
+    current = {tuple(p) for p in points}
+    primes: set[tuple] = set()
+    while current:
+        merged, used = set(), set()
+        items = sorted(current, key=str)
+        for i, a in enumerate(items):
+            for b in items[i + 1:]:
+                diff = [j for j in range(n) if a[j] != b[j]]
+                if len(diff) == 1 and a[diff[0]] is not None and b[diff[0]] is not None:
+                    merged.add(a[:diff[0]] + (None,) + a[diff[0] + 1:])
+                    used.update((a, b))
+        primes.update(current - used)
+        current = merged
+    cover, remaining = [], set(points)
+    for prime in sorted(primes, key=lambda p: (sum(v is None for v in p) * -1, str(p))):
+        covered = {p for p in remaining if all(v is None or v == p[j] for j, v in enumerate(prime))}
+        if covered:
+            cover.append(prime)
+            remaining -= covered
+    return cover
+
+
+def box_text(space, dims: list[Dimension], box: Mapping[int, frozenset]) -> str:
+    """A region box as a condition in policy syntax (facts in declaration order)."""
     parts: list[str] = []
-    done_sets = set()
-    for var_index in sorted(box, key=lambda v: (space.variables[v].order, v)):
-        variable = space.variables[var_index]
-        if variable.is_element:
-            if variable.fact not in done_sets:
-                done_sets.add(variable.fact)
-                parts.extend(_elements_text(space, variable.fact, box))
-        elif isinstance(variable.cells[0], Interval):
-            parts.append(_ordered_text(variable, box[var_index]))
-        else:
-            parts.append(_equality_text(variable, box[var_index]))
+    for index in sorted(box):
+        dim = dims[index]
+        try:
+            if dim.is_set:
+                if len(dim.vars) == 1 and dims.count(dim) == 1 and dim.size == 2 and \
+                        sum(1 for d in dims if d.fact == dim.fact) > 1:
+                    parts.append(_any_text(space, dim.fact, dim.vars, negated=PRESENT not in box[index]))
+                else:
+                    parts.append(_set_text(space, dim, box[index]))
+            else:
+                variable = space.variables[dim.vars[0]]
+                parts.append(_ordered_text(variable, box[index]) if isinstance(variable.cells[0], Interval)
+                             else _equality_text(variable, box[index]))
+        except _Inexpressible as exc:
+            parts.append(f"not_expressible_in_policy_syntax  # {exc}")
     return " and ".join(parts) if parts else "true"
 
+
+# ---- witnesses --------------------------------------------------------------------------------------
 
 _FILLER = {Kind.BOOL: False, Kind.INTEGER: 0, Kind.NUMBER: 0, Kind.PERCENT: 0, Kind.DATE: "2025-01-01",
            Kind.COUNTRY: "US", Kind.STRING: "example"}
@@ -156,29 +318,31 @@ def _json_number(value):
     return value
 
 
-def witness(space, box: dict) -> dict:
+def witness(space, dims: list[Dimension], box: Mapping[int, frozenset]) -> dict:
     """A complete transaction (over the union of facts) that lies in the box, JSON-ready."""
     facts: dict = {}
     for name, ftype in space.facts.items():
-        var_indices = space.by_fact.get(name, [])
         if ftype.is_set:
-            elements = []
-            for var_index in var_indices:
-                variable = space.variables[var_index]
-                if box.get(var_index) == frozenset([PRESENT]):
-                    if variable.element is OTHER:
-                        elements.append(other_value(ftype.element, variable.mentioned))
-                    else:
-                        elements.append(variable.element)
-            facts[name] = sorted(_json_number(e) for e in elements)
-            continue
-        if var_indices:
-            variable = space.variables[var_indices[0]]
-            cells = box.get(var_indices[0], frozenset(range(len(variable.cells))))
-            mentioned = [c for c in variable.cells if not isinstance(c, Interval) and c is not OTHER]
-            facts[name] = _json_number(representative(variable, min(cells), mentioned))
+            facts[name] = []
         elif ftype.kind is Kind.ENUM:
             facts[name] = ftype.values[0]
         else:
             facts[name] = _FILLER[ftype.kind]
+    for index, dim in enumerate(dims):
+        cells = box.get(index, frozenset(range(dim.size)))
+        if not dim.is_set:
+            variable = space.variables[dim.vars[0]]
+            mentioned = [c for c in variable.cells if not isinstance(c, Interval) and c is not OTHER]
+            facts[dim.fact] = _json_number(representative(variable, min(cells), mentioned))
+            continue
+        assignment = min(cells)
+        for bit, var_index in enumerate(dim.vars):
+            if (assignment >> bit) & 1:
+                variable = space.variables[var_index]
+                element = (other_value(variable.type.element, variable.mentioned) if variable.element is OTHER
+                           else variable.element[0])
+                facts[dim.fact].append(_json_number(element))
+    for name, ftype in space.facts.items():
+        if ftype.is_set:
+            facts[name] = sorted(facts[name], key=str)
     return facts
