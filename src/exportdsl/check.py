@@ -11,8 +11,8 @@ from collections.abc import Iterable
 
 from . import ast, ir
 from .errors import CheckError, Diagnostic, did_you_mean
-from .operators import CompareOp, LiteralKind, Quantifier
-from .semantics import MISSING, ValueProblem, literal_value
+from .operators import RESERVED, CompareOp, LiteralKind, Quantifier
+from .semantics import MISSING, ValueProblem, coerce_value, literal_value
 from .types import SCALAR_KINDS, BOOL, FactType, Kind, enum_of, set_of
 
 #: Upper bounds that keep a policy's size sane.
@@ -34,6 +34,7 @@ class _Checker:
         self.condition_decls: dict[str, ast.ConditionDecl] = {}
         self.conditions: dict[str, ir.Expr] = {}
         self.resolving: list[str] = []
+        self.broken_facts: set[str] = set()
         self.dated_by_fact: str | None = None
         self.rule_decls: dict[str, ast.RuleDecl] = {}
         self.rule_conditions: dict[str, ir.Expr | None] = {}
@@ -120,15 +121,19 @@ class _Checker:
         for decl in self._decls(ast.FactDecl):
             name = decl.name.name
             if name in self.facts:
-                self.error("E207", f"fact '{name}' is declared twice", decl.name.span)
+                first = self.facts[name].span
+                where = f" (first at {first.location()})" if first is not None else ""
+                self.error("E207", f"fact '{name}' is declared twice{where}", decl.name.span)
                 continue
             ftype = self.type_of(decl.type)
             if ftype is None:
+                self.broken_facts.add(name)
                 continue
             default = MISSING
             if decl.default is not None:
                 default = self.default_value(ftype, decl.default)
                 if default is None:
+                    self.broken_facts.add(name)
                     continue
             self.facts[name] = ir.Fact(name, ftype, default, span=decl.span)
         if len(self.facts) > MAX_FACTS:
@@ -144,7 +149,14 @@ class _Checker:
         if ftype.is_set:
             self.error("E204", "the default of a set fact is a set literal such as {}", node.span)
             return None
-        return self.literal(ftype, node)
+        value = self.literal(ftype, node)
+        if value is None:
+            return None
+        try:
+            return coerce_value(ftype, value)
+        except ValueProblem as problem:
+            self.error("E203", f"default {node.text}: {problem.message}", node.span, problem.help)
+            return None
 
     # ---- values
     def literal(self, ftype: FactType, lit: ast.Literal):
@@ -190,6 +202,10 @@ class _Checker:
             if name in self.sets:
                 self.error("E207", f"set '{name}' is declared twice", decl.name.span)
                 continue
+            if name in self.facts:
+                self.error("E207", f"set '{name}' has the name of a fact", decl.name.span,
+                           help="sets and facts share one namespace; rename one of them")
+                continue
             if len(decl.members.items) > MAX_SET_MEMBERS:
                 self.error("E212", f"set '{name}' has more than {MAX_SET_MEMBERS} members", decl.span)
                 continue
@@ -207,6 +223,8 @@ class _Checker:
     # ---- conditions
     def fact(self, ident: ast.Ident) -> ir.Fact | None:
         fact = self.facts.get(ident.name)
+        if fact is None and ident.name in self.broken_facts:
+            return None   # its declaration is already reported
         if fact is None:
             self.error("E201", f"unknown fact '{ident.name}'", ident.span,
                        help=did_you_mean(ident.name, self.facts) or "declare it: fact NAME: TYPE")
@@ -298,6 +316,11 @@ class _Checker:
                        f"'{fact.name}' is {ftype.describe()}", node.span,
                        help="use = or != (or in {...}) for this fact")
             return None
+        if node.value.kind is LiteralKind.NAME and node.value.text in self.facts \
+                and not (ftype.kind is Kind.ENUM and node.value.text in ftype.values):
+            self.error("E204", f"'{node.value.text}' is a fact: comparing two facts is not supported", node.value.span,
+                       help="compare a fact with a literal value; quote it if you meant the text")
+            return None
         value = self.literal(ftype, node.value)
         if value is None:
             return None
@@ -361,7 +384,7 @@ class _Checker:
             decision = self.decision(decl.decision, decisions)
             condition = self.rule_condition(rid, decl.id.span)
             overrides = self.rule_refs(decl.overrides, f"rule {rid} overrides")
-            if rid in overrides:
+            if overrides is not None and rid in overrides:
                 self.error("E214", f"rule {rid} overrides itself", decl.id.span)
             if decision is None or condition is None or overrides is None:
                 continue
@@ -485,7 +508,23 @@ class _Checker:
             return None
         return fact.name
 
+    def reserved_names(self) -> None:
+        idents = []
+        for decl in self.module.decls:
+            match decl:
+                case ast.DecisionsDecl(names=names):
+                    idents.extend(names)
+                case ast.FactDecl(name=name) | ast.SetDecl(name=name) | ast.ConditionDecl(name=name):
+                    idents.append(name)
+                case ast.RuleDecl(id=ident) | ast.SuspensionDecl(id=ident):
+                    idents.append(ident)
+        for ident in idents:
+            if ident.name in RESERVED:
+                self.error("E216", f"'{ident.name}' is a reserved word and cannot be a name", ident.span,
+                           help="choose another name")
+
     def run(self) -> ir.Policy | None:
+        self.reserved_names()
         policy_decl, decisions, default = self.header()
         self.declare_facts()
         self.declare_sets()

@@ -72,7 +72,7 @@ def read_transactions(path: str) -> Iterator[tuple[int, object]]:
         try:
             yield number, _loads(line)
         except ValueError as exc:
-            yield number, Error(Diagnostic("E305", f"{path}:{number}: not valid JSON: {exc}"))
+            yield number, Error(Diagnostic("E305", f"not valid JSON: {exc}"))
 
 
 def _load_policies(paths: list[str]) -> tuple[list[Policy], list[Diagnostic]]:
@@ -142,13 +142,14 @@ def cmd_eval(args) -> int:
             if explanation is not None:
                 out["explanation"] = explanation
             print(json.dumps(out, ensure_ascii=False))
+        elif explanation is not None:
+            print(f"{prefix}" if many else "", end="\n" if many else "")
+            print(explanation)
+            if many:
+                print()
         else:
             rules = f"  ({', '.join(decision.rules)})" if decision.rules else ""
             print(f"{prefix}{decision.decision}{rules}")
-            if explanation is not None:
-                print(explanation)
-                if many:
-                    print()
     return EXIT_ERROR if failed else EXIT_OK
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import ast
-from .errors import CheckError, Diagnostic, Error
+from .errors import CheckError, Diagnostic
 from .parser import parse
 from .source import Source
 
@@ -20,7 +20,7 @@ def _base_dir(module: ast.Module) -> Path:
     return Path(name).parent
 
 
-def resolve(module: ast.Module, _chain: tuple[str, ...] = ()) -> ast.Module:
+def resolve(module: ast.Module, _chain: tuple[Path, ...] = ()) -> ast.Module:
     """The module with its ``extends`` replaced by the (recursively resolved) base declarations.
 
     The base's ``policy`` header is dropped when the module has its own. Spans keep pointing into
@@ -33,22 +33,20 @@ def resolve(module: ast.Module, _chain: tuple[str, ...] = ()) -> ast.Module:
         raise CheckError(Diagnostic("E208", "more than one 'extends' declaration", extends[1].span,
                                     help="a policy builds on one base; let the base extend another"))
     decl = extends[0]
+    chain = (*_chain, _own_path(module))
     path = (_base_dir(module) / decl.path).resolve()
-    if str(path) in _chain:
-        cycle = " -> ".join([*(Path(p).name for p in _chain), path.name])
+    if path in chain:
+        cycle = " -> ".join(p.name for p in (*chain[chain.index(path):], path))
         raise CheckError(Diagnostic("E213", f"policies extend each other in a cycle: {cycle}", decl.span))
-    if len(_chain) >= MAX_EXTENDS_DEPTH:
-        raise CheckError(Diagnostic("E213", f"'extends' chain longer than {MAX_EXTENDS_DEPTH}", decl.span))
+    if len(chain) > MAX_EXTENDS_DEPTH:
+        raise CheckError(Diagnostic("E213", f"'extends' chain longer than {MAX_EXTENDS_DEPTH} files", decl.span))
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise CheckError(Diagnostic("E104", f"cannot read base policy '{decl.path}': {getattr(exc, 'strerror', None) or exc}",
+        raise CheckError(Diagnostic("E104", f"cannot read base policy '{decl.path}': "
+                                    f"{getattr(exc, 'strerror', None) or exc}",
                                     decl.span, help=f"looked for {path}")) from None
-    try:
-        base_module = parse(Source(_display(path), text))
-    except Error as exc:
-        raise type(exc)(exc.diagnostics) from None
-    base = resolve(base_module, (*_chain, str(_own_path(module)), ))
+    base = resolve(parse(Source(_display(path), text)), chain)
     own = [d for d in module.decls if not isinstance(d, ast.ExtendsDecl)]
     has_header = any(isinstance(d, ast.PolicyDecl) for d in own)
     inherited = [d for d in base.decls if not (has_header and isinstance(d, ast.PolicyDecl))]

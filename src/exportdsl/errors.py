@@ -28,7 +28,7 @@ CODES: dict[str, str] = {
     "E102": "Conditions nested deeper than the limit.",
     "E103": "Policy text larger than the limit.",
     "E104": "A policy file cannot be read.",
-    "E105": "Malformed literal (a date that is no calendar date, a bad escape in a string).",
+    "E105": "Malformed literal: a date that is no calendar date, an unterminated string or a bad escape.",
     # E2xx: checking a policy against its declarations
     "E201": "Unknown fact.",
     "E202": "Unknown named set or named condition.",
@@ -43,8 +43,9 @@ CODES: dict[str, str] = {
     "E211": "Unknown type name.",
     "E212": "Policy too large (rules, facts or set members over the limit).",
     "E213": "Policies that extend each other in a cycle, or an over-long extends chain.",
-    "E214": "A suspension, override or applies(...) naming a rule that does not exist.",
+    "E214": "A suspension, override or applies(...) naming a rule that does not exist, or a rule overriding itself.",
     "E215": "Rules whose applies(...) references form a cycle.",
+    "E216": "A reserved word used as the name of a fact, set, condition, rule, decision or suspension.",
     # E3xx: facts given to an evaluation
     "E301": "A required fact is missing.",
     "E302": "A fact value of the wrong type.",

@@ -33,8 +33,7 @@ def _lines(node: TraceNode, policy: ir.Policy, facts: Mapping, depth: int, out: 
             and expr.operand.name.startswith("suspension ")):
         suspension = policy.suspensions[expr.operand.name.split(" ", 1)[1]]
         window = f"{suspension.effective or '...'} to {suspension.until or '...'}"
-        state = "not suspended" if node.value else "suspended"
-        out.append(f"{pad}{_MARK[node.value]} {state} by {suspension.id} ({policy.dated_by} {window}"
+        out.append(f"{pad}{_MARK[node.value]} not suspended by {suspension.id} ({policy.dated_by} {window}"
                    f"{', ' + suspension.cite if suspension.cite else ''})    "
                    f"({policy.dated_by} is {facts[policy.dated_by]})")
         return

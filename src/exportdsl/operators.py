@@ -5,6 +5,14 @@ from __future__ import annotations
 import enum
 
 
+#: Words the grammar reserves: no fact, set, condition, rule or decision may be named so, and an
+#: enum value spelled like one must be quoted.
+RESERVED = frozenset(
+    "policy version decisions default dated by extends fact enum set of condition rule title cite effective "
+    "until overrides suspension suspends applies and or not in contains any all is empty true false".split()
+)
+
+
 class CompareOp(enum.Enum):
     """Comparison operators, by their policy spelling."""
 

@@ -46,7 +46,6 @@ def _parser() -> Lark:
         grammar_text(),
         parser="lalr",
         start=["start", "condition_only"],
-        propagate_positions=True,
         maybe_placeholders=False,
         lexer_callbacks={"COMMENT": _collect_comment},
     )
@@ -92,6 +91,12 @@ def _syntax_error(source: Source, exc: lark.exceptions.UnexpectedInput) -> Parse
     pos = getattr(exc, "pos_in_stream", None)
     if isinstance(exc, lark.exceptions.UnexpectedCharacters):
         char = source.text[exc.pos_in_stream]
+        if char == '"':
+            return ParseError(Diagnostic(
+                "E105", "unterminated string, or a string with a bad escape",
+                source.span(exc.pos_in_stream, exc.pos_in_stream + 1),
+                help='strings end on the same line; inside them write \\" \\\\ \\n or \\t',
+            ))
         return ParseError(Diagnostic(
             "E101", f"unexpected character {char!r}",
             source.span(exc.pos_in_stream, exc.pos_in_stream + 1),
@@ -106,7 +111,13 @@ def _syntax_error(source: Source, exc: lark.exceptions.UnexpectedInput) -> Parse
         ))
     start = token.start_pos if token.start_pos is not None else (pos or 0)
     span = source.span(start, start + max(1, len(str(token))))
-    expected = getattr(exc, "expected", None) or getattr(exc, "accepts", None) or ()
+    expected = getattr(exc, "expected", None) or ()
+    interactive = getattr(exc, "interactive_parser", None)
+    if interactive is not None:
+        try:
+            expected = interactive.accepts() or expected
+        except Exception:  # noqa: BLE001 - fall back to the parser table's own list
+            pass
     help_text = f"expected {_describe_expected(expected)}"
     if str(token) in _keywords() and "NAME" in expected:
         help_text = f"'{token}' is a reserved word and cannot be used as a name; " + help_text
@@ -120,10 +131,11 @@ def _check_nesting(source: Source, tree: Tree) -> None:
         if node.data in ("or_expr", "and_expr", "not_expr"):
             depth += 1
             if depth > MAX_NESTING:
-                meta = node.meta
+                first = next(node.scan_values(lambda t: isinstance(t, Token)), None)
+                at = first.start_pos if first is not None else 0
                 raise ParseError(Diagnostic(
                     "E102", f"condition nested more than {MAX_NESTING} levels deep",
-                    source.span(meta.start_pos, meta.start_pos + 1),
+                    source.span(at, at + 1),
                     help="split the condition into named conditions",
                 ))
         stack.extend((child, depth) for child in node.children if isinstance(child, Tree))
@@ -132,7 +144,8 @@ def _check_nesting(source: Source, tree: Tree) -> None:
 def _parse_tree(source: Source, start: str) -> tuple[Tree, list[Token]]:
     if len(source.text) > MAX_SOURCE_CHARS:
         raise ParseError(Diagnostic(
-            "E103", f"policy text of {len(source.text):,} characters exceeds the limit of {MAX_SOURCE_CHARS:,}",
+            "E103", f"{source.name}: policy text of {len(source.text):,} characters exceeds the limit of "
+                    f"{MAX_SOURCE_CHARS:,}",
             help="split the policy into smaller files",
         ))
     comments: list[Token] = []
@@ -151,7 +164,7 @@ def parse(text: str, name: str = "<string>") -> ast.Module:
     """Parse policy text into a :class:`~exportdsl.ast.Module`; raises :class:`ParseError`."""
     source = text if isinstance(text, Source) else Source(name, text)
     tree, comments = _parse_tree(source, "start")
-    module = _ToAst(source).transform(tree)
+    module = _transform(source, tree)
     kept = tuple(
         ast.Comment(str(tok), span=source.span(tok.start_pos, tok.end_pos)) for tok in comments
     )
@@ -162,7 +175,16 @@ def parse_condition(text: str, name: str = "<condition>") -> ast.Expr:
     """Parse a condition alone (as in ``--where``, or a diff region); raises :class:`ParseError`."""
     source = text if isinstance(text, Source) else Source(name, text)
     tree, _ = _parse_tree(source, "condition_only")
-    return _ToAst(source).transform(tree)
+    return _transform(source, tree)
+
+
+def _transform(source: Source, tree: Tree):
+    try:
+        return _ToAst(source).transform(tree)
+    except lark.exceptions.VisitError as exc:
+        if isinstance(exc.orig_exc, ParseError):
+            raise exc.orig_exc from None
+        raise
 
 
 def _unescape(source: Source, token: Token) -> str:
@@ -180,6 +202,19 @@ def _unescape(source: Source, token: Token) -> str:
     return "".join(out)
 
 
+def _leaves(items):
+    for item in items:
+        if isinstance(item, Token):
+            if item.start_pos is not None:
+                yield item.start_pos, item.end_pos
+        elif isinstance(item, tuple):
+            yield from _leaves(item)
+        else:
+            span = getattr(item, "span", None)
+            if span is not None:
+                yield span.start, span.end
+
+
 class _ToAst(Transformer_NonRecursive):
     """Lark tree to AST; every rule has a method, so no raw tree leaks through."""
 
@@ -191,10 +226,15 @@ class _ToAst(Transformer_NonRecursive):
         raise AssertionError(f"no AST conversion for grammar rule {data!r}")
 
     # ---- helpers
-    def _span(self, meta):
-        if getattr(meta, "empty", True):
-            return None
-        return self.source.span(meta.start_pos, meta.end_pos)
+    def _span(self, items):
+        """The span from the first to the last token under these children (keywords excepted)."""
+        start = end = None
+        for item in _leaves(items):
+            if start is None or item[0] < start:
+                start = item[0]
+            if end is None or item[1] > end:
+                end = item[1]
+        return None if start is None else self.source.span(start, end)
 
     def _tok_span(self, tok: Token):
         return self.source.span(tok.start_pos, tok.end_pos)
@@ -205,7 +245,7 @@ class _ToAst(Transformer_NonRecursive):
     # ---- module
     @v_args(meta=True)
     def start(self, meta, items):
-        return ast.Module(tuple(items), span=self._span(meta))
+        return ast.Module(tuple(items), span=self._span(items))
 
     def condition_only(self, items):
         return items[0]
@@ -214,44 +254,44 @@ class _ToAst(Transformer_NonRecursive):
     def policy_decl(self, meta, items):
         name = _unescape(self.source, items[0])
         version = _unescape(self.source, items[1]) if len(items) > 1 else None
-        return ast.PolicyDecl(name, version, span=self._span(meta))
+        return ast.PolicyDecl(name, version, span=self._span(items))
 
     @v_args(meta=True)
     def decisions_decl(self, meta, items):
-        return ast.DecisionsDecl(tuple(self._ident(t) for t in items), span=self._span(meta))
+        return ast.DecisionsDecl(tuple(self._ident(t) for t in items), span=self._span(items))
 
     @v_args(meta=True)
     def default_decl(self, meta, items):
-        return ast.DefaultDecl(self._ident(items[0]), span=self._span(meta))
+        return ast.DefaultDecl(self._ident(items[0]), span=self._span(items))
 
     @v_args(meta=True)
     def dated_decl(self, meta, items):
-        return ast.DatedDecl(self._ident(items[0]), span=self._span(meta))
+        return ast.DatedDecl(self._ident(items[0]), span=self._span(items))
 
     @v_args(meta=True)
     def fact_decl(self, meta, items):
         default = items[2] if len(items) > 2 else None
-        return ast.FactDecl(self._ident(items[0]), items[1], default, span=self._span(meta))
+        return ast.FactDecl(self._ident(items[0]), items[1], default, span=self._span(items))
 
     @v_args(meta=True)
     def scalar_type(self, meta, items):
-        return ast.TypeExpr(name=str(items[0]), span=self._span(meta))
+        return ast.TypeExpr(name=str(items[0]), span=self._span(items))
 
     @v_args(meta=True)
     def enum_type(self, meta, items):
-        return ast.TypeExpr(enum_values=tuple(items), span=self._span(meta))
+        return ast.TypeExpr(enum_values=tuple(items), span=self._span(items))
 
     @v_args(meta=True)
     def set_type(self, meta, items):
-        return ast.TypeExpr(element=items[0], span=self._span(meta))
+        return ast.TypeExpr(element=items[0], span=self._span(items))
 
     @v_args(meta=True)
     def set_decl(self, meta, items):
-        return ast.SetDecl(self._ident(items[0]), items[1], span=self._span(meta))
+        return ast.SetDecl(self._ident(items[0]), items[1], span=self._span(items))
 
     @v_args(meta=True)
     def condition_decl(self, meta, items):
-        return ast.ConditionDecl(self._ident(items[0]), items[1], span=self._span(meta))
+        return ast.ConditionDecl(self._ident(items[0]), items[1], span=self._span(items))
 
     @staticmethod
     def _metadata(what: str, metas) -> dict:
@@ -269,15 +309,15 @@ class _ToAst(Transformer_NonRecursive):
         rule_id, *metas, body = items
         fields = self._metadata(f"rule {rule_id}", metas)
         condition, decision = body
-        return ast.RuleDecl(self._ident(rule_id), condition, decision, span=self._span(meta), **fields)
+        return ast.RuleDecl(self._ident(rule_id), condition, decision, span=self._span(items), **fields)
 
     @v_args(meta=True)
     def overrides(self, meta, items):
-        return ("overrides", tuple(self._ident(t) for t in items), self._span(meta))
+        return ("overrides", tuple(self._ident(t) for t in items), self._span(items))
 
     @v_args(meta=True)
     def suspends(self, meta, items):
-        return ("rules", tuple(self._ident(t) for t in items), self._span(meta))
+        return ("rules", tuple(self._ident(t) for t in items), self._span(items))
 
     @v_args(meta=True)
     def suspension_decl(self, meta, items):
@@ -285,34 +325,34 @@ class _ToAst(Transformer_NonRecursive):
         fields = self._metadata(f"suspension {ident}", metas)
         if "rules" not in fields:
             raise ParseError(Diagnostic(
-                "E100", f"suspension {ident} names no rules", self._span(meta),
+                "E100", f"suspension {ident} names no rules", self._span(items),
                 help="add a line: suspends RULE_ID, RULE_ID",
             ))
-        return ast.SuspensionDecl(self._ident(ident), span=self._span(meta), **fields)
+        return ast.SuspensionDecl(self._ident(ident), span=self._span(items), **fields)
 
     @v_args(meta=True)
     def extends_decl(self, meta, items):
-        return ast.ExtendsDecl(_unescape(self.source, items[0]), span=self._span(meta))
+        return ast.ExtendsDecl(_unescape(self.source, items[0]), span=self._span(items))
 
     @v_args(meta=True)
     def applies(self, meta, items):
-        return ast.Applies(tuple(self._ident(t) for t in items), span=self._span(meta))
+        return ast.Applies(tuple(self._ident(t) for t in items), span=self._span(items))
 
     @v_args(meta=True)
     def title(self, meta, items):
-        return ("title", _unescape(self.source, items[0]), self._span(meta))
+        return ("title", _unescape(self.source, items[0]), self._span(items))
 
     @v_args(meta=True)
     def cite(self, meta, items):
-        return ("cite", _unescape(self.source, items[0]), self._span(meta))
+        return ("cite", _unescape(self.source, items[0]), self._span(items))
 
     @v_args(meta=True)
     def effective(self, meta, items):
-        return ("effective", self._literal(LiteralKind.DATE, items[0]), self._span(meta))
+        return ("effective", self._literal(LiteralKind.DATE, items[0]), self._span(items))
 
     @v_args(meta=True)
     def until(self, meta, items):
-        return ("until", self._literal(LiteralKind.DATE, items[0]), self._span(meta))
+        return ("until", self._literal(LiteralKind.DATE, items[0]), self._span(items))
 
     def rule_body(self, items):
         return items[0], self._ident(items[1])
@@ -320,76 +360,76 @@ class _ToAst(Transformer_NonRecursive):
     # ---- conditions
     @v_args(meta=True)
     def or_expr(self, meta, items):
-        return ast.Or(tuple(items), span=self._span(meta))
+        return ast.Or(tuple(items), span=self._span(items))
 
     @v_args(meta=True)
     def and_expr(self, meta, items):
-        return ast.And(tuple(items), span=self._span(meta))
+        return ast.And(tuple(items), span=self._span(items))
 
     @v_args(meta=True)
     def not_expr(self, meta, items):
-        return ast.Not(items[0], span=self._span(meta))
+        return ast.Not(items[0], span=self._span(items))
 
     @v_args(meta=True)
     def compare(self, meta, items):
         fact, op, value = items
-        return ast.Compare(self._ident(fact), CompareOp(str(op)), value, span=self._span(meta))
+        return ast.Compare(self._ident(fact), CompareOp(str(op)), value, span=self._span(items))
 
     @v_args(meta=True)
     def in_set(self, meta, items):
-        return ast.InSet(self._ident(items[0]), items[1], False, span=self._span(meta))
+        return ast.InSet(self._ident(items[0]), items[1], False, span=self._span(items))
 
     @v_args(meta=True)
     def not_in_set(self, meta, items):
-        return ast.InSet(self._ident(items[0]), items[1], True, span=self._span(meta))
+        return ast.InSet(self._ident(items[0]), items[1], True, span=self._span(items))
 
     @v_args(meta=True)
     def contains(self, meta, items):
-        return ast.Contains(self._ident(items[0]), None, items[1], span=self._span(meta))
+        return ast.Contains(self._ident(items[0]), None, items[1], span=self._span(items))
 
     @v_args(meta=True)
     def contains_any(self, meta, items):
-        return ast.Contains(self._ident(items[0]), Quantifier.ANY, items[1], span=self._span(meta))
+        return ast.Contains(self._ident(items[0]), Quantifier.ANY, items[1], span=self._span(items))
 
     @v_args(meta=True)
     def contains_all(self, meta, items):
-        return ast.Contains(self._ident(items[0]), Quantifier.ALL, items[1], span=self._span(meta))
+        return ast.Contains(self._ident(items[0]), Quantifier.ALL, items[1], span=self._span(items))
 
     @v_args(meta=True)
     def is_empty(self, meta, items):
-        return ast.IsEmpty(self._ident(items[0]), False, span=self._span(meta))
+        return ast.IsEmpty(self._ident(items[0]), False, span=self._span(items))
 
     @v_args(meta=True)
     def is_not_empty(self, meta, items):
-        return ast.IsEmpty(self._ident(items[0]), True, span=self._span(meta))
+        return ast.IsEmpty(self._ident(items[0]), True, span=self._span(items))
 
     @v_args(meta=True)
     def ref(self, meta, items):
-        return ast.Ref(str(items[0]), span=self._span(meta))
+        return ast.Ref(str(items[0]), span=self._span(items))
 
     @v_args(meta=True)
     def const_true(self, meta, items):
-        return ast.BoolConst(True, span=self._span(meta))
+        return ast.BoolConst(True, span=self._span(items))
 
     @v_args(meta=True)
     def const_false(self, meta, items):
-        return ast.BoolConst(False, span=self._span(meta))
+        return ast.BoolConst(False, span=self._span(items))
 
     @v_args(meta=True)
     def true(self, meta, items):
-        return ast.Literal(LiteralKind.BOOL, "true", span=self._span(meta))
+        return ast.Literal(LiteralKind.BOOL, "true", span=self._span(items))
 
     @v_args(meta=True)
     def false(self, meta, items):
-        return ast.Literal(LiteralKind.BOOL, "false", span=self._span(meta))
+        return ast.Literal(LiteralKind.BOOL, "false", span=self._span(items))
 
     @v_args(meta=True)
     def set_literal(self, meta, items):
-        return ast.SetLiteral(tuple(items), span=self._span(meta))
+        return ast.SetLiteral(tuple(items), span=self._span(items))
 
     @v_args(meta=True)
     def set_name(self, meta, items):
-        return ast.SetName(str(items[0]), span=self._span(meta))
+        return ast.SetName(str(items[0]), span=self._span(items))
 
     # ---- values
     def _literal(self, kind: LiteralKind, tok: Token) -> ast.Literal:

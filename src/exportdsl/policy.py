@@ -9,7 +9,7 @@ from types import MappingProxyType
 
 from . import ast, ir
 from .backends import interpreter
-from .backends.python import CompiledPolicy, compile_policy
+from .backends.python import compile_policy
 from .check import lower
 from .compose import resolve
 from .errors import Diagnostic, ParseError

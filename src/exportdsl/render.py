@@ -7,15 +7,11 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from . import ir
-from .operators import CompareOp, Quantifier
+from .operators import RESERVED, CompareOp, Quantifier
 from .types import FactType, Kind
 
 _BARE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-#: Words the grammar reserves; such enum values must be quoted.
-RESERVED = frozenset(
-    "policy version decisions default dated by fact enum set of condition rule title cite effective until "
-    "and or not in contains any all is empty true false".split()
-)
+
 
 
 def _decimal_text(value) -> str:

@@ -8,7 +8,7 @@ from . import ir
 from .semantics import MISSING
 from .types import COUNTRY_CODES, FactType, Kind
 
-_PERCENT_STRING = r"^[+-]?[0-9]+(\.[0-9]+)?%$"
+_PERCENT_STRING = r"^(100(\.0+)?|[0-9]{1,2}(\.[0-9]+)?)%$"
 
 
 def _json_value(value):

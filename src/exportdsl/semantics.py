@@ -23,7 +23,7 @@ import datetime
 import operator
 import re
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from .errors import Diagnostic, EvaluationError, did_you_mean
 from .operators import CompareOp, LiteralKind, Quantifier
@@ -131,7 +131,10 @@ def literal_value(ftype: FactType, kind: LiteralKind, text: str):
             return text
     elif k is Kind.PERCENT:
         if kind is LiteralKind.PERCENT:
-            return decimal_of(text[:-1])
+            value = decimal_of(text[:-1])
+            if not 0 <= value <= 100:
+                raise ValueProblem("E203", f"percent {text} is outside 0%..100%")
+            return value
         if kind is LiteralKind.NUMBER:
             raise ValueProblem("E204", f"{text} is a number but the fact is a percent",
                                help=f"write {text}% for {text} percent")
@@ -171,8 +174,13 @@ MISSING = object()
 
 
 def _show(value) -> str:
-    text = repr(value)
+    text = str(value) if isinstance(value, Decimal) else repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _got(value) -> str:
+    """``null``, or the JSON type name and the value: ``string 'x'``."""
+    return "null" if value is None else f"{_got(value)}"
 
 
 def _type_name(value) -> str:
@@ -187,13 +195,13 @@ def _number(value, what: str):
         return value
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
-            raise ValueProblem("E303", f"expected a finite {what}, got {_show(value)}")
+            raise ValueProblem("E303", f"expected {what} (finite), got {_show(value)}")
         return Decimal(repr(value))
     if isinstance(value, Decimal):
         if not value.is_finite():
-            raise ValueProblem("E303", f"expected a finite {what}, got {_show(value)}")
+            raise ValueProblem("E303", f"expected {what} (finite), got {_show(value)}")
         return value
-    raise ValueProblem("E302", f"expected {what}, got {_type_name(value)} {_show(value)}")
+    raise ValueProblem("E302", f"expected {what}, got {_got(value)}")
 
 
 def coerce_value(ftype: FactType, value):
@@ -202,7 +210,7 @@ def coerce_value(ftype: FactType, value):
     if k is Kind.BOOL:
         if value is True or value is False:
             return value
-        raise ValueProblem("E302", f"expected true or false, got {_type_name(value)} {_show(value)}")
+        raise ValueProblem("E302", f"expected true or false, got {_got(value)}")
     if k is Kind.INTEGER:
         number = _number(value, "an integer")
         if isinstance(number, Decimal):
@@ -228,11 +236,13 @@ def coerce_value(ftype: FactType, value):
         if isinstance(value, str):
             if valid_date(value):
                 return value
+            if _DATE_RE.match(value):
+                raise ValueProblem("E303", f"{_show(value)} is not a calendar date")
             raise ValueProblem("E303", f"malformed date {_show(value)}", help="write dates as YYYY-MM-DD")
-        raise ValueProblem("E302", f"expected a date string YYYY-MM-DD, got {_type_name(value)} {_show(value)}")
+        raise ValueProblem("E302", f"expected a date string YYYY-MM-DD, got {_got(value)}")
     if k is Kind.COUNTRY:
         if not isinstance(value, str):
-            raise ValueProblem("E302", f"expected a country code string, got {_type_name(value)} {_show(value)}")
+            raise ValueProblem("E302", f"expected a country code string, got {_got(value)}")
         if value not in COUNTRY_CODES:
             hint = did_you_mean(value.upper(), COUNTRY_CODES) if len(value) == 2 else None
             raise ValueProblem("E303", f"unknown country code {_show(value)}",
@@ -241,17 +251,17 @@ def coerce_value(ftype: FactType, value):
     if k is Kind.STRING:
         if isinstance(value, str):
             return value
-        raise ValueProblem("E302", f"expected a string, got {_type_name(value)} {_show(value)}")
+        raise ValueProblem("E302", f"expected a string, got {_got(value)}")
     if k is Kind.ENUM:
         if not isinstance(value, str):
-            raise ValueProblem("E302", f"expected a string, got {_type_name(value)} {_show(value)}")
+            raise ValueProblem("E302", f"expected a string, got {_got(value)}")
         if value not in ftype.values:
             raise ValueProblem("E303", f"unknown value {_show(value)}",
                                help=did_you_mean(value, ftype.values) or "allowed: " + ", ".join(ftype.values))
         return value
     if k is Kind.SET:
         if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, (list, tuple, set, frozenset)):
-            raise ValueProblem("E302", f"expected a list, got {_type_name(value)} {_show(value)}")
+            raise ValueProblem("E302", f"expected a list, got {_got(value)}")
         items = []
         for item in value:
             try:

@@ -7,6 +7,10 @@ import bisect
 import attrs
 
 
+#: Longest source line shown whole under a diagnostic; longer lines are cut around the caret.
+_MAX_SNIPPET = 120
+
+
 @attrs.frozen(slots=True)
 class Span:
     """A half-open character range ``[start, end)`` in one :class:`Source`."""
@@ -69,6 +73,12 @@ class Source:
         line, col = self.line_col(start)
         text = self.line_text(line)
         width = max(1, min(end, start + len(text) - col + 1) - start)
+        if len(text) > _MAX_SNIPPET:
+            # keep a window around the caret
+            left = max(0, col - 1 - _MAX_SNIPPET // 2)
+            text = ("..." if left else "") + text[left:left + _MAX_SNIPPET] + "..."
+            col = col - left + (3 if left else 0)
+            width = min(width, _MAX_SNIPPET // 2)
         gutter = f"{line:>4} | "
         pad = "".join("\t" if ch == "\t" else " " for ch in text[: col - 1])
         return f"{gutter}{text}\n{' ' * (len(gutter) - 2)}| {pad}{'^' * width}"

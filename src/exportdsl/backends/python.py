@@ -37,7 +37,6 @@ class CompiledPolicy:
     """A compiled evaluator: ``decide(facts) -> (decision, rule_ids)``, and its generated source."""
 
     decide: Callable[[Mapping], Result]
-    decide_canonical: Callable[[Mapping], Result]
     source: str
 
 
@@ -86,7 +85,7 @@ class _Codegen:
             case ir.Not(operand=operand):
                 text, depth = self.expr(operand, hoisted)
                 return self.hoist(f"(not {text})", depth + 1, hoisted)
-            case ir.And(operands=operands) | ir.Or(operands=operands):
+            case ir.And() | ir.Or():
                 joiner = " and " if isinstance(expr, ir.And) else " or "
                 parts = [self.expr(op, hoisted) for op in _flatten(expr)]
                 depth = 1 + max(d for _, d in parts)
@@ -187,13 +186,7 @@ class _Codegen:
             out.append(f"        if len(facts) != {required}: return _slow(facts)")
         out.append("    except (KeyError, TypeError, AttributeError):")
         out.append("        return _slow(facts)")
-        body = self.decide_lines()
-        out.extend("    " + line for line in body)
-        out.append("")
-        out.append("def _decide_canonical(facts):")
-        for name in policy.facts:
-            out.append(f"    {self.local[name]} = facts[{name!r}]")
-        out.extend("    " + line for line in body)
+        out.extend("    " + line for line in self.decide_lines())
         return "\n".join(out) + "\n"
 
 
@@ -244,10 +237,19 @@ def compile_policy(policy: ir.Policy) -> CompiledPolicy:
     )
     code = compile(source, f"<exportdsl policy {policy.name or ''}>", "exec")
     exec(code, namespace)  # noqa: S102 - generated from validated identifiers and bound constants only
-    decide_canonical = namespace["_decide_canonical"]
+    decide = namespace["_decide"]
 
     def slow(facts):
-        return decide_canonical(validate_facts(policy.facts, facts))
+        # Validated facts are canonical, so the fast path accepts them; never loop on a second rejection.
+        if type(facts) is _Canonical:
+            raise AssertionError("the compiled evaluator rejected validated facts")
+        return decide(_Canonical(validate_facts(policy.facts, facts)))
 
     namespace["_slow"] = slow
-    return CompiledPolicy(namespace["_decide"], decide_canonical, source)
+    return CompiledPolicy(decide, source)
+
+
+class _Canonical(dict):
+    """Facts already validated and normalised by the reference validator."""
+
+    __slots__ = ()
