@@ -21,6 +21,15 @@ from .types import FactType, Kind
 __version__ = "0.1.0"
 
 
+def diff(old, new, *, where: str | None = None, as_of: str | None = None):
+    """The exact semantic diff of two policies (``Policy`` objects or paths): a :class:`~exportdsl.diff.DiffResult`."""
+    from .diff import diff as _diff
+
+    def as_ir(policy):
+        return (policy if isinstance(policy, Policy) else load(policy)).ir
+    return _diff(as_ir(old), as_ir(new), where=where, as_of=as_of)
+
+
 def parse(text: str, name: str = "<string>"):
     """Parse policy text into its syntax tree (:class:`exportdsl.ast.Module`) without checking it."""
     return _parse_source(Source(name, text))
@@ -33,5 +42,5 @@ def compile(text: str, name: str | None = None) -> Policy:  # noqa: A001 - the p
 
 __all__ = [
     "CheckError", "Decision", "Diagnostic", "Error", "EvaluationError", "FactType", "Kind",
-    "ParseError", "Policy", "Severity", "UsageError", "compile", "load", "parse", "__version__",
+    "ParseError", "Policy", "Severity", "UsageError", "compile", "diff", "load", "parse", "__version__",
 ]

@@ -1,4 +1,4 @@
-"""The ``exportdsl`` command line: check, eval, explain, schema (exit 0 ok, 1 where a command says, 2 errors)."""
+"""The ``exportdsl`` command line: check, eval, explain, schema, test, diff (exit 0 ok, 1 found, 2 errors)."""
 
 from __future__ import annotations
 
@@ -216,6 +216,36 @@ def cmd_test(args) -> int:
     return EXIT_FOUND if failed else EXIT_OK
 
 
+def cmd_diff(args) -> int:
+    """Semantic diff of two policies; exit 1 when some transaction changes decision."""
+    from .diff import Budget, diff
+
+    old, new = load(args.old), load(args.new)
+    budget = Budget(max_seconds=args.timeout)
+    result = diff(old.ir, new.ir, where=args.where, as_of=args.as_of, budget=budget)
+    if args.format == "json":
+        text = json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n"
+    elif args.format == "markdown":
+        text = result.to_markdown()
+    elif args.format == "html":
+        text = result.to_html()
+    else:
+        color = args.color == "always" or (args.color == "auto" and args.output is None and sys.stdout.isatty())
+        text = result.to_text(color=color)
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(Diagnostic("E401", f"cannot write {args.output!r}: {exc.strerror or exc}"))
+        print(f"wrote {args.output}: {len(result.regions)} region(s)" + ("" if result.complete else ", INCOMPLETE"),
+              file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    if not result.complete:
+        return EXIT_ERROR
+    return EXIT_FOUND if result.changed else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``exportdsl`` command."""
     parser = _ArgumentParser(
@@ -247,6 +277,18 @@ def build_parser() -> argparse.ArgumentParser:
     schema = sub.add_parser("schema", help="print the JSON Schema of a policy's transactions")
     schema.add_argument("policy", metavar="POLICY")
     schema.set_defaults(run=cmd_schema)
+
+    df = sub.add_parser("diff", help="which transactions change decision between two policies, and why")
+    df.add_argument("old", metavar="OLD")
+    df.add_argument("new", metavar="NEW")
+    df.add_argument("--format", choices=["text", "markdown", "json", "html"], default="text")
+    df.add_argument("--where", metavar="CONDITION", help="only transactions where this condition holds")
+    df.add_argument("--as-of", metavar="DATE", help="only transactions dated DATE (the 'dated by' fact)")
+    df.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE")
+    df.add_argument("--color", choices=["auto", "always", "never"], default="auto")
+    df.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
+                    help="search budget; past it the report says INCOMPLETE and the exit code is 2")
+    df.set_defaults(run=cmd_diff)
 
     test = sub.add_parser("test", help="run policy tests (YAML files); exit 1 on a failure")
     test.add_argument("paths", nargs="*", metavar="PATH", help="test files or folders (default: policies)")

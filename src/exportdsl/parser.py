@@ -131,8 +131,10 @@ def _check_nesting(source: Source, tree: Tree) -> None:
         if node.data in ("or_expr", "and_expr", "not_expr"):
             depth += 1
             if depth > MAX_NESTING:
-                first = next(node.scan_values(lambda t: isinstance(t, Token)), None)
-                at = first.start_pos if first is not None else 0
+                first = node
+                while isinstance(first, Tree) and first.children:
+                    first = first.children[0]
+                at = first.start_pos if isinstance(first, Token) else 0
                 raise ParseError(Diagnostic(
                     "E102", f"condition nested more than {MAX_NESTING} levels deep",
                     source.span(at, at + 1),

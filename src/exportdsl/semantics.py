@@ -180,7 +180,7 @@ def _show(value) -> str:
 
 def _got(value) -> str:
     """``null``, or the JSON type name and the value: ``string 'x'``."""
-    return "null" if value is None else f"{_got(value)}"
+    return "null" if value is None else f"{_type_name(value)} {_show(value)}"
 
 
 def _type_name(value) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import attrs
 
 from . import ir
@@ -25,6 +27,20 @@ class Change:
         return text + ("".join(f"\n    {d}" for d in self.details))
 
 
+def _word(text: str) -> str:
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text) or re.fullmatch(r"[0-9.%-]+", text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _words(members) -> str:
+    return " ".join(_word(m) for m in members)
+
+
+def _members(members) -> str:
+    return "{" + ", ".join(_word(m) for m in members) + "}"
+
+
 def _rule_fields(rule: ir.Rule, policy: ir.Policy) -> dict[str, str]:
     return {
         "condition": condition_text(rule.when, policy.facts),
@@ -46,8 +62,10 @@ def _describe_rule(rule: ir.Rule, policy: ir.Policy) -> tuple[str, ...]:
 def structural_changes(old: ir.Policy, new: ir.Policy) -> list[Change]:
     """Every declaration that differs between two policies, in a stable order."""
     changes: list[Change] = []
-    if (old.name, old.version) != (new.name, new.version):
-        changes.append(Change("policy renamed", f"{old.name} {old.version or ''} → {new.name} {new.version or ''}"))
+    if old.name != new.name:
+        changes.append(Change("policy renamed", f"{old.name} → {new.name}"))
+    if old.version != new.version:
+        changes.append(Change("version changed", f"{old.version or '-'} → {new.version or '-'}"))
     if old.decisions != new.decisions:
         gained = [d for d in new.decisions if d not in old.decisions]
         lost = [d for d in old.decisions if d not in new.decisions]
@@ -67,13 +85,13 @@ def structural_changes(old: ir.Policy, new: ir.Policy) -> list[Change]:
     for name in sorted(old.sets.keys() | new.sets.keys()):
         a, b = old.sets.get(name), new.sets.get(name)
         if a is None:
-            changes.append(Change("set added", name, ("{" + ", ".join(b.members) + "}",)))
+            changes.append(Change("set added", name, (_members(b.members),)))
         elif b is None:
-            changes.append(Change("set removed", name, ("{" + ", ".join(a.members) + "}",)))
+            changes.append(Change("set removed", name, (_members(a.members),)))
         elif set(a.members) != set(b.members):
             gained = [m for m in b.members if m not in a.members]
             lost = [m for m in a.members if m not in b.members]
-            details = ([f"+ {' '.join(gained)}"] if gained else []) + ([f"- {' '.join(lost)}"] if lost else [])
+            details = ([f"+ {_words(gained)}"] if gained else []) + ([f"- {_words(lost)}"] if lost else [])
             changes.append(Change("set changed", name, tuple(details)))
     for name in sorted(old.conditions.keys() | new.conditions.keys()):
         a, b = old.conditions.get(name), new.conditions.get(name)
