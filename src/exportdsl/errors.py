@@ -53,6 +53,9 @@ CODES: dict[str, str] = {
     "E304": "A fact the policy does not declare.",
     "E305": "Malformed facts input (not a JSON object, unreadable JSON).",
     "E306": "Malformed policy test file.",
+    # E5xx: comparing policies
+    "E501": "Two policies declare the same fact with incompatible types, so they cannot be compared.",
+    "E502": "A bad --as-of date or a --as-of without a 'dated by' fact.",
     # E4xx: command line and files
     "E401": "A file cannot be read or written.",
     "E402": "Bad command-line usage.",
