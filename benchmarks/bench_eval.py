@@ -553,64 +553,6 @@ def check_rejections(policy) -> int:
 # Profiling helpers: where does the engine's time go?
 # =====================================================================================
 
-def hand_rules_only(c):
-    """The decision part of :func:`decide_by_hand` alone, on already validated facts (profiling only)."""
-    ship_date, export_from, export_to, item = c["ship_date"], c["export_from"], c["export_to"], c["item"]
-    elements = c["elements"]
-    from_cn = export_from == "CN"
-    if c["end_user"] in UNRELIABLE_ENTITIES and ship_date >= "2025-10-09" and (from_cn or export_to == "CN"):
-        return _PROHIBITED
-    o6 = o7 = o8 = False
-    if not from_cn and export_to != "CN" and ship_date >= "2025-10-09":
-        annex1 = item in _ANNEX1_FORMS and not elements.isdisjoint(_APRIL)
-        if c["origin"] == "CN":
-            o6 = annex1
-        elif ship_date >= "2025-12-01":
-            o7 = item in _MAGNET_OR_TARGET and c["re_content"] >= _ZERO_POINT_ONE
-            o8 = annex1 and bool(c["cn_re_tech"])
-        if o6 or o7 or o8:
-            end_use = c["end_use"]
-            o9 = c["end_user_military"] or c["cn_listed_ownership"] >= _FIFTY
-            o10 = end_use in _DEFENCE_USES
-            if o9:
-                return ("deny", ("O9", "O10")) if o10 else ("deny", ("O9",))
-            if o10:
-                return ("deny", ("O10",))
-            if ((end_use == "logic_chips" and 0 < c["logic_node_nm"] <= 14)
-                    or (end_use == "memory_chips" and c["memory_layers"] >= 256)
-                    or end_use == "chip_equipment"
-                    or (end_use == "ai_rnd" and c["ai_military_potential"])):
-                return _CASE_BY_CASE
-    rules = []
-    if from_cn and ship_date >= "2025-04-04":
-        if item in _NO18_FORMS and not elements.isdisjoint(_APRIL):
-            rules.append("A1")
-        magnet_family = c["magnet_family"]
-        if item == "magnet" and ((magnet_family == "smco" and "Sm" in elements)
-                                 or (magnet_family == "ndfeb" and not elements.isdisjoint(_TB_DY))):
-            rules.append("A2")
-        if ship_date >= "2025-11-08":
-            if (item in _NO57_FORMS and not elements.isdisjoint(_OCTOBER)) or (item == "magnet" and "Ho" in elements):
-                rules.append("O1")
-            if item in _EQUIPMENT_OR_RAW:
-                rules.append("O2")
-            if item == "battery" and c["battery_wh_per_kg"] >= 300:
-                rules.append("O3")
-            if item == "superhard":
-                rules.append("O4")
-        if item in _TECHNOLOGY and ship_date >= "2025-10-09":
-            rules.append("O5")
-    if o6:
-        rules.append("O6")
-    if o7:
-        rules.append("O7")
-    if o8:
-        rules.append("O8")
-    if rules:
-        return (_LICENCE, tuple(rules))
-    return _NOT_CONTROLLED
-
-
 def _variant(policy, name: str, edit) -> object:
     """The policy's generated ``_decide`` re-executed from edited source, in a copy of its namespace."""
     compiled = policy._compiled
@@ -639,13 +581,8 @@ def _no_decimal_for(policy, kinds):
 
 def eval_breakdown(policy, txs_float, repeat: int) -> list[tuple[str, float]]:
     """µs/decision of parts and edited copies of the generated evaluator (src/ is not touched)."""
-    from exportdsl.semantics import validate_facts
-    canon = [validate_facts(policy.ir.facts, tx) for tx in txs_float]
-    for c, tx in zip(canon[:2000], txs_float):
-        assert hand_rules_only(c) == decide_by_hand(tx)
     cases = {
         "hand-written, validate + decide": (decide_by_hand, txs_float),
-        "hand-written, decide only (validated facts)": (hand_rules_only, canon),
         "engine evaluate()": (policy.evaluate, txs_float),
         "engine generated _decide, called directly": (policy._compiled.decide, txs_float),
     }

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import lark
 from lark import Lark, Token, Tree
-from lark.visitors import Transformer_NonRecursive, v_args
+from lark.visitors import Transformer
 
 from . import ast
 from .errors import Diagnostic, ParseError
@@ -217,8 +217,11 @@ def _leaves(items):
                 yield span.start, span.end
 
 
-class _ToAst(Transformer_NonRecursive):
-    """Lark tree to AST; every rule has a method, so no raw tree leaks through."""
+class _ToAst(Transformer):
+    """Lark tree to AST; every rule has a method, so no raw tree leaks through.
+
+    Recursive, which is safe: the nesting check has bounded the tree's depth before it runs.
+    """
 
     def __init__(self, source: Source):
         super().__init__()
@@ -245,54 +248,43 @@ class _ToAst(Transformer_NonRecursive):
         return ast.Ident(str(tok), span=self._tok_span(tok))
 
     # ---- module
-    @v_args(meta=True)
-    def start(self, meta, items):
+    def start(self, items):
         return ast.Module(tuple(items), span=self._span(items))
 
     def condition_only(self, items):
         return items[0]
 
-    @v_args(meta=True)
-    def policy_decl(self, meta, items):
+    def policy_decl(self, items):
         name = _unescape(self.source, items[0])
         version = _unescape(self.source, items[1]) if len(items) > 1 else None
         return ast.PolicyDecl(name, version, span=self._span(items))
 
-    @v_args(meta=True)
-    def decisions_decl(self, meta, items):
+    def decisions_decl(self, items):
         return ast.DecisionsDecl(tuple(self._ident(t) for t in items), span=self._span(items))
 
-    @v_args(meta=True)
-    def default_decl(self, meta, items):
+    def default_decl(self, items):
         return ast.DefaultDecl(self._ident(items[0]), span=self._span(items))
 
-    @v_args(meta=True)
-    def dated_decl(self, meta, items):
+    def dated_decl(self, items):
         return ast.DatedDecl(self._ident(items[0]), span=self._span(items))
 
-    @v_args(meta=True)
-    def fact_decl(self, meta, items):
+    def fact_decl(self, items):
         default = items[2] if len(items) > 2 else None
         return ast.FactDecl(self._ident(items[0]), items[1], default, span=self._span(items))
 
-    @v_args(meta=True)
-    def scalar_type(self, meta, items):
+    def scalar_type(self, items):
         return ast.TypeExpr(name=str(items[0]), span=self._span(items))
 
-    @v_args(meta=True)
-    def enum_type(self, meta, items):
+    def enum_type(self, items):
         return ast.TypeExpr(enum_values=tuple(items), span=self._span(items))
 
-    @v_args(meta=True)
-    def set_type(self, meta, items):
+    def set_type(self, items):
         return ast.TypeExpr(element=items[0], span=self._span(items))
 
-    @v_args(meta=True)
-    def set_decl(self, meta, items):
+    def set_decl(self, items):
         return ast.SetDecl(self._ident(items[0]), items[1], span=self._span(items))
 
-    @v_args(meta=True)
-    def condition_decl(self, meta, items):
+    def condition_decl(self, items):
         return ast.ConditionDecl(self._ident(items[0]), items[1], span=self._span(items))
 
     @staticmethod
@@ -306,23 +298,19 @@ class _ToAst(Transformer_NonRecursive):
             fields[key] = value
         return fields
 
-    @v_args(meta=True)
-    def rule_decl(self, meta, items):
+    def rule_decl(self, items):
         rule_id, *metas, body = items
         fields = self._metadata(f"rule {rule_id}", metas)
         condition, decision = body
         return ast.RuleDecl(self._ident(rule_id), condition, decision, span=self._span(items), **fields)
 
-    @v_args(meta=True)
-    def overrides(self, meta, items):
+    def overrides(self, items):
         return ("overrides", tuple(self._ident(t) for t in items), self._span(items))
 
-    @v_args(meta=True)
-    def suspends(self, meta, items):
+    def suspends(self, items):
         return ("rules", tuple(self._ident(t) for t in items), self._span(items))
 
-    @v_args(meta=True)
-    def suspension_decl(self, meta, items):
+    def suspension_decl(self, items):
         ident, *metas = items
         fields = self._metadata(f"suspension {ident}", metas)
         if "rules" not in fields:
@@ -332,105 +320,81 @@ class _ToAst(Transformer_NonRecursive):
             ))
         return ast.SuspensionDecl(self._ident(ident), span=self._span(items), **fields)
 
-    @v_args(meta=True)
-    def extends_decl(self, meta, items):
+    def extends_decl(self, items):
         return ast.ExtendsDecl(_unescape(self.source, items[0]), span=self._span(items))
 
-    @v_args(meta=True)
-    def applies(self, meta, items):
+    def applies(self, items):
         return ast.Applies(tuple(self._ident(t) for t in items), span=self._span(items))
 
-    @v_args(meta=True)
-    def title(self, meta, items):
+    def title(self, items):
         return ("title", _unescape(self.source, items[0]), self._span(items))
 
-    @v_args(meta=True)
-    def cite(self, meta, items):
+    def cite(self, items):
         return ("cite", _unescape(self.source, items[0]), self._span(items))
 
-    @v_args(meta=True)
-    def effective(self, meta, items):
+    def effective(self, items):
         return ("effective", self._literal(LiteralKind.DATE, items[0]), self._span(items))
 
-    @v_args(meta=True)
-    def until(self, meta, items):
+    def until(self, items):
         return ("until", self._literal(LiteralKind.DATE, items[0]), self._span(items))
 
     def rule_body(self, items):
         return items[0], self._ident(items[1])
 
     # ---- conditions
-    @v_args(meta=True)
-    def or_expr(self, meta, items):
+    def or_expr(self, items):
         return ast.Or(tuple(items), span=self._span(items))
 
-    @v_args(meta=True)
-    def and_expr(self, meta, items):
+    def and_expr(self, items):
         return ast.And(tuple(items), span=self._span(items))
 
-    @v_args(meta=True)
-    def not_expr(self, meta, items):
+    def not_expr(self, items):
         return ast.Not(items[0], span=self._span(items))
 
-    @v_args(meta=True)
-    def compare(self, meta, items):
+    def compare(self, items):
         fact, op, value = items
         return ast.Compare(self._ident(fact), CompareOp(str(op)), value, span=self._span(items))
 
-    @v_args(meta=True)
-    def in_set(self, meta, items):
+    def in_set(self, items):
         return ast.InSet(self._ident(items[0]), items[1], False, span=self._span(items))
 
-    @v_args(meta=True)
-    def not_in_set(self, meta, items):
+    def not_in_set(self, items):
         return ast.InSet(self._ident(items[0]), items[1], True, span=self._span(items))
 
-    @v_args(meta=True)
-    def contains(self, meta, items):
+    def contains(self, items):
         return ast.Contains(self._ident(items[0]), None, items[1], span=self._span(items))
 
-    @v_args(meta=True)
-    def contains_any(self, meta, items):
+    def contains_any(self, items):
         return ast.Contains(self._ident(items[0]), Quantifier.ANY, items[1], span=self._span(items))
 
-    @v_args(meta=True)
-    def contains_all(self, meta, items):
+    def contains_all(self, items):
         return ast.Contains(self._ident(items[0]), Quantifier.ALL, items[1], span=self._span(items))
 
-    @v_args(meta=True)
-    def is_empty(self, meta, items):
+    def is_empty(self, items):
         return ast.IsEmpty(self._ident(items[0]), False, span=self._span(items))
 
-    @v_args(meta=True)
-    def is_not_empty(self, meta, items):
+    def is_not_empty(self, items):
         return ast.IsEmpty(self._ident(items[0]), True, span=self._span(items))
 
-    @v_args(meta=True)
-    def ref(self, meta, items):
+    def ref(self, items):
         return ast.Ref(str(items[0]), span=self._span(items))
 
-    @v_args(meta=True)
-    def const_true(self, meta, items):
+    def const_true(self, items):
         return ast.BoolConst(True, span=self._span(items))
 
-    @v_args(meta=True)
-    def const_false(self, meta, items):
+    def const_false(self, items):
         return ast.BoolConst(False, span=self._span(items))
 
-    @v_args(meta=True)
-    def true(self, meta, items):
+    def true(self, items):
         return ast.Literal(LiteralKind.BOOL, "true", span=self._span(items))
 
-    @v_args(meta=True)
-    def false(self, meta, items):
+    def false(self, items):
         return ast.Literal(LiteralKind.BOOL, "false", span=self._span(items))
 
-    @v_args(meta=True)
-    def set_literal(self, meta, items):
+    def set_literal(self, items):
         return ast.SetLiteral(tuple(items), span=self._span(items))
 
-    @v_args(meta=True)
-    def set_name(self, meta, items):
+    def set_name(self, items):
         return ast.SetName(str(items[0]), span=self._span(items))
 
     # ---- values

@@ -115,6 +115,14 @@ def decimal_of(text: str):
     return int(text)
 
 
+def _country(code: str, error: str, shown: str) -> str:
+    if code not in COUNTRY_CODES:
+        hint = did_you_mean(code.upper(), COUNTRY_CODES) if len(code) == 2 else None
+        raise ValueProblem(error, f"unknown country code {shown}",
+                           help=hint or "use an ISO 3166-1 alpha-2 code such as CN or US")
+    return code
+
+
 def literal_value(ftype: FactType, kind: LiteralKind, text: str):
     """The canonical value of a literal written for a fact of type ``ftype``; raises ValueProblem."""
     k = ftype.kind
@@ -147,11 +155,7 @@ def literal_value(ftype: FactType, kind: LiteralKind, text: str):
                                help="declare the fact as percent, or drop the %")
     elif k is Kind.COUNTRY:
         if kind in (LiteralKind.NAME, LiteralKind.STRING):
-            if text not in COUNTRY_CODES:
-                hint = did_you_mean(text.upper(), COUNTRY_CODES) if len(text) == 2 else None
-                raise ValueProblem("E203", f"unknown country code {shown}",
-                                   help=hint or "use an ISO 3166-1 alpha-2 code such as CN or US")
-            return text
+            return _country(text, "E203", shown)
     elif k is Kind.ENUM:
         if kind in (LiteralKind.NAME, LiteralKind.STRING):
             if text not in ftype.values:
@@ -243,11 +247,7 @@ def coerce_value(ftype: FactType, value):
     if k is Kind.COUNTRY:
         if not isinstance(value, str):
             raise ValueProblem("E302", f"expected a country code string, got {_got(value)}")
-        if value not in COUNTRY_CODES:
-            hint = did_you_mean(value.upper(), COUNTRY_CODES) if len(value) == 2 else None
-            raise ValueProblem("E303", f"unknown country code {_show(value)}",
-                               help=hint or "use an ISO 3166-1 alpha-2 code such as CN or US")
-        return value
+        return _country(value, "E303", _show(value))
     if k is Kind.STRING:
         if isinstance(value, str):
             return value
