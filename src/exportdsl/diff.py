@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from functools import lru_cache
 
 import attrs
 
 from . import ir
 from .check import lower_condition
+from .boolexpr import FALSE, TRUE, Store
 from .combining import decisive_conditions
 from .errors import Diagnostic, Error
 from .operators import Quantifier
@@ -46,81 +46,6 @@ class Budget:
     max_seconds: float = 120.0
 
 
-# ---- conditions over variables (hashable tuples, negation normal form) ---------------------------
-
-def _atom(var: int, cells: frozenset, sizes: tuple[int, ...]):
-    if not cells:
-        return False
-    if len(cells) == sizes[var]:
-        return True
-    return ("atom", var, cells)
-
-
-def _and(parts, sizes):
-    flat: dict = {}
-    atoms: dict[int, frozenset] = {}
-    for part in parts:
-        if part is False:
-            return False
-        if part is True:
-            continue
-        if part[0] == "and":
-            items = part[1]
-        else:
-            items = (part,)
-        for item in items:
-            if item[0] == "atom":
-                atoms[item[1]] = atoms[item[1]] & item[2] if item[1] in atoms else item[2]
-            else:
-                flat[item] = None
-    for var, cells in atoms.items():
-        atom = _atom(var, cells, sizes)
-        if atom is False:
-            return False
-        if atom is not True:
-            flat[atom] = None
-    items = tuple(sorted(flat, key=repr))
-    if not items:
-        return True
-    return items[0] if len(items) == 1 else ("and", items)
-
-
-def _or(parts, sizes):
-    flat: dict = {}
-    atoms: dict[int, frozenset] = {}
-    for part in parts:
-        if part is True:
-            return True
-        if part is False:
-            continue
-        items = part[1] if part[0] == "or" else (part,)
-        for item in items:
-            if item[0] == "atom":
-                atoms[item[1]] = atoms[item[1]] | item[2] if item[1] in atoms else item[2]
-            else:
-                flat[item] = None
-    for var, cells in atoms.items():
-        atom = _atom(var, cells, sizes)
-        if atom is True:
-            return True
-        if atom is not False:
-            flat[atom] = None
-    items = tuple(sorted(flat, key=repr))
-    if not items:
-        return False
-    return items[0] if len(items) == 1 else ("or", items)
-
-
-def _negate(expr, sizes):
-    if expr is True or expr is False:
-        return not expr
-    if expr[0] == "atom":
-        return _atom(expr[1], frozenset(range(sizes[expr[1]])) - expr[2], sizes)
-    if expr[0] == "and":
-        return _or([_negate(e, sizes) for e in expr[1]], sizes)
-    return _and([_negate(e, sizes) for e in expr[1]], sizes)
-
-
 class Space:
     """The variables of a comparison and the lowering of IR conditions onto them."""
 
@@ -128,6 +53,7 @@ class Space:
         self.facts = dict(facts)
         self.variables: list[Variable] = build_variables(self.facts, used, groups)
         self.sizes = tuple(len(v.cells) for v in self.variables)
+        self.store = Store(self.sizes)
         self.index = {v.name: i for i, v in enumerate(self.variables)}
         self.by_fact: dict[str, list[int]] = {}
         self.class_of: dict[tuple[str, object], int] = {}
@@ -141,52 +67,29 @@ class Space:
         """The class variables covering some elements of a set fact (each class lies inside or outside)."""
         return sorted({self.class_of[(fact, e)] for e in elements})
 
-    def lower(self, expr: ir.Expr):
-        """An IR condition as a variable expression."""
-        sizes = self.sizes
+    def lower(self, expr: ir.Expr) -> int:
+        """An IR condition as an expression id of :attr:`store`."""
+        store = self.store
         match expr:
             case ir.Const(value=value):
-                return value
+                return TRUE if value else FALSE
             case ir.Named(body=body):
                 return self.lower(body)
             case ir.Not(operand=operand):
-                return _negate(self.lower(operand), sizes)
+                return store.negate(self.lower(operand))
             case ir.And(operands=ops):
-                return _and([self.lower(op) for op in ops], sizes)
+                return store.conj(self.lower(op) for op in ops)
             case ir.Or(operands=ops):
-                return _or([self.lower(op) for op in ops], sizes)
+                return store.disj(self.lower(op) for op in ops)
             case ir.Compare(fact=fact) | ir.Member(fact=fact):
                 var = self.by_fact[fact][0]
-                return _atom(var, atom_cells(expr, self.variables[var]), sizes)
+                return store.atom(var, atom_cells(expr, self.variables[var]))
             case ir.SetTest(fact=fact, quantifier=quantifier, values=values):
-                atoms = [_atom(v, frozenset([PRESENT]), sizes) for v in self.class_vars(fact, values)]
-                return _or(atoms, sizes) if quantifier is Quantifier.ANY else _and(atoms, sizes)
+                atoms = [store.atom(v, [PRESENT]) for v in self.class_vars(fact, values)]
+                return store.disj(atoms) if quantifier is Quantifier.ANY else store.conj(atoms)
             case ir.IsEmpty(fact=fact):
-                return _and([_atom(v, frozenset([ABSENT]), sizes) for v in self.by_fact.get(fact, [])], sizes)
+                return store.conj(store.atom(v, [ABSENT]) for v in self.by_fact.get(fact, []))
         raise AssertionError(f"unknown IR node {expr!r}")
-
-
-@lru_cache(maxsize=1 << 18)
-def _assign(expr, var: int, cell: int, sizes: tuple[int, ...]):
-    if expr is True or expr is False:
-        return expr
-    tag = expr[0]
-    if tag == "atom":
-        if expr[1] != var:
-            return expr
-        return cell in expr[2]
-    parts = [_assign(e, var, cell, sizes) for e in expr[1]]
-    return _and(parts, sizes) if tag == "and" else _or(parts, sizes)
-
-
-def _vars_of(expr, out: dict) -> None:
-    if expr is True or expr is False:
-        return
-    if expr[0] == "atom":
-        out[expr[1]] = out.get(expr[1], 0) + 1
-        return
-    for e in expr[1]:
-        _vars_of(e, out)
 
 
 # ---- policy states -----------------------------------------------------------------------------
@@ -194,13 +97,26 @@ def _vars_of(expr, out: dict) -> None:
 # A state is a tuple of entries (severity, source_index, rule_id, decision, condition), most severe
 # first, with every condition not False. Equal states decide alike everywhere below.
 
-def _assign_state(state: tuple, var: int, cell: int, sizes) -> tuple:
+def _normal(entries) -> tuple:
+    """A state from entries sorted most severe first: false ones dropped, and every tier below the
+    first tier holding a rule that surely applies cut off (it can no longer change the outcome)."""
     out = []
-    for sev, idx, rid, decision, cond in state:
-        cond = _assign(cond, var, cell, sizes)
-        if cond is not False:
-            out.append((sev, idx, rid, decision, cond))
+    cut = None
+    for entry in entries:
+        if cut is not None and entry[0] < cut:
+            break
+        if entry[4] == FALSE:
+            continue
+        if entry[4] == TRUE and cut is None:
+            cut = entry[0]
+        out.append(entry)
     return tuple(out)
+
+
+def _assign_state(state: tuple, var: int, cell: int, store: Store) -> tuple:
+    assign = store.assign
+    return _normal([(sev, idx, rid, decision, assign(cond, var, cell))
+                    for sev, idx, rid, decision, cond in state])
 
 
 def _outcome(state: tuple, default: str):
@@ -209,17 +125,17 @@ def _outcome(state: tuple, default: str):
         return (default, ())
     top = state[0][0]
     tier = [entry for entry in state if entry[0] == top]
-    if all(entry[4] is True for entry in tier):
+    if all(entry[4] == TRUE for entry in tier):
         return (tier[0][3], tuple(entry[2] for entry in sorted(tier, key=lambda e: e[1])))
     return None
 
 
-def _blocking(state: tuple) -> list:
+def _blocking(state: tuple) -> list[int]:
     """Conditions that keep a state undetermined: the undecided ones of its top tier."""
     if not state:
         return []
     top = state[0][0]
-    return [entry[4] for entry in state if entry[0] == top and entry[4] is not True]
+    return [entry[4] for entry in state if entry[0] == top and entry[4] != TRUE]
 
 
 # ---- the search ---------------------------------------------------------------------------------
@@ -234,79 +150,75 @@ class _Search:
         self.deadline = time.monotonic() + budget.max_seconds
         self.complete = True
 
-    def choose(self, old: tuple, new: tuple, guard) -> int:
+    def choose(self, old: tuple, new: tuple, guard: int) -> int:
+        variables = self.space.store.vars
         counts: dict[int, int] = {}
-        for cond in _blocking(old) + _blocking(new):
-            _vars_of(cond, counts)
-        if not counts:
-            _vars_of(guard, counts)
-        differing = {entry[2] for entry in set(old) ^ set(new)}
-        preferred: dict[int, int] = {}
-        for entry in (*old, *new):
-            if entry[2] in differing:
-                _vars_of(entry[4], preferred)
-        return min(counts, key=lambda v: (-(v in preferred), -counts[v], self.space.variables[v].order, v))
+        for cond in _blocking(old) + _blocking(new) or [guard]:
+            for var in variables[cond]:
+                counts[var] = counts.get(var, 0) + 1
+        preferred: set[int] = set()
+        for entry in set(old) ^ set(new):
+            preferred |= variables[entry[4]]
+        return min(counts, key=lambda v: (v not in preferred, -counts[v], self.space.variables[v].order, v))
 
-    def explore(self, old: tuple, new: tuple, guard) -> list:
-        if guard is False or old == new:
+    def explore(self, old: tuple, new: tuple, guard: int) -> list:
+        if guard == FALSE or old == new:
             return []
         key = (old, new, guard)
         cached = self.memo.get(key)
         if cached is not None:
             return cached
         self.nodes += 1
-        if self.nodes > self.budget.max_nodes or (self.nodes % 512 == 0 and time.monotonic() > self.deadline):
+        if self.nodes > self.budget.max_nodes or (self.nodes % 256 == 0 and time.monotonic() > self.deadline):
             self.complete = False
             return []
         o, n = _outcome(old, self.defaults[0]), _outcome(new, self.defaults[1])
-        if o is not None and n is not None and (o == n or guard is True):
-            result = [] if o == n else [({}, o, n)]
+        if o is not None and n is not None and (o == n or guard == TRUE):
+            result = [] if o == n else [(frozenset(), o, n)]
         else:
             var = self.choose(old, new, guard)
+            store = self.space.store
             groups: dict = {}
-            sizes = self.space.sizes
-            for cell in range(sizes[var]):
-                child = (_assign_state(old, var, cell, sizes), _assign_state(new, var, cell, sizes),
-                         _assign(guard, var, cell, sizes))
+            for cell in range(self.space.sizes[var]):
+                child = (_assign_state(old, var, cell, store), _assign_state(new, var, cell, store),
+                         store.assign(guard, var, cell))
                 groups.setdefault(child, []).append(cell)
-            result = []
+            # Sub-boxes that recur under several cells of ``var`` become one box with their union.
+            merged: dict[tuple, set] = {}
             for (o2, n2, g2), cells in groups.items():
-                cellset = frozenset(cells)
-                for box, oo, nn in self.explore(o2, n2, g2):
-                    result.append(({**box, var: cellset}, oo, nn))
+                for sub in self.explore(o2, n2, g2):
+                    merged.setdefault(sub, set()).update(cells)
+            size = self.space.sizes[var]
+            result = [(box if len(cells) == size else box | {(var, frozenset(cells))}, oo, nn)
+                      for (box, oo, nn), cells in merged.items()]
         self.memo[key] = result
         return result
 
 
 def _merge(regions: list, sizes) -> list:
-    """Merge regions with the same outcome whose boxes differ in one variable, until none do."""
+    """Merge regions (frozenset boxes of ``(dimension, cells)``) with the same outcome whose boxes
+    differ in one dimension only, until none do."""
+    regions = list(dict.fromkeys(regions))
     changed = True
-    regions = [(dict(box), o, n) for box, o, n in regions]
     while changed:
         changed = False
-        variables = sorted({v for box, _, _ in regions for v in box})
-        for var in variables:
-            buckets: dict = {}
+        dims = sorted({d for box, _, _ in regions for d, _ in box})
+        for dim in dims:
+            buckets: dict[tuple, list] = {}
             for box, o, n in regions:
-                rest = tuple(sorted((k, v) for k, v in box.items() if k != var))
-                buckets.setdefault((o, n, rest), []).append(box.get(var))
+                own = next((item for item in box if item[0] == dim), None)
+                rest = box - {own} if own is not None else box
+                buckets.setdefault((rest, o, n), []).append(own)
             if len(buckets) == len(regions):
                 continue
-            merged = []
-            for (o, n, rest), cell_sets in buckets.items():
-                box = dict(rest)
-                if len(cell_sets) > 1:
-                    changed = True
-                if any(c is None for c in cell_sets):
-                    union = None
-                else:
-                    union = frozenset().union(*cell_sets)
-                    if len(union) == sizes[var]:
-                        union = None
-                if union is not None:
-                    box[var] = union
-                merged.append((box, o, n))
-            regions = merged
+            changed = True
+            regions = []
+            for (rest, o, n), owns in buckets.items():
+                if any(own is None for own in owns):
+                    regions.append((rest, o, n))
+                    continue
+                union = frozenset().union(*(own[1] for own in owns))
+                regions.append((rest if len(union) == sizes[dim] else rest | {(dim, union)}, o, n))
     return regions
 
 
@@ -342,7 +254,7 @@ def union_facts(old: ir.Policy, new: ir.Policy) -> dict[str, FactType]:
 def _invalid_condition(space: Space, policy: ir.Policy):
     """Where a transaction over the union has a value the policy does not declare."""
     parts = []
-    sizes = space.sizes
+    store = space.store
     for name, fact in policy.facts.items():
         own = fact.type
         for var_index in space.by_fact.get(name, []):
@@ -352,27 +264,26 @@ def _invalid_condition(space: Space, policy: ir.Policy):
                 # values declared on one side only always have their own variable (see diff())
                 if element_type.kind is Kind.ENUM and variable.element is not OTHER \
                         and any(e not in element_type.values for e in variable.element):
-                    parts.append(_atom(var_index, frozenset([PRESENT]), sizes))
+                    parts.append(store.atom(var_index, [PRESENT]))
             elif own.kind is Kind.ENUM:
                 bad = frozenset(i for i, c in enumerate(variable.cells) if c is not OTHER and c not in own.values)
-                parts.append(_atom(var_index, bad, sizes))
-    return _or(parts, sizes)
+                parts.append(store.atom(var_index, bad))
+    return store.disj(parts)
 
 
 def _state(space: Space, policy: ir.Policy) -> tuple:
     conditions = decisive_conditions(policy)
+    store = space.store
     entries = []
     invalid = _invalid_condition(space, policy)
-    if invalid is not False:
+    valid = store.negate(invalid)
+    if invalid != FALSE:
         entries.append((len(policy.decisions), -1, INVALID, INVALID, invalid))
     for index, rule in enumerate(policy.rules):
-        cond = space.lower(conditions[rule.id])
-        if invalid is not False:
-            cond = _and([cond, _negate(invalid, space.sizes)], space.sizes)
-        if cond is not False:
-            entries.append((policy.severity(rule.decision), index, rule.id, rule.decision, cond))
+        cond = store.conj([space.lower(conditions[rule.id]), valid])
+        entries.append((policy.severity(rule.decision), index, rule.id, rule.decision, cond))
     entries.sort(key=lambda e: (-e[0], e[1]))
-    return tuple(entries)
+    return _normal(entries)
 
 
 # ---- the public entry point -----------------------------------------------------------------------
@@ -453,13 +364,14 @@ def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
             used.setdefault(name, set())
     space = Space(facts, used, groups)
     search = _Search(space, old.default, new.default, budget)
-    guard = space.lower(where_ir) if where_ir is not None else True
+    guard = space.lower(where_ir) if where_ir is not None else TRUE
     raw = search.explore(_state(space, old), _state(space, new), guard)
     dims = dimensions(space)
-    merged = _merge([(dimension_box(dims, box), o, n) for box, o, n in raw], tuple(d.size for d in dims))
+    merged = _merge([(frozenset(dimension_box(dims, dict(box)).items()), o, n) for box, o, n in raw],
+                    tuple(d.size for d in dims))
     by_outcome: dict = {}
     for box, o, n in merged:
-        by_outcome.setdefault((o, n), []).append(box)
+        by_outcome.setdefault((o, n), []).append(dict(box))
     regions = [make_region(space, dims, boxes, o, n) for (o, n), boxes in by_outcome.items()]
     regions.sort(key=lambda r: (r.old, r.new, r.old_rules, r.new_rules, r.condition))
     combos = {(r.old, r.old_rules, r.new, r.new_rules) for r in regions}

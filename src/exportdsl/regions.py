@@ -111,11 +111,15 @@ class Region:
 
 def make_region(space, dims: list, boxes: list[dict], old: tuple, new: tuple) -> Region:
     """One region from disjoint boxes with the same outcome: shared constraints, then the alternatives."""
-    boxes = sorted(boxes, key=lambda b: box_text(space, dims, b))
     shared = {d: c for d, c in boxes[0].items() if all(b.get(d) == c for b in boxes[1:])}
     common = box_text(space, dims, shared) if shared else ""
-    alternatives = tuple(box_text(space, dims, {d: c for d, c in b.items() if d not in shared}) for b in boxes) \
-        if len(boxes) > 1 else ()
+    if len(boxes) > 1:
+        texted = sorted((box_text(space, dims, {d: c for d, c in b.items() if d not in shared}), i)
+                        for i, b in enumerate(boxes))
+        alternatives = tuple(text for text, _ in texted)
+        boxes = [boxes[i] for _, i in texted]
+    else:
+        alternatives = ()
     if alternatives:
         either = " or ".join(f"({a})" if " and " in a or " or " in a else a for a in alternatives)
         condition = f"{common} and ({either})" if common else either
@@ -292,8 +296,7 @@ def box_text(space, dims: list[Dimension], box: Mapping[int, frozenset]) -> str:
         dim = dims[index]
         try:
             if dim.is_set:
-                if len(dim.vars) == 1 and dims.count(dim) == 1 and dim.size == 2 and \
-                        sum(1 for d in dims if d.fact == dim.fact) > 1:
+                if len(dim.vars) < len(space.by_fact[dim.fact]):   # a set fact split class by class
                     parts.append(_any_text(space, dim.fact, dim.vars, negated=PRESENT not in box[index]))
                 else:
                     parts.append(_set_text(space, dim, box[index]))
