@@ -15,6 +15,24 @@ from .operators import RESERVED, CompareOp, LiteralKind, Quantifier
 from .semantics import MISSING, ValueProblem, coerce_value, literal_value
 from .types import SCALAR_KINDS, BOOL, FactType, Kind, enum_of, set_of
 
+def ir_depth(expr: ir.Expr) -> int:
+    """Nesting depth of an IR condition (and, or, not and names count), computed without recursion."""
+    deepest, stack = 0, [(expr, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(node, (ir.And, ir.Or)):
+            stack.extend((op, depth + 1) for op in node.operands)
+        elif isinstance(node, ir.Not):
+            stack.append((node.operand, depth + 1))
+        elif isinstance(node, ir.Named):
+            stack.append((node.body, depth + 1))
+    return deepest
+
+
+#: Deepest a rule's condition may be once named conditions and applies(...) are inlined.
+MAX_EXPANDED_DEPTH = 300
+
 #: Upper bounds that keep a policy's size sane.
 MAX_RULES = 50_000
 MAX_FACTS = 1_000
@@ -35,6 +53,7 @@ class _Checker:
         self.conditions: dict[str, ir.Expr] = {}
         self.resolving: list[str] = []
         self.broken_facts: set[str] = set()
+        self.current_span = None
         self.dated_by_fact: str | None = None
         self.rule_decls: dict[str, ast.RuleDecl] = {}
         self.rule_conditions: dict[str, ir.Expr | None] = {}
@@ -106,7 +125,7 @@ class _Checker:
                 else:
                     values.append(lit.text)
             if not values:
-                self.error("E211", "an enum needs at least one value", texpr.span)
+                self.error("E211", "an enum needs at least one value", texpr.span or self.current_span)
                 return None
             return enum_of(values)
         kind = SCALAR_KINDS.get(texpr.name)
@@ -120,6 +139,7 @@ class _Checker:
     def declare_facts(self):
         for decl in self._decls(ast.FactDecl):
             name = decl.name.name
+            self.current_span = decl.span
             if name in self.facts:
                 first = self.facts[name].span
                 where = f" (first at {first.location()})" if first is not None else ""
@@ -229,6 +249,94 @@ class _Checker:
             self.error("E201", f"unknown fact '{ident.name}'", ident.span,
                        help=did_you_mean(ident.name, self.facts) or "declare it: fact NAME: TYPE")
         return fact
+
+    def _references(self, node) -> list[tuple[str, str]]:
+        """Named conditions (``c``) and rules (``r``) that a condition refers to, read without recursion."""
+        found, stack = [], [node]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, ast.Ref) and item.name in self.condition_decls:
+                found.append(("c", item.name))
+            elif isinstance(item, ast.Applies):
+                found.extend(("r", ident.name) for ident in item.rules if ident.name in self.rule_decls)
+            elif isinstance(item, (ast.And, ast.Or)):
+                stack.extend(reversed(item.operands))
+            elif isinstance(item, ast.Not):
+                stack.append(item.operand)
+        return found
+
+    def resolve_in_dependency_order(self) -> None:
+        """Resolve named conditions and rule conditions dependencies first, so that resolving one
+        never recurses through a long chain; report each reference cycle once."""
+        bodies = {("c", n): d.body for n, d in self.condition_decls.items()}
+        bodies.update({("r", r): d.condition for r, d in self.rule_decls.items()})
+        state: dict[tuple, int] = {}   # 1 visiting, 2 done
+        for root in bodies:
+            if root in state:
+                continue
+            path, stack = [root], [iter(self._references(bodies[root]))]
+            state[root] = 1
+            while stack:
+                nxt = next(stack[-1], None)
+                if nxt is None:
+                    node = path.pop()
+                    stack.pop()
+                    state[node] = 2
+                    self._resolve(node)
+                    continue
+                if state.get(nxt) == 1:
+                    self._report_cycle(path[path.index(nxt):] + [nxt])
+                    continue
+                if nxt not in state:
+                    state[nxt] = 1
+                    path.append(nxt)
+                    stack.append(iter(self._references(bodies[nxt])))
+
+    def _resolve(self, node: tuple) -> None:
+        kind, name = node
+        if kind == "c":
+            self.named_condition(name, self.condition_decls[name].name.span)
+        else:
+            self.rule_condition(name, self.rule_decls[name].id.span)
+
+    def _reference_span(self, node: tuple, target: tuple):
+        """Where the body of ``node`` refers to ``target`` (for the caret of a cycle error)."""
+        kind, name = node
+        stack = [self.condition_decls[name].body if kind == "c" else self.rule_decls[name].condition]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, ast.Ref) and target == ("c", item.name):
+                return item.span
+            if isinstance(item, ast.Applies):
+                for ident in item.rules:
+                    if target == ("r", ident.name):
+                        return ident.span
+            if isinstance(item, (ast.And, ast.Or)):
+                stack.extend(item.operands)
+            elif isinstance(item, ast.Not):
+                stack.append(item.operand)
+        return None
+
+    def _report_cycle(self, cycle: list[tuple]) -> None:
+        names = " -> ".join(name for _, name in cycle)
+        # the caret goes under the reference that closes the cycle
+        span = self._reference_span(cycle[-2], cycle[-1])
+        if all(k == "c" for k, _ in cycle):
+            self.error("E210", f"named conditions refer to each other in a cycle: {names}", span)
+        else:
+            self.error("E215", f"rules and conditions refer to each other in a cycle: {names}", span)
+        for k, n in cycle:   # resolved as failing, so that nothing reports the cycle again
+            (self.conditions if k == "c" else self.rule_conditions)[n] = None
+
+    def check_expanded_depth(self, rules: list[ir.Rule]) -> None:
+        """Named conditions and applies(...) inline other conditions; bound the depth this builds."""
+        for rule in rules:
+            for expr in (rule.condition,):
+                depth = ir_depth(expr)
+                if depth > MAX_EXPANDED_DEPTH:
+                    self.error("E102", f"rule {rule.id}'s condition is nested {depth} levels deep once named "
+                               f"conditions and applies(...) are expanded (the limit is {MAX_EXPANDED_DEPTH})",
+                               rule.span, help="flatten chains of named conditions that each build on the last")
 
     def named_condition(self, name: str, span) -> ir.Expr | None:
         if name in self.conditions:
@@ -530,9 +638,9 @@ class _Checker:
         self.declare_sets()
         dated_by = self.dated_by_fact = self.dated_by()
         self.collect_rules()
-        for name in self.condition_decls:
-            self.named_condition(name, self.condition_decls[name].name.span)
+        self.resolve_in_dependency_order()
         rules = self.rules(decisions)
+        self.check_expanded_depth(rules)
         if self.diagnostics:
             return None
         return ir.Policy(

@@ -17,7 +17,7 @@ from .operators import CompareOp, LiteralKind, Quantifier
 from .source import Source
 
 #: Deepest nesting of ``not`` / ``and`` / ``or`` / parentheses a condition may have.
-MAX_NESTING = 64
+MAX_NESTING = 100
 #: Largest policy text accepted, in characters.
 MAX_SOURCE_CHARS = 8_000_000
 
@@ -124,17 +124,27 @@ def _syntax_error(source: Source, exc: lark.exceptions.UnexpectedInput) -> Parse
     return ParseError(Diagnostic("E100", f"unexpected {str(token)!r}", span, help=help_text))
 
 
+def _first_position(tree: Tree, source: Source) -> int:
+    """The offset of the first token under a tree (found without recursion)."""
+    stack, best = [tree], None
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Token):
+            if node.start_pos is not None and (best is None or node.start_pos < best):
+                best = node.start_pos
+        elif isinstance(node, Tree):
+            stack.extend(node.children)
+    return best if best is not None else 0
+
+
 def _check_nesting(source: Source, tree: Tree) -> None:
     stack = [(tree, 0)]
     while stack:
         node, depth = stack.pop()
-        if node.data in ("or_expr", "and_expr", "not_expr"):
+        if node.data in ("or_expr", "and_expr", "not_expr", "paren"):
             depth += 1
             if depth > MAX_NESTING:
-                first = node
-                while isinstance(first, Tree) and first.children:
-                    first = first.children[0]
-                at = first.start_pos if isinstance(first, Token) else 0
+                at = _first_position(node, source)
                 raise ParseError(Diagnostic(
                     "E102", f"condition nested more than {MAX_NESTING} levels deep",
                     source.span(at, at + 1),
@@ -342,6 +352,9 @@ class _ToAst(Transformer):
         return items[0], self._ident(items[1])
 
     # ---- conditions
+    def paren(self, items):
+        return items[0]
+
     def or_expr(self, items):
         return ast.Or(tuple(items), span=self._span(items))
 

@@ -76,7 +76,8 @@ class Source:
         if len(text) > _MAX_SNIPPET:
             # keep a window around the caret
             left = max(0, col - 1 - _MAX_SNIPPET // 2)
-            text = ("..." if left else "") + text[left:left + _MAX_SNIPPET] + "..."
+            right = left + _MAX_SNIPPET
+            text = ("..." if left else "") + text[left:right] + ("..." if right < len(text) else "")
             col = col - left + (3 if left else 0)
             width = min(width, _MAX_SNIPPET // 2)
         gutter = f"{line:>4} | "

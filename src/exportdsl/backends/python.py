@@ -168,6 +168,8 @@ class _Codegen:
     def source(self) -> str:
         policy = self.policy
         out = ["def _decide(facts):", "    try:"]
+        if not policy.facts:
+            out.append("        if not isinstance(facts, _Mapping): return _slow(facts)")
         required = 0
         for name, fact in policy.facts.items():
             local = self.local[name]
@@ -227,7 +229,7 @@ def compile_policy(policy: ir.Policy) -> CompiledPolicy:
     namespace.update(
         __builtins__={},
         _MISSING=MISSING,
-        _Decimal=Decimal,
+        _Decimal=Decimal, _Mapping=Mapping, isinstance=isinstance,
         _DATES=dates,
         _COUNTRIES=COUNTRY_CODES,
         _remember_date=remember_date,
