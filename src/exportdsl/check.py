@@ -8,6 +8,7 @@ on, so one run reports as many independent errors as it can.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from types import MappingProxyType
 
 from . import ast, ir
 from .errors import CheckError, Diagnostic, did_you_mean
@@ -648,14 +649,15 @@ class _Checker:
             version=policy_decl.version if policy_decl else None,
             decisions=decisions,
             default=default,
-            facts=dict(self.facts),
+            facts=MappingProxyType(dict(self.facts)),
             rules=tuple(rules),
-            sets={name: ir.NamedSet(name, tuple(lit.text for lit in decl.members.items), span=decl.span,
-                                    literals=decl.members.items)
-                  for name, decl in self.sets.items()},
-            conditions={name: expr for name, expr in self.conditions.items() if expr is not None},
+            sets=MappingProxyType({
+                name: ir.NamedSet(name, tuple(lit.text for lit in decl.members.items), span=decl.span,
+                                  literals=decl.members.items)
+                for name, decl in self.sets.items()}),
+            conditions=MappingProxyType({name: expr for name, expr in self.conditions.items() if expr is not None}),
             dated_by=dated_by,
-            suspensions=self.suspensions,
+            suspensions=MappingProxyType(dict(self.suspensions)),
         )
 
 
