@@ -443,3 +443,19 @@ def test_policy_without_facts_rejects_non_mappings(facts):
     with pytest.raises(exportdsl.EvaluationError) as info:
         policy.decide(facts)
     assert [d.code for d in info.value.diagnostics] == ["E305"]
+
+
+def test_compiling_restores_the_garbage_collector_setting():
+    import gc
+    assert gc.isenabled()
+    exportdsl.compile("decisions a < b\n")
+    assert gc.isenabled()
+    with pytest.raises(exportdsl.ParseError):
+        exportdsl.compile("decisions ?")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        exportdsl.compile("decisions a < b\n")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import operator
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -156,10 +159,36 @@ class Policy:
         return f"<Policy {title}: {len(self.rules)} rules>"
 
 
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+_gc_was_enabled = False
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """Pause the cyclic garbage collector while compiling: a large policy allocates hundreds of
+    thousands of acyclic objects, and collections over them cost a third of the compile time.
+    Nested and concurrent compilations share one pause; a collector the caller disabled stays off."""
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
+
+
 def compile_text(text: str, name: str | None = None) -> Policy:
     """Parse, check and compile policy text; raises ParseError or CheckError with diagnostics."""
-    module = parse(Source(name or "<string>", text))
-    return Policy(module, lower(resolve(module)))
+    with _gc_paused():
+        module = parse(Source(name or "<string>", text))
+        return Policy(module, lower(resolve(module)))
 
 
 def load(path: str | Path) -> Policy:
