@@ -656,6 +656,62 @@ def compile_stages(text: str, repeat: int = 3) -> dict:
 
 
 # =====================================================================================
+# The other compilation strategy: nested closures (measured, not shipped)
+# =====================================================================================
+
+def closure_compile(policy):
+    """A closure-per-node evaluator of the same IR and the same meaning (``exportdsl.semantics``),
+    most severe tier first, after the reference validation: the strategy the issue asks to measure
+    against generated code."""
+    from exportdsl import ir
+    from exportdsl.combining import decisive_conditions
+    from exportdsl.semantics import COMPARE_FUNCTIONS, is_empty, member, set_test, validate_facts
+
+    def build(expr):
+        match expr:
+            case ir.Compare(fact=f, op=op, value=v):
+                fn = COMPARE_FUNCTIONS[op]
+                return lambda facts: fn(facts[f], v)
+            case ir.Member(fact=f, values=vs):
+                return lambda facts: member(facts[f], vs)
+            case ir.SetTest(fact=f, quantifier=q, values=vs):
+                return lambda facts: set_test(q, facts[f], vs)
+            case ir.IsEmpty(fact=f):
+                return lambda facts: is_empty(facts[f])
+            case ir.Not(operand=o):
+                inner = build(o)
+                return lambda facts: not inner(facts)
+            case ir.And(operands=ops):
+                parts = [build(o) for o in ops]
+                return lambda facts: all(p(facts) for p in parts)
+            case ir.Or(operands=ops):
+                parts = [build(o) for o in ops]
+                return lambda facts: any(p(facts) for p in parts)
+            case ir.Named(body=b):
+                return build(b)
+            case ir.Const(value=c):
+                return lambda facts: c
+        raise AssertionError(expr)
+
+    pir = policy.ir
+    conditions = decisive_conditions(pir)
+    tiers: dict[str, list] = {}
+    for rule in sorted(pir.rules, key=lambda r: -pir.severity(r.decision)):
+        tiers.setdefault(rule.decision, []).append((rule.id, build(conditions[rule.id])))
+    ordered = list(tiers.items())
+    declared, default = pir.facts, (pir.default, ())
+
+    def decide(facts):
+        facts = validate_facts(declared, facts)
+        for decision, rules in ordered:
+            hits = tuple(rid for rid, cond in rules if cond(facts))
+            if hits:
+                return decision, hits
+        return default
+    return decide
+
+
+# =====================================================================================
 # Main
 # =====================================================================================
 
@@ -693,12 +749,16 @@ def main(argv=None) -> int:
 
     # ---- evaluation timing (round-robin over all cases)
     n_interp = max(1, n // 10)
+    closures = closure_compile(policy)
+    for tx in txs_float[:2000]:
+        assert closures(tx) == policy.decide(tx), tx
     cases = {}
     for tag, txs in (("float", txs_float), ("Decimal", txs_decimal)):
         cases[("hand", tag)] = (decide_by_hand, txs)
         cases[("decide", tag)] = (policy.decide, txs)
         cases[("evaluate", tag)] = (policy.evaluate, txs)
         cases[("raw", tag)] = (policy._compiled.decide, txs)
+        cases[("closures", tag)] = (closures, txs)
     t = best_times(cases, repeat)
     t.update(best_times({("interpret", tag): (policy.interpret, txs[:n_interp])
                          for tag, txs in (("float", txs_float), ("Decimal", txs_decimal))}, max(1, repeat // 3)))
@@ -733,6 +793,7 @@ def main(argv=None) -> int:
         ("policy.decide(facts)  (bare tuple)", "decide"),
         ("policy.evaluate(facts)  (Decision object)", "evaluate"),
         ("generated function, without the method", "raw"),
+        ("closures + reference validation (not shipped)", "closures"),
         (f"policy.interpret(facts)  (reference, {n_interp} tx)", "interpret"),
     ]
     for label, key in rows:
