@@ -21,9 +21,14 @@ from .types import FactType, Kind
 __version__ = "0.1.0"
 
 
+# The submodule is imported here, before the function of the same name is defined, so that
+# importing ``exportdsl.diff`` later never rebinds the package attribute over the function.
+from . import diff as _diff_module  # noqa: E402
+
+
 def diff(old, new, *, where: str | None = None, as_of: str | None = None):
     """The exact semantic diff of two policies (``Policy`` objects or paths): a :class:`~exportdsl.diff.DiffResult`."""
-    from .diff import diff as _diff
+    _diff = _diff_module.diff
 
     def as_ir(policy):
         return (policy if isinstance(policy, Policy) else load(policy)).ir

@@ -224,7 +224,8 @@ def cmd_diff(args) -> int:
     budget = Budget(max_seconds=args.timeout)
     result = diff(old.ir, new.ir, where=args.where, as_of=args.as_of, budget=budget)
     if args.format == "json":
-        text = json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n"
+        from .diff_report import dumps
+        text = dumps(result.to_json(), indent=2) + "\n"
     elif args.format == "markdown":
         text = result.to_markdown()
     elif args.format == "html":

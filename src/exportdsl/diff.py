@@ -27,7 +27,8 @@ from .combining import decisive_conditions
 from .errors import Diagnostic, Error
 from .operators import Quantifier
 from .partition import ABSENT, OTHER, PRESENT, Variable, atom_cells, build_variables, constants, element_groups
-from .regions import Region, dimension_box, dimensions, make_region
+from .regions import Declared, Region, dimension_box, dimensions, make_region
+from .semantics import MISSING
 from .types import FactType, Kind, enum_of, set_of
 
 #: The outcome of a policy whose facts are outside its declared values (the other version may decide).
@@ -162,7 +163,7 @@ class _Search:
         return min(counts, key=lambda v: (v not in preferred, -counts[v], self.space.variables[v].order, v))
 
     def explore(self, old: tuple, new: tuple, guard: int) -> list:
-        if guard == FALSE or old == new:
+        if guard == FALSE or (old == new and self.defaults[0] == self.defaults[1]):
             return []
         key = (old, new, guard)
         cached = self.memo.get(key)
@@ -372,7 +373,8 @@ def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
     by_outcome: dict = {}
     for box, o, n in merged:
         by_outcome.setdefault((o, n), []).append(dict(box))
-    regions = [make_region(space, dims, boxes, o, n) for (o, n), boxes in by_outcome.items()]
+    declared = {name: Declared(ftype, _default(name, new, old)) for name, ftype in facts.items()}
+    regions = [make_region(space, dims, boxes, o, n, declared) for (o, n), boxes in by_outcome.items()]
     regions.sort(key=lambda r: (r.old, r.new, r.old_rules, r.new_rules, r.condition))
     combos = {(r.old, r.old_rules, r.new, r.new_rules) for r in regions}
     where_text = None
@@ -381,6 +383,14 @@ def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
         where_text = condition_text(where_ir, {**old.facts, **new.facts})
     return DiffResult(old, new, tuple(regions), tuple(structural_changes(old, new)), search.complete,
                       len(combos), where_text, time.monotonic() - started, search.nodes)
+
+
+def _default(name: str, *policies: ir.Policy):
+    """The default of a fact in the first policy that declares it (MISSING when required)."""
+    for policy in policies:
+        if name in policy.facts:
+            return policy.facts[name].default
+    return MISSING
 
 
 def _where(where, old: ir.Policy, new: ir.Policy, facts: dict, as_of: str | None) -> ir.Expr | None:

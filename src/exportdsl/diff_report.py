@@ -4,8 +4,27 @@ from __future__ import annotations
 
 import html
 import json
+import uuid
+from decimal import Decimal
 
 _TITLE = "exportdsl diff"
+
+
+def dumps(data, **kwargs) -> str:
+    """``json.dumps`` that writes ``Decimal`` numbers with their exact digits (never through a float)."""
+    exact: dict[str, str] = {}
+    nonce = uuid.uuid4().hex   # policy strings are untrusted: no value can guess the placeholders
+
+    def mark(value):
+        if isinstance(value, Decimal):
+            key = f"__decimal_{nonce}_{len(exact)}__"
+            exact[key] = format(value, "f")
+            return key
+        raise TypeError(f"cannot encode {type(value).__name__}")
+    text = json.dumps(data, default=mark, ensure_ascii=False, **kwargs)
+    for key, digits in exact.items():
+        text = text.replace(f'"{key}"', digits)
+    return text
 
 
 def _label(policy) -> str:
@@ -78,7 +97,7 @@ def to_text(result, color: bool = False) -> str:
         out.append(f"  [{number}] {paint(region.old, 'yellow')} → {paint(region.new, 'green')}"
                    f"   old: {_rules(region.old_rules)}; new: {_rules(region.new_rules)}")
         out.extend(_condition_lines(region, "      "))
-        out.append("      witness: " + paint(json.dumps(region.witness, ensure_ascii=False), "dim"))
+        out.append("      witness: " + paint(dumps(region.witness), "dim"))
     return "\n".join(out) + "\n"
 
 
@@ -110,7 +129,7 @@ def to_markdown(result) -> str:
                 f"new: {_rules(region.new_rules)})", "",
                 "   ```", f"   {region.condition}", "   ```", "",
                 "   <details><summary>witness</summary>", "",
-                f"   `{json.dumps(region.witness, ensure_ascii=False)}`", "", "   </details>", ""]
+                f"   `{dumps(region.witness)}`", "", "   </details>", ""]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -163,6 +182,6 @@ def to_html(result) -> str:
             f"<span class=\"old\">{e(region.old)}</span> → <span class=\"new\">{e(region.new)}</span> "
             f"&nbsp; old: <code>{e(_rules(region.old_rules))}</code>; new: <code>{e(_rules(region.new_rules))}</code></p>"
             f"<pre>{e(region.condition)}</pre><details><summary>witness</summary>"
-            f"<pre>{e(json.dumps(region.witness, indent=2, ensure_ascii=False))}</pre></details></div>")
+            f"<pre>{e(dumps(region.witness, indent=2))}</pre></details></div>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

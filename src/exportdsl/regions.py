@@ -88,10 +88,11 @@ class Region:
     boxes: tuple = attrs.field(default=(), repr=False)
     space: object = attrs.field(default=None, repr=False)   # diff.Space
     dims: tuple = attrs.field(default=(), repr=False)
+    declared: Mapping = attrs.field(factory=dict, repr=False)
 
     def matches(self, facts: Mapping) -> bool:
-        """Whether a transaction (over the union of both policies' facts) lies in this region."""
-        declared = {name: _Decl(t) for name, t in self.space.facts.items()}
+        """Whether a transaction (over the union of both policies' facts; defaults apply) lies here."""
+        declared = self.declared
         canonical = validate_facts(declared, {k: v for k, v in facts.items() if k in declared})
         cells = {}
         for box in self.boxes:
@@ -109,7 +110,7 @@ class Region:
                 "alternatives": len(self.alternatives) or 1, "witness": self.witness}
 
 
-def make_region(space, dims: list, boxes: list[dict], old: tuple, new: tuple) -> Region:
+def make_region(space, dims: list, boxes: list[dict], old: tuple, new: tuple, declared: Mapping) -> Region:
     """One region from disjoint boxes with the same outcome: shared constraints, then the alternatives."""
     shared = {d: c for d, c in boxes[0].items() if all(b.get(d) == c for b in boxes[1:])}
     common = box_text(space, dims, shared) if shared else ""
@@ -126,11 +127,13 @@ def make_region(space, dims: list, boxes: list[dict], old: tuple, new: tuple) ->
     else:
         condition = common or "true"
     return Region(old[0], new[0], old[1], new[1], condition, witness(space, dims, boxes[0]), common,
-                  alternatives, tuple(boxes), space, tuple(dims))
+                  alternatives, tuple(boxes), space, tuple(dims), declared)
 
 
 @attrs.frozen(slots=True)
-class _Decl:
+class Declared:
+    """A fact of the union of two policies: its type and default (as :func:`validate_facts` reads them)."""
+
     type: FactType
     default: object = MISSING
 
@@ -316,8 +319,25 @@ _FILLER = {Kind.BOOL: False, Kind.INTEGER: 0, Kind.NUMBER: 0, Kind.PERCENT: 0, K
 
 
 def _json_number(value):
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+    """Integral decimals become ints; others stay exact ``Decimal`` (see ``diff_report.dumps``)."""
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    return value
+
+
+def _json_ready(variable: Variable, cell: int, value):
+    """A witness value that plain JSON carries exactly: a float only when reading its decimal text
+    back lands in the same cell; else a percent as an exact "x%" string (a plain number between
+    two literals closer than float precision stays a Decimal, written exactly by diff_report.dumps)."""
+    if not isinstance(value, Decimal):
+        return value
+    if value == value.to_integral_value():
+        return int(value)
+    as_float = float(value)
+    if cell_of(variable, {variable.fact: Decimal(repr(as_float))}) == cell:
+        return as_float
+    if variable.type.kind is Kind.PERCENT:
+        return format(value, "f") + "%"
     return value
 
 
@@ -336,7 +356,7 @@ def witness(space, dims: list[Dimension], box: Mapping[int, frozenset]) -> dict:
         if not dim.is_set:
             variable = space.variables[dim.vars[0]]
             mentioned = [c for c in variable.cells if not isinstance(c, Interval) and c is not OTHER]
-            facts[dim.fact] = _json_number(representative(variable, min(cells), mentioned))
+            facts[dim.fact] = _json_ready(variable, min(cells), representative(variable, min(cells), mentioned))
             continue
         assignment = min(cells)
         for bit, var_index in enumerate(dim.vars):
