@@ -44,6 +44,7 @@ import policygen
 from exportdsl.cli import main
 from exportdsl.diff import INVALID
 from exportdsl.errors import EvaluationError
+from exportdsl.diff_report import dumps
 from exportdsl.parser import parse_condition
 from exportdsl.types import Kind
 
@@ -130,14 +131,14 @@ def renderings(result) -> dict[str, str]:
     return {
         "txt": result.to_text(),
         "md": result.to_markdown(),
-        "json": json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n",
+        "json": dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n",
         "html": result.to_html(),
     }
 
 
 def json_roundtrip(witness: dict) -> dict:
     """The witness as a JSON reader of the CLI sees it (numbers read from their decimal text)."""
-    return json.loads(json.dumps(witness, ensure_ascii=False), parse_float=Decimal)
+    return json.loads(dumps(witness, ensure_ascii=False), parse_float=Decimal)
 
 
 def check_regions(pair_text_new: str, old, new, result, transactions=(), where_holds=None):
@@ -153,7 +154,7 @@ def check_regions(pair_text_new: str, old, new, result, transactions=(), where_h
         assert region.old in (*old.decisions, INVALID) and region.new in (*new.decisions, INVALID)
         assert set(region.old_rules) <= {r.id for r in old.rules} | {INVALID}
         assert set(region.new_rules) <= {r.id for r in new.rules} | {INVALID}
-        json.dumps(region.witness)  # JSON-ready
+        dumps(region.witness)  # JSON-ready
         assert set(region.witness) == set(old.facts) | set(new.facts)
     # (e) the conditions parse back, and compile as rules of the new policy. BUG 3 (see
     # test_string_set_other_element_is_expressible): a string set holding an unmentioned element is
@@ -404,13 +405,14 @@ _DETERMINISM_SCRIPT = r"""
 import json, sys
 import exportdsl
 from exportdsl.diff import diff
+from exportdsl.diff_report import dumps
 texts = json.loads(sys.stdin.read())
 out = []
 for old, new in texts:
     a = exportdsl.load(old).ir if old.endswith(".xpol") else exportdsl.compile(old).ir
     b = exportdsl.load(new).ir if new.endswith(".xpol") else exportdsl.compile(new).ir
     r = diff(a, b)
-    out.append([r.to_text(), r.to_markdown(), json.dumps(r.to_json(), ensure_ascii=False), r.to_html()])
+    out.append([r.to_text(), r.to_markdown(), dumps(r.to_json(), ensure_ascii=False), r.to_html()])
 print(json.dumps(out))
 """
 

@@ -21,7 +21,8 @@ def dumps(data, **kwargs) -> str:
             exact[key] = format(value, "f")
             return key
         raise TypeError(f"cannot encode {type(value).__name__}")
-    text = json.dumps(data, default=mark, ensure_ascii=False, **kwargs)
+    kwargs.setdefault("ensure_ascii", False)
+    text = json.dumps(data, default=mark, **kwargs)
     for key, digits in exact.items():
         text = text.replace(f'"{key}"', digits)
     return text
