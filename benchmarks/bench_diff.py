@@ -1,0 +1,523 @@
+"""Benchmark of the semantic diff (``exportdsl.diff``) on the reference policies and on large generated ones.
+
+Run:  python benchmarks/bench_diff.py              (about 1.5-2 minutes on 2 cores)
+      python benchmarks/bench_diff.py --profile    (also profile the cases that meet their target)
+      python benchmarks/bench_diff.py --only 500   (one case: april, 500, 2000 or scaling)
+
+Cases and targets:
+
+1. April vs October 2025 of the reference policies (policies/cn-rare-earths-2025-{04,10}.xpol): < 1 s;
+2. two generated 500-rule policies over the 17 facts of facts.md that differ in 5 % of their
+   rules: < 2 s;
+3. the same with 2,000 rules: < 10 s.
+
+The generated rules are shaped like the rare-earth rules (a seeded ``random.Random``, so every run
+diffs the same policies): 3 to 6 conjuncts over the shipping date (``effective`` / ``until``),
+countries (export_from / export_to / origin), the item form, the elements, the end use, percents
+(re_content, cn_listed_ownership), battery energy, chip nodes, China-origin technologies and end
+users, with decisions spread over the five non-default severities. The second policy changes 5 %
+of the rules (a condition tightened, loosened or replaced, a decision or a date moved, a rule
+added or removed).
+
+For each case the script prints the time of the diff, the number of regions (and of alternatives,
+the boxes the regions are made of), the lower bound (distinct old/new outcome pairs), whether
+regions <= 3 x bound, and MET / MISSED against the target; then it checks the result (not timed):
+every witness decides as its region says in both versions, and on random transactions a decision
+changes exactly when one region matches.
+
+The generated cases run in a child process capped in time and memory (the diff's search budget
+does not cover merging and rendering, and memory is not budgeted at all: uncapped, the 500-rule
+case was killed by the kernel at 24 GB). The stages are timed and measured by wrapping
+``exportdsl.diff``'s internals (setup = lowering the rules; search = ``_Search.explore``; merge =
+``_merge``; render = ``make_region``). A missed target is followed by a cProfile of a capped run,
+and a table of how the stages grow with the number of rules.
+
+Standard library only, besides exportdsl. Nothing under ``src/`` is modified.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import random
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+try:
+    import exportdsl
+except ImportError:  # run with a Python that does not have the package installed
+    sys.path.insert(0, str(ROOT / "src"))
+    import exportdsl
+
+from exportdsl.diff import INVALID, Budget  # noqa: E402
+from exportdsl.diff import diff as engine  # noqa: E402  (exportdsl.diff the function is shadowed: BUG 1)
+from exportdsl.errors import EvaluationError  # noqa: E402
+
+APRIL = ROOT / "policies" / "cn-rare-earths-2025-04.xpol"
+OCTOBER = ROOT / "policies" / "cn-rare-earths-2025-10.xpol"
+
+# ---- the 17 facts of facts.md ---------------------------------------------------------------
+
+ITEMS = ["metal", "alloy", "target", "oxide", "compound", "magnet", "functional_material", "assembly",
+         "technology", "line_technology", "equipment", "raw_material", "battery", "superhard", "other"]
+FAMILIES = ["smco", "ndfeb", "other", "none"]
+ELEMENTS = ["Sc", "Y", "La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu"]
+TECHS = ["mining", "separation", "metal_smelting", "magnet_manufacturing", "recycling"]
+END_USES = ["civil", "military", "military_potential", "wmd", "terrorism", "logic_chips", "memory_chips",
+            "chip_equipment", "ai_rnd", "humanitarian"]
+DECISIONS = ["not_controlled", "allow_with_report", "license_required", "case_by_case", "deny", "prohibited"]
+
+HEADER = f"""policy "generated-rare-earths" version "{{version}}"
+decisions {" < ".join(DECISIONS)}
+default not_controlled
+dated by ship_date
+fact ship_date: date
+fact export_from: country
+fact export_to: country
+fact origin: country
+fact item: enum {{{{{", ".join(ITEMS)}}}}}
+fact magnet_family: enum {{{{{", ".join(FAMILIES)}}}}}
+fact elements: set of enum {{{{{", ".join(ELEMENTS)}}}}}
+fact re_content: percent
+fact cn_re_tech: set of enum {{{{{", ".join(TECHS)}}}}}
+fact battery_wh_per_kg: number
+fact end_use: enum {{{{{", ".join(END_USES)}}}}}
+fact logic_node_nm: number
+fact memory_layers: integer
+fact ai_military_potential: bool
+fact end_user: string
+fact end_user_military: bool
+fact cn_listed_ownership: percent
+"""
+
+# Literal pools, as a rule writer would use them: a few dozen dates and countries, round thresholds.
+DATES = [f"2025-{m:02d}-{d:02d}" for m in range(1, 13) for d in (1, 4, 8, 15)] + \
+        [f"2026-{m:02d}-{d:02d}" for m in range(1, 13) for d in (1, 10, 11)]
+COUNTRIES = ["CN", "HK", "MO", "TW", "US", "JP", "KR", "DE", "FR", "GB", "NL", "IN", "VN", "MY", "TH", "SG",
+             "AU", "CA", "MX", "BR", "RU", "IR", "KP", "IL", "TR", "AE", "SA", "ZA", "PL", "IT"]
+PERCENTS = ["0.1", "0.5", "1", "5", "10", "25", "50"]
+WH_PER_KG = ["250", "300", "350", "400"]
+NODES = ["7", "14", "16", "28"]
+LAYERS = ["128", "200", "232", "256"]
+END_USERS = ["Acme Motors Inc.", "Example Defense Corp.", "Dedrone by Axon", "Epirus, Inc.", "VSE Corporation",
+             "Northwind Traders", "Contoso Magnetics", "Fabrikam Alloys"]
+#: Severity weights: most rules require a licence, fewer deny, a few prohibit or only report.
+DECISION_WEIGHTS = {"allow_with_report": 1, "license_required": 6, "case_by_case": 2, "deny": 2, "prohibited": 1}
+
+
+def _subset(rng: random.Random, pool: list, low: int, high: int) -> list:
+    return rng.sample(pool, rng.randint(low, min(high, len(pool))))
+
+
+def _set(values, quote=False) -> str:
+    return "{" + ", ".join(f'"{v}"' if quote else v for v in values) + "}"
+
+
+def _conjunct(rng: random.Random, kind: str) -> str:
+    if kind == "from":
+        return rng.choice(["export_from = CN", "export_from = CN", "export_from != CN",
+                           f"export_from in {_set(_subset(rng, COUNTRIES, 2, 5))}"])
+    if kind == "to":
+        return rng.choice(["export_to != CN", f"export_to in {_set(_subset(rng, COUNTRIES, 1, 6))}",
+                           f"export_to not in {_set(_subset(rng, COUNTRIES, 1, 4))}"])
+    if kind == "origin":
+        return rng.choice(["origin = CN", "origin != CN", f"origin in {_set(_subset(rng, COUNTRIES, 1, 4))}"])
+    if kind == "item":
+        items = _subset(rng, ITEMS, 1, 5)
+        return f"item = {items[0]}" if len(items) == 1 else f"item in {_set(items)}"
+    if kind == "family":
+        return f"magnet_family = {rng.choice(FAMILIES[:2])}"
+    if kind == "elements":
+        elements = _subset(rng, ELEMENTS, 1, 7)
+        if len(elements) == 1:
+            return f"elements contains {elements[0]}"
+        quantifier = "all" if len(elements) <= 2 and rng.random() < 0.3 else "any"
+        return f"elements contains {quantifier} {_set(elements)}"
+    if kind == "end_use":
+        uses = _subset(rng, END_USES, 1, 4)
+        return f"end_use = {uses[0]}" if len(uses) == 1 else f"end_use {rng.choice(['in', 'in', 'not in'])} {_set(uses)}"
+    if kind == "percent":
+        return rng.choice([f"re_content >= {rng.choice(PERCENTS)}%", f"re_content > {rng.choice(PERCENTS)}%",
+                           f"cn_listed_ownership >= {rng.choice(PERCENTS)}%"])
+    if kind == "battery":
+        return f"battery_wh_per_kg >= {rng.choice(WH_PER_KG)}"
+    if kind == "chips":
+        return rng.choice([f"logic_node_nm > 0 and logic_node_nm <= {rng.choice(NODES)}",
+                           f"memory_layers >= {rng.choice(LAYERS)}", "ai_military_potential"])
+    if kind == "tech":
+        return rng.choice(["cn_re_tech is not empty", f"cn_re_tech contains any {_set(_subset(rng, TECHS, 1, 3))}"])
+    if kind == "user":
+        return rng.choice(["end_user_military", "not end_user_military",
+                           f"end_user in {_set(_subset(rng, END_USERS, 1, 3), quote=True)}"])
+    raise AssertionError(kind)
+
+
+#: Conjunct kinds with weights: every rule reads direction, most read item and elements.
+KINDS = ["from"] * 5 + ["item"] * 5 + ["elements"] * 4 + ["to"] * 2 + ["origin"] * 2 + ["end_use"] * 2 + \
+        ["percent"] * 2 + ["family", "battery", "chips", "tech", "user"]
+
+
+def random_rule(rng: random.Random, rid: str) -> dict:
+    kinds = ["from"]
+    size = rng.randint(3, 6)
+    while len(kinds) < size:
+        kind = rng.choice(KINDS)
+        if kind not in kinds:
+            kinds.append(kind)
+    decision = rng.choices(list(DECISION_WEIGHTS), weights=list(DECISION_WEIGHTS.values()))[0]
+    effective = rng.choice(DATES)
+    later = [d for d in DATES if d > effective]
+    until = rng.choice(later) if later and rng.random() < 0.2 else None
+    return {"id": rid, "conjuncts": [_conjunct(rng, k) for k in kinds], "decision": decision,
+            "effective": effective, "until": until}
+
+
+def render(rules: list[dict], version: str) -> str:
+    lines = [HEADER.format(version=version)]
+    for rule in rules:
+        dates = f"effective {rule['effective']}" + (f" until {rule['until']}" if rule["until"] else "")
+        body = " and ".join(f"({c})" if " or " in c else c for c in rule["conjuncts"])
+        lines.append(f"rule {rule['id']} {{ {dates} {body} -> {rule['decision']} }}")
+    return "\n".join(lines) + "\n"
+
+
+def mutate(rng: random.Random, rules: list[dict], fraction: float = 0.05) -> list[dict]:
+    """A copy of the rules with ``fraction`` of them changed, removed, or added."""
+    rules = [dict(r, conjuncts=list(r["conjuncts"])) for r in rules]
+    count = max(1, round(len(rules) * fraction))
+    next_id = len(rules)
+    for index in rng.sample(range(len(rules)), count):
+        rule = rules[index]
+        what = rng.choices(["tighten", "loosen", "replace", "decision", "date", "remove", "add"],
+                           weights=[3, 2, 3, 2, 3, 2, 2])[0]
+        if what == "tighten":
+            rule["conjuncts"].append(_conjunct(rng, rng.choice(KINDS)))
+        elif what == "loosen" and len(rule["conjuncts"]) > 2:
+            del rule["conjuncts"][rng.randrange(1, len(rule["conjuncts"]))]
+        elif what == "replace":
+            i = rng.randrange(len(rule["conjuncts"]))
+            rule["conjuncts"][i] = _conjunct(rng, rng.choice(KINDS))
+        elif what == "decision":
+            rule["decision"] = rng.choice([d for d in DECISION_WEIGHTS if d != rule["decision"]])
+        elif what == "date":
+            rule["effective"] = rng.choice(DATES)
+            if rule["until"] and rule["until"] <= rule["effective"]:
+                rule["until"] = None
+        elif what == "remove":
+            rule["removed"] = True
+        else:
+            rules.append(random_rule(rng, f"G{next_id:04d}"))
+            next_id += 1
+    return [r for r in rules if not r.get("removed")]
+
+
+def generated_pair(size: int, seed: int) -> tuple[str, str]:
+    rng = random.Random(seed)
+    rules = [random_rule(rng, f"G{i:04d}") for i in range(size)]
+    return render(rules, "old"), render(mutate(rng, rules), "new")
+
+
+# ---- checking a result (not timed) ------------------------------------------------------------
+
+def _outcome(policy, tx):
+    try:
+        return policy.decide({k: v for k, v in tx.items() if k in policy.facts})
+    except EvaluationError:
+        return INVALID, (INVALID,)
+
+
+def random_transaction(rng: random.Random) -> dict:
+    return {
+        "ship_date": rng.choice(DATES + ["2024-12-31", "2027-01-01"]),
+        "export_from": rng.choice(COUNTRIES + ["CN"] * 10 + ["ZW"]),
+        "export_to": rng.choice(COUNTRIES + ["ZW"]),
+        "origin": rng.choice(COUNTRIES + ["CN"] * 5 + ["ZW"]),
+        "item": rng.choice(ITEMS),
+        "magnet_family": rng.choice(FAMILIES),
+        "elements": _subset(rng, ELEMENTS, 0, 4),
+        "re_content": rng.choice([0, 0.05, 0.1, 0.3, 1, 5, 10, 30, 50, 100]),
+        "cn_re_tech": _subset(rng, TECHS, 0, 2),
+        "battery_wh_per_kg": rng.choice([0, 250, 299.5, 300, 400]),
+        "end_use": rng.choice(END_USES),
+        "logic_node_nm": rng.choice([0, 5, 14, 16, 28]),
+        "memory_layers": rng.choice([0, 128, 256, 300]),
+        "ai_military_potential": rng.random() < 0.3,
+        "end_user": rng.choice(END_USERS + ["Somebody Else Ltd"]),
+        "end_user_military": rng.random() < 0.2,
+        "cn_listed_ownership": rng.choice([0, 10, 49.99, 50, 100]),
+    }
+
+
+def check(old, new, result, samples: int) -> str:
+    """Witnesses decide as their region says; random transactions change iff exactly one region matches."""
+    for region in result.regions:
+        got = (_outcome(old, region.witness), _outcome(new, region.witness))
+        if got != ((region.old, region.old_rules), (region.new, region.new_rules)):
+            return f"WRONG witness of {region.old} -> {region.new}: {got}"
+    rng = random.Random(7)
+    changed = 0
+    for _ in range(samples):
+        tx = random_transaction(rng)
+        o, n = _outcome(old, tx), _outcome(new, tx)
+        hits = [r for r in result.regions if r.matches(tx)]
+        if len(hits) != (o != n) or (hits and ((hits[0].old, hits[0].old_rules), (hits[0].new, hits[0].new_rules))
+                                     != (o, n)):
+            return f"WRONG on {tx}: {o} -> {n}, {len(hits)} region(s) match"
+        changed += o != n
+    return f"ok ({len(result.regions)} witnesses; {samples} random transactions, {changed} changed)"
+
+
+# ---- timing -------------------------------------------------------------------------------------
+
+class _Abort(Exception):
+    """The wall-clock cap of a case ran out (the search budget does not cover merging and rendering)."""
+
+
+class Stages:
+    """Times and sizes of the diff's stages, by wrapping exportdsl.diff's internals (src/ is untouched)."""
+
+    def __init__(self):
+        self.module = sys.modules["exportdsl.diff"]   # not `import exportdsl.diff as m`: BUG 1 gives the function
+        self.info: dict = {"stage": "setup (diff._state: lowering the rules, partition.atom_cells)"}
+        self._originals = (self.module._Search.explore, self.module._merge, self.module.make_region)
+
+    def install(self):
+        module, info = self.module, self.info
+        explore, merge, make_region = self._originals
+        depth = [0]
+
+        def timed_explore(search, *args):
+            depth[0] += 1
+            started = time.perf_counter() if depth[0] == 1 else None
+            if started is not None:
+                info["stage"] = "search"
+                info["search_object"] = search
+            try:
+                result = explore(search, *args)
+            finally:
+                depth[0] -= 1
+            if started is not None:
+                info.update(search_s=time.perf_counter() - started, raw_leaves=len(result), nodes=search.nodes,
+                            memo_entries=len(search.memo), memo_boxes=sum(len(v) for v in search.memo.values()),
+                            variables=len(search.space.variables), stage="merge (regions.dimension_box, diff._merge)")
+                info.pop("search_object", None)
+                info["merge_started"] = time.perf_counter()
+            return result
+
+        def timed_merge(regions, sizes):
+            result = merge(regions, sizes)
+            info.update(merge_s=time.perf_counter() - info.pop("merge_started"), boxes_after_merge=len(result),
+                        stage="render (regions.make_region)", render_s=0.0)
+            return result
+
+        def timed_make_region(*args):
+            started = time.perf_counter()
+            region = make_region(*args)
+            info["render_s"] += time.perf_counter() - started
+            return region
+
+        module._Search.explore, module._merge, module.make_region = timed_explore, timed_merge, timed_make_region
+
+    def live(self) -> dict:
+        """The sizes so far (when the cap interrupted the search, read them from the search object)."""
+        info = {k: v for k, v in self.info.items() if k not in ("search_object", "merge_started")}
+        search = self.info.get("search_object")
+        if search is not None:
+            info.update(nodes=search.nodes, memo_entries=len(search.memo),
+                        memo_boxes=sum(len(v) for v in search.memo.values()))
+        return info
+
+
+def _limit_memory(megabytes: int) -> None:
+    import resource
+    limit = megabytes * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def child(size: int, cap: float, profile_run: bool, memory_mb: int) -> None:
+    """One generated case in this (child) process: prints ``RESULT {json}`` and, with --profile-run, a profile."""
+    import json
+    import signal
+    _limit_memory(memory_mb)
+    old_text, new_text = generated_pair(size, seed=size)
+    old = exportdsl.compile(old_text, f"<generated {size} old>")
+    new = exportdsl.compile(new_text, f"<generated {size} new>")
+    stages = Stages()
+    stages.install()
+
+    def on_alarm(signum, frame):
+        raise _Abort()
+    signal.signal(signal.SIGALRM, on_alarm)
+    profiler = cProfile.Profile() if profile_run else None
+    outcome, result = "done", None
+    started = time.perf_counter()
+    signal.setitimer(signal.ITIMER_REAL, cap)
+    try:
+        if profiler:
+            profiler.enable()
+        result = engine(old.ir, new.ir, budget=Budget(max_seconds=cap / 2))   # the rest: merge + render
+    except _Abort:
+        outcome = f"aborted by the {cap:g} s cap"
+    except MemoryError:
+        outcome = f"out of memory (cap {memory_mb} MB)"
+    finally:
+        if profiler:
+            profiler.disable()
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    seconds = time.perf_counter() - started
+    info = stages.live()
+    report = {"size": size, "rules": [len(old.rules), len(new.rules)], "outcome": outcome, "seconds": seconds,
+              **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in info.items()}}
+    if result is not None:
+        report.update(regions=len(result.regions), lower_bound=result.lower_bound, complete=result.complete,
+                      alternatives=sum(max(1, len(r.alternatives)) for r in result.regions))
+        if not profile_run and result.complete:
+            report["check"] = check(old, new, result, 300 if size <= 500 else 100)
+    print("RESULT " + json.dumps(report), flush=True)
+    if profiler:
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats("cumulative").print_stats(r"exportdsl", 22)
+        stats.sort_stats("tottime").print_stats(12)
+        print(out.getvalue(), flush=True)
+
+
+def run_child(size: int, cap: float, profile_run: bool = False, memory_mb: int = 6000) -> tuple[dict, str]:
+    import json
+    import subprocess
+    argv = [sys.executable, str(Path(__file__).resolve()), "--child", str(size), "--cap", str(cap),
+            "--memory", str(memory_mb)] + (["--profile-run"] if profile_run else [])
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=cap + 120)
+    lines = done.stdout.splitlines()
+    report = next((json.loads(line[7:]) for line in lines if line.startswith("RESULT ")), None)
+    if report is None:
+        report = {"size": size, "outcome": f"child died (exit {done.returncode}): {done.stderr.strip()[-300:]}"}
+    rest = "\n".join(line for line in lines if not line.startswith("RESULT "))
+    return report, rest
+
+
+def timed(old, new, repeat: int) -> tuple[float, object]:
+    engine(old.ir, new.ir)                       # warm-up (imports, caches of the process)
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = engine(old.ir, new.ir, budget=Budget(max_seconds=300))
+        best = min(best, time.perf_counter() - started)
+    return best, result
+
+
+def profile(old, new, lines: int = 20) -> str:
+    profiler = cProfile.Profile()
+    profiler.enable()
+    engine(old.ir, new.ir, budget=Budget(max_seconds=300))
+    profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("cumulative").print_stats(r"exportdsl", lines)
+    return out.getvalue()
+
+
+def _verdict(met: bool, seconds: float, target: float) -> str:
+    return f"{'MET' if met else 'MISSED'}  ({seconds:.3f} s vs {target:g} s)"
+
+
+def case_april(always_profile: bool) -> bool:
+    old, new = exportdsl.load(APRIL), exportdsl.load(OCTOBER)
+    target = 1.0
+    print(f"\n== April vs October 2025 (reference policies)  ({len(old.rules)} vs {len(new.rules)} rules; "
+          f"target < {target:g} s)")
+    seconds, result = timed(old, new, 5)
+    met = seconds < target and result.complete
+    print(f"   time          {seconds:8.3f} s   (best of 5; {result.nodes} search nodes)")
+    print(f"   regions       {len(result.regions):8d}")
+    print(f"   lower bound   {result.lower_bound:8d}   regions <= 3 x bound: "
+          f"{'yes' if len(result.regions) <= 3 * result.lower_bound else 'NO'}")
+    print(f"   target        {_verdict(met, seconds, target)}")
+    print(f"   check         {check(old, new, result, 2000)}")
+    if not met or always_profile:
+        print("\n".join("      " + line for line in profile(old, new).splitlines()))
+    return met
+
+
+def case_generated(size: int, target: float, cap: float, always_profile: bool) -> bool:
+    print(f"\n== generated {size} rules, 5 % changed  (target < {target:g} s; run in a child process capped "
+          f"at {cap:g} s and 6 GB)")
+    report, _ = run_child(size, cap)
+    done = report["outcome"] == "done"
+    seconds = report.get("seconds", float("inf"))
+    met = done and report.get("complete", False) and seconds < target
+    if done:
+        regions, bound = report["regions"], report["lower_bound"]
+        print(f"   time          {seconds:8.3f} s   ({report.get('nodes')} search nodes)")
+        print(f"   regions       {regions:8d}   ({report['alternatives']} alternatives in all)")
+        print(f"   lower bound   {bound:8d}   regions <= 3 x bound: {'yes' if regions <= 3 * bound else 'NO'}")
+        print(f"   complete      {'yes' if report['complete'] else 'NO (search budget ran out)'}")
+    else:
+        print(f"   time          > {seconds:.1f} s: {report['outcome']}, during {report.get('stage')}")
+        print("   regions       ?   lower bound ?   regions <= 3 x bound: ? (no result)")
+    print(f"   target        {_verdict(met, seconds, target)}")
+    sizes = {k: report[k] for k in ("variables", "nodes", "memo_entries", "memo_boxes", "raw_leaves", "search_s",
+                                    "boxes_after_merge", "merge_s", "render_s") if k in report}
+    print(f"   stages        {sizes}")
+    if "check" in report:
+        print(f"   check         {report['check']}")
+    if not met or always_profile:
+        report, text = run_child(size, min(cap, 10.0), profile_run=True)
+        print(f"   cProfile of a run capped at {min(cap, 10.0):g} s ({report['outcome']}, stopped during "
+              f"{report.get('stage')}; sizes then: nodes={report.get('nodes')}, memo boxes={report.get('memo_boxes')}, "
+              f"raw leaves={report.get('raw_leaves', '?')}):")
+        print("\n".join("      " + line for line in text.splitlines() if line.strip()))
+    return met
+
+
+def scaling() -> None:
+    """How the stages grow with the number of rules (same generator, smaller policies)."""
+    print("\n== growth with the number of rules (generated pairs, 5 % changed; child processes, 20 s cap each)")
+    print("   (memo boxes: boxes held by the search's memo; raw leaves: boxes the search returns; merged: boxes")
+    print("    after diff._merge = the alternatives rendered; regions always equal the bound by construction)")
+    print(f"   {'rules':>5} {'total s':>8} {'nodes':>6} {'memo boxes':>10} {'raw leaves':>10} {'merged':>7} "
+          f"{'search s':>8} {'merge s':>7} {'render s':>8} {'regions':>7} {'bound':>5}")
+    for size in (10, 20, 30, 40):
+        r, _ = run_child(size, 20.0)
+        def get(key, fmt="{}"):
+            return fmt.format(r[key]) if key in r else "-"
+        print(f"   {size:>5} {r.get('seconds', 0):>8.2f} {get('nodes'):>6} {get('memo_boxes'):>10} "
+              f"{get('raw_leaves'):>10} {get('boxes_after_merge'):>7} {get('search_s', '{:.2f}'):>8} "
+              f"{get('merge_s', '{:.2f}'):>7} {get('render_s', '{:.2f}'):>8} {get('regions'):>7} "
+              f"{get('lower_bound'):>5}" + ("" if r["outcome"] == "done" else f"  {r['outcome']}"))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", action="store_true", help="profile every case, not only missed ones")
+    parser.add_argument("--only", choices=["april", "500", "2000", "scaling"], help="run one case")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--cap", type=float, default=30.0, help=argparse.SUPPRESS)
+    parser.add_argument("--memory", type=int, default=6000, help=argparse.SUPPRESS)
+    parser.add_argument("--profile-run", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(args.child, args.cap, args.profile_run, args.memory)
+        return 0
+    print(f"exportdsl {exportdsl.__version__}, Python {sys.version.split()[0]}")
+    started = time.perf_counter()
+    results = {}
+    if args.only in (None, "april"):
+        results["april < 1 s"] = case_april(args.profile)
+    for size, target, cap in ((500, 2.0, 12.0), (2000, 10.0, 20.0)):
+        if args.only in (None, str(size)):
+            results[f"{size} rules < {target:g} s"] = case_generated(size, target, cap, args.profile)
+    if args.only in (None, "scaling") and (args.only == "scaling" or not all(results.values())):
+        scaling()
+    print(f"\nsummary ({time.perf_counter() - started:.0f} s): "
+          + ", ".join(f"{k}: {'MET' if v else 'MISSED'}" for k, v in results.items()))
+    return 0 if all(results.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
