@@ -295,6 +295,7 @@ class Stages:
             depth[0] += 1
             started = time.perf_counter() if depth[0] == 1 else None
             if started is not None:
+                info["setup_s"] = started - info.pop("t0", started)
                 info["stage"] = "search"
                 info["search_object"] = search
             try:
@@ -325,7 +326,7 @@ class Stages:
 
     def live(self) -> dict:
         """The sizes so far (when the cap interrupted the search, read them from the search object)."""
-        info = {k: v for k, v in self.info.items() if k not in ("search_object", "merge_started")}
+        info = {k: v for k, v in self.info.items() if k not in ("search_object", "merge_started", "t0")}
         search = self.info.get("search_object")
         if search is not None:
             info.update(nodes=search.nodes, memo_entries=len(search.memo),
@@ -355,7 +356,7 @@ def child(size: int, cap: float, profile_run: bool, memory_mb: int) -> None:
     signal.signal(signal.SIGALRM, on_alarm)
     profiler = cProfile.Profile() if profile_run else None
     outcome, result = "done", None
-    started = time.perf_counter()
+    started = stages.info["t0"] = time.perf_counter()
     signal.setitimer(signal.ITIMER_REAL, cap)
     try:
         if profiler:
@@ -461,7 +462,7 @@ def case_generated(size: int, target: float, cap: float, always_profile: bool) -
         print(f"   time          > {seconds:.1f} s: {report['outcome']}, during {report.get('stage')}")
         print("   regions       ?   lower bound ?   regions <= 3 x bound: ? (no result)")
     print(f"   target        {_verdict(met, seconds, target)}")
-    sizes = {k: report[k] for k in ("variables", "nodes", "memo_entries", "memo_boxes", "raw_leaves", "search_s",
+    sizes = {k: report[k] for k in ("setup_s", "variables", "nodes", "memo_entries", "memo_boxes", "raw_leaves", "search_s",
                                     "boxes_after_merge", "merge_s", "render_s") if k in report}
     print(f"   stages        {sizes}")
     if "check" in report:
