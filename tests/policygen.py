@@ -161,9 +161,11 @@ class _Exprs:
         if fact.kind == "bool":
             return draw(st.sampled_from([n, f"{n} = true", f"{n} = false", f"{n} != true", f"{n} != false"]))
         if fact.kind == "set":
-            form = draw(st.integers(0, 4))
+            form = draw(st.integers(0, 5))
             if form == 0:
                 return f"{n} contains {lit()}"
+            if form == 5:
+                return f"{n} contains any not in {self.set_ref(fact)}"
             if form == 1:
                 return f"{n} contains any {self.set_ref(fact)}"
             if form == 2:

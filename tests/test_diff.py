@@ -59,8 +59,6 @@ if not EXAMPLES.exists():
     EXAMPLES = ROOT.parent / "shared" / "domain" / "examples.jsonl"
 
 PROBE = "ZZZ_REGION"
-#: What the region renderer writes for a constraint it cannot state (BUG 3).
-INEXPRESSIBLE = "not_expressible_in_policy_syntax"
 
 
 # ---- helpers -------------------------------------------------------------------------------------
@@ -149,14 +147,12 @@ def check_regions(pair_text_new: str, old, new, result, transactions=(), where_h
         assert set(region.new_rules) <= {r.id for r in new.rules} | {INVALID}
         dumps(region.witness)  # JSON-ready
         assert set(region.witness) == set(old.facts) | set(new.facts)
-    # (e) the conditions parse back, and compile as rules of the new policy. BUG 3 (see
-    # test_string_set_other_element_is_expressible): a string set holding an unmentioned element is
-    # rendered as a non-condition; such regions are left out of (e) and checked for everything else.
-    conditions = [r.condition if INEXPRESSIBLE not in r.condition else "false" for r in regions]
+    # (e) the conditions parse back, and compile as rules of the new policy
+    conditions = [r.condition for r in regions]
     for condition in conditions:
         parse_condition(condition)
     probe = probe_policy(pair_text_new, conditions, new.decisions[-1])
-    expressible = {i for i, r in enumerate(regions) if INEXPRESSIBLE not in r.condition}
+    expressible = set(range(len(regions)))
     seen = set()
     for index, region in enumerate(regions):
         for witness in (region.witness, json_roundtrip(region.witness)):
@@ -613,17 +609,23 @@ def test_region_matches_applies_defaults():
     assert [r.matches(tx) for r in result.regions] == [True]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a string set holding an unmentioned element is rendered as "
-                                       "'not_expressible_in_policy_syntax  # ...' although 's is not empty "
-                                       "[and not s contains any {...}]' states it exactly")
-@pytest.mark.parametrize("new_rule", ["false", 's contains "x"'])
-def test_string_set_other_element_is_expressible(new_rule):
+@pytest.mark.parametrize("new_rule, holds, fails", [
+    ("false", [["x"], ["q"]], [[]]),
+    ('s contains "x"', [["q"], ["q", "r"]], [[], ["x"], ["x", "q"]]),
+    ('s contains "x" and not (s contains any not in {"x"})', [["x", "q"], ["q"]], [[], ["x"]]),
+])
+def test_string_set_other_element_is_expressible(new_rule, holds, fails):
+    """A string set holding an element no policy mentions is stated with ``contains any not in``."""
     head = "decisions a < b\nfact s: set of string\n"
     old = exportdsl.compile(head + "rule R { s is not empty -> b }\n")
     new = exportdsl.compile(head + f"rule R {{ {new_rule} -> b }}\n")
     (region,) = run_diff(old, new).regions
-    parse_condition(region.condition)
-    assert INEXPRESSIBLE not in region.condition and "#" not in region.condition
+    probe = exportdsl.compile(head + f"rule P {{ {region.condition} -> b }}\n")
+    assert "#" not in region.condition
+    for value in holds:
+        assert probe.decide({"s": value})[0] == "b" and region.matches({"s": value}), (region.condition, value)
+    for value in fails:
+        assert probe.decide({"s": value})[0] == "a" and not region.matches({"s": value}), (region.condition, value)
 
 
 @pytest.mark.parametrize("kind, low, high", [("number", "0.1", "0.1000000000000000001"),

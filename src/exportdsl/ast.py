@@ -74,7 +74,8 @@ class InSet(Node):
 
 @attrs.frozen(slots=True)
 class Contains(Node):
-    """``fact contains v``, ``fact contains any S``, ``fact contains all S`` on a set-valued fact."""
+    """``fact contains v``, ``fact contains any S``, ``fact contains all S`` or ``fact contains any not in S``
+    on a set-valued fact."""
 
     fact: Ident
     quantifier: Quantifier | None   # None: ``contains v`` with a single value

@@ -85,6 +85,10 @@ class Space:
             case ir.Compare(fact=fact) | ir.Member(fact=fact):
                 var = self.by_fact[fact][0]
                 return store.atom(var, atom_cells(expr, self.variables[var]))
+            case ir.SetTest(fact=fact, quantifier=Quantifier.ANY_OTHER, values=values):
+                # an element outside the values: a class of other mentioned elements, or an unmentioned one
+                inside = set(self.class_vars(fact, values))
+                return store.disj(store.atom(v, [PRESENT]) for v in self.by_fact[fact] if v not in inside)
             case ir.SetTest(fact=fact, quantifier=quantifier, values=values):
                 atoms = [store.atom(v, [PRESENT]) for v in self.class_vars(fact, values)]
                 return store.disj(atoms) if quantifier is Quantifier.ANY else store.conj(atoms)

@@ -51,6 +51,7 @@ class Quantifier(enum.Enum):
 
     ANY = "any"   # the fact shares at least one element with the values
     ALL = "all"   # the fact holds every one of the values
+    ANY_OTHER = "any not in"   # the fact holds an element that is not one of the values
 
 
 class LiteralKind(enum.Enum):

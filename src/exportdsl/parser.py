@@ -383,6 +383,9 @@ class _ToAst(Transformer):
     def contains_all(self, items):
         return ast.Contains(self._ident(items[0]), Quantifier.ALL, items[1], span=self._span(items))
 
+    def contains_any_other(self, items):
+        return ast.Contains(self._ident(items[0]), Quantifier.ANY_OTHER, items[1], span=self._span(items))
+
     def is_empty(self, items):
         return ast.IsEmpty(self._ident(items[0]), False, span=self._span(items))
 

@@ -183,7 +183,8 @@ def _equality_text(variable: Variable, cells: frozenset) -> str:
 
 # ---- text of set constraints (truth tables over element classes) ------------------------------------
 
-def _members(space, var_index: int) -> list:
+def _members(space, var_index: int) -> list | None:
+    """The elements of a class variable; None for the unmentioned elements of a string set (unbounded)."""
     variable = space.variables[var_index]
     if variable.element is not OTHER:
         return list(variable.element)
@@ -192,33 +193,48 @@ def _members(space, var_index: int) -> list:
         return [v for v in element.values if v not in variable.mentioned]
     if element.kind is Kind.COUNTRY:
         return [v for v in sorted(COUNTRY_CODES) if v not in variable.mentioned]
-    raise _Inexpressible(f"{variable.fact} holding a value other than {set_text(element, variable.mentioned)}")
+    return None
 
 
-class _Inexpressible(Exception):
-    """A constraint the language cannot state (an unlisted element of a string set)."""
+def _is_single(space, var_index: int) -> bool:
+    members = _members(space, var_index)
+    return members is not None and len(members) == 1
 
 
 def _any_text(space, fact: str, var_indices, negated: bool = False) -> str:
+    """``fact`` holds an element of one of the classes (or none of them, ``negated``).
+
+    A union that includes the unmentioned elements is said through its complement,
+    ``contains any not in {the other mentioned elements}``, when that is shorter or the only way.
+    """
     element = space.facts[fact].element
-    members = [m for v in var_indices for m in _members(space, v)]
-    if len(members) == 1:
-        text = f"{fact} contains {value_text(element, members[0])}"
+    other = [v for v in var_indices if space.variables[v].element is OTHER]
+    listed = [m for v in var_indices if v not in other for m in space.variables[v].element]
+    explicit = listed + (_members(space, other[0]) or []) if other else listed
+    if other:
+        excluded = [m for m in space.variables[other[0]].mentioned if m not in listed]
+        if _members(space, other[0]) is None or len(excluded) < len(explicit):
+            if not excluded:
+                return f"{fact} is empty" if negated else f"{fact} is not empty"
+            text = f"{fact} contains any not in {set_text(element, excluded)}"
+            return f"not {text}" if negated else text
+    if len(explicit) == 1:
+        text = f"{fact} contains {value_text(element, explicit[0])}"
     else:
-        text = f"{fact} contains any {set_text(element, members)}"
+        text = f"{fact} contains any {set_text(element, explicit)}"
     return f"not {text}" if negated else text
 
 
 def _present_text(space, fact: str, var_indices) -> list[str]:
     """Every class present: singletons together as ``contains all``, larger classes one by one."""
     element = space.facts[fact].element
-    singles = [m for v in var_indices for m in _members(space, v) if len(_members(space, v)) == 1]
+    singles = [_members(space, v)[0] for v in var_indices if _is_single(space, v)]
     texts = []
     if len(singles) == 1:
         texts.append(f"{fact} contains {value_text(element, singles[0])}")
     elif singles:
         texts.append(f"{fact} contains all {set_text(element, singles)}")
-    texts.extend(_any_text(space, fact, [v]) for v in var_indices if len(_members(space, v)) != 1)
+    texts.extend(_any_text(space, fact, [v]) for v in var_indices if not _is_single(space, v))
     return texts
 
 
@@ -297,18 +313,15 @@ def box_text(space, dims: list[Dimension], box: Mapping[int, frozenset]) -> str:
     parts: list[str] = []
     for index in sorted(box):
         dim = dims[index]
-        try:
-            if dim.is_set:
-                if len(dim.vars) < len(space.by_fact[dim.fact]):   # a set fact split class by class
-                    parts.append(_any_text(space, dim.fact, dim.vars, negated=PRESENT not in box[index]))
-                else:
-                    parts.append(_set_text(space, dim, box[index]))
+        if dim.is_set:
+            if len(dim.vars) < len(space.by_fact[dim.fact]):   # a set fact split class by class
+                parts.append(_any_text(space, dim.fact, dim.vars, negated=PRESENT not in box[index]))
             else:
-                variable = space.variables[dim.vars[0]]
-                parts.append(_ordered_text(variable, box[index]) if isinstance(variable.cells[0], Interval)
-                             else _equality_text(variable, box[index]))
-        except _Inexpressible as exc:
-            parts.append(f"not_expressible_in_policy_syntax  # {exc}")
+                parts.append(_set_text(space, dim, box[index]))
+        else:
+            variable = space.variables[dim.vars[0]]
+            parts.append(_ordered_text(variable, box[index]) if isinstance(variable.cells[0], Interval)
+                         else _equality_text(variable, box[index]))
     return " and ".join(parts) if parts else "true"
 
 

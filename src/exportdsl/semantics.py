@@ -63,9 +63,12 @@ def member(value, values: frozenset) -> bool:
 
 
 def set_test(quantifier: Quantifier, fact_value: frozenset, values: frozenset) -> bool:
-    """``fact contains any values`` (they share an element) or ``contains all values`` (a superset)."""
+    """``fact contains any values`` (they share an element), ``contains all values`` (a superset) or
+    ``contains any not in values`` (an element outside the values: the fact is no subset of them)."""
     if quantifier is Quantifier.ANY:
         return not fact_value.isdisjoint(values)
+    if quantifier is Quantifier.ANY_OTHER:
+        return not fact_value <= values
     return values <= fact_value
 
 
@@ -79,6 +82,7 @@ MEMBER_PYTHON = "({fact} in {values})"
 SET_TEST_PYTHON = {
     Quantifier.ANY: "(not {fact}.isdisjoint({values}))",
     Quantifier.ALL: "({values} <= {fact})",
+    Quantifier.ANY_OTHER: "(not {fact} <= {values})",
 }
 IS_EMPTY_PYTHON = "(not {fact})"
 
