@@ -99,8 +99,11 @@ class Space:
 
 # ---- policy states -----------------------------------------------------------------------------
 
-# A state is a tuple of entries (severity, source_index, rule_id, decision, condition), most severe
-# first, with every condition not False. Equal states decide alike everywhere below.
+# A state is a tuple of entries (severity, rule_id, decision, condition), most severe first and by
+# rule id within a severity, with every condition not False. Equal states decide alike everywhere
+# below. Entries carry no source position, so that a rule added or removed in one version leaves
+# the other rules' entries equal in both versions (and the versions' states equal where the changed
+# rules are false); each version's source order is applied only to the rule ids of an outcome.
 
 def _normal(entries) -> tuple:
     """A state from entries sorted most severe first: false ones dropped, and every tier below the
@@ -110,9 +113,9 @@ def _normal(entries) -> tuple:
     for entry in entries:
         if cut is not None and entry[0] < cut:
             break
-        if entry[4] == FALSE:
+        if entry[3] == FALSE:
             continue
-        if entry[4] == TRUE and cut is None:
+        if entry[3] == TRUE and cut is None:
             cut = entry[0]
         out.append(entry)
     return tuple(out)
@@ -120,18 +123,17 @@ def _normal(entries) -> tuple:
 
 def _assign_state(state: tuple, var: int, cell: int, store: Store) -> tuple:
     assign = store.assign
-    return _normal([(sev, idx, rid, decision, assign(cond, var, cell))
-                    for sev, idx, rid, decision, cond in state])
+    return _normal([(sev, rid, decision, assign(cond, var, cell)) for sev, rid, decision, cond in state])
 
 
-def _outcome(state: tuple, default: str):
-    """(decision, rule ids) when the state is determined, else None."""
+def _outcome(state: tuple, default: str, order: Mapping[str, int]):
+    """(decision, rule ids in the policy's source ``order``) when the state is determined, else None."""
     if not state:
         return (default, ())
     top = state[0][0]
     tier = [entry for entry in state if entry[0] == top]
-    if all(entry[4] == TRUE for entry in tier):
-        return (tier[0][3], tuple(entry[2] for entry in sorted(tier, key=lambda e: e[1])))
+    if all(entry[3] == TRUE for entry in tier):
+        return (tier[0][2], tuple(sorted((entry[1] for entry in tier), key=order.__getitem__)))
     return None
 
 
@@ -140,15 +142,16 @@ def _blocking(state: tuple) -> list[int]:
     if not state:
         return []
     top = state[0][0]
-    return [entry[4] for entry in state if entry[0] == top and entry[4] != TRUE]
+    return [entry[3] for entry in state if entry[0] == top and entry[3] != TRUE]
 
 
 # ---- the search ---------------------------------------------------------------------------------
 
 class _Search:
-    def __init__(self, space: Space, old_default: str, new_default: str, budget: Budget):
+    def __init__(self, space: Space, old: ir.Policy, new: ir.Policy, budget: Budget):
         self.space = space
-        self.defaults = (old_default, new_default)
+        self.defaults = (old.default, new.default)
+        self.orders = (_source_order(old), _source_order(new))
         self.memo: dict = {}
         self.nodes = 0
         self.budget = budget
@@ -163,7 +166,7 @@ class _Search:
                 counts[var] = counts.get(var, 0) + 1
         preferred: set[int] = set()
         for entry in set(old) ^ set(new):
-            preferred |= variables[entry[4]]
+            preferred |= variables[entry[3]]
         return min(counts, key=lambda v: (v not in preferred, -counts[v], self.space.variables[v].order, v))
 
     def explore(self, old: tuple, new: tuple, guard: int) -> list:
@@ -177,7 +180,7 @@ class _Search:
         if self.nodes > self.budget.max_nodes or (self.nodes % 256 == 0 and time.monotonic() > self.deadline):
             self.complete = False
             return []
-        o, n = _outcome(old, self.defaults[0]), _outcome(new, self.defaults[1])
+        o, n = _outcome(old, self.defaults[0], self.orders[0]), _outcome(new, self.defaults[1], self.orders[1])
         if o is not None and n is not None and (o == n or guard == TRUE):
             result = [] if o == n else [(frozenset(), o, n)]
         else:
@@ -283,12 +286,17 @@ def _state(space: Space, policy: ir.Policy) -> tuple:
     invalid = _invalid_condition(space, policy)
     valid = store.negate(invalid)
     if invalid != FALSE:
-        entries.append((len(policy.decisions), -1, INVALID, INVALID, invalid))
-    for index, rule in enumerate(policy.rules):
+        entries.append((len(policy.decisions), INVALID, INVALID, invalid))
+    for rule in policy.rules:
         cond = store.conj([space.lower(conditions[rule.id]), valid])
-        entries.append((policy.severity(rule.decision), index, rule.id, rule.decision, cond))
+        entries.append((policy.severity(rule.decision), rule.id, rule.decision, cond))
     entries.sort(key=lambda e: (-e[0], e[1]))
     return _normal(entries)
+
+
+def _source_order(policy: ir.Policy) -> dict[str, int]:
+    """Rule id to its position in the policy (the order :meth:`Policy.decide` lists rules in)."""
+    return {INVALID: -1, **{rule.id: index for index, rule in enumerate(policy.rules)}}
 
 
 # ---- the public entry point -----------------------------------------------------------------------
@@ -368,7 +376,7 @@ def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
         elif ftype.kind is Kind.ENUM and len(own) == 2 and own[0] != own[1]:
             used.setdefault(name, set())
     space = Space(facts, used, groups)
-    search = _Search(space, old.default, new.default, budget)
+    search = _Search(space, old, new, budget)
     guard = space.lower(where_ir) if where_ir is not None else TRUE
     raw = search.explore(_state(space, old), _state(space, new), guard)
     dims = dimensions(space)
