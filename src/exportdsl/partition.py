@@ -17,6 +17,7 @@ cell is one of these", which makes partial evaluation exact and cheap.
 from __future__ import annotations
 
 import datetime
+import weakref
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
@@ -338,12 +339,21 @@ def cell_of(variable: Variable, facts: Mapping) -> int:
 
 def atom_cells(expr: ir.Expr, variable: Variable) -> frozenset[int]:
     """The cells of a scalar variable on which an atom over its fact holds."""
-    holds = []
-    for index in range(len(variable.cells)):
-        value = representative(variable, index, _mentioned(variable))
-        if _atom_holds(expr, value):
-            holds.append(index)
-    return frozenset(holds)
+    return frozenset(index for index, value in enumerate(representatives(variable)) if _atom_holds(expr, value))
+
+
+def representatives(variable: Variable) -> tuple:
+    """One value per cell of a scalar variable (computed once per variable)."""
+    found = _REPRESENTATIVES.get(variable)
+    if found is None:
+        mentioned = _mentioned(variable)
+        found = _REPRESENTATIVES[variable] = tuple(representative(variable, index, mentioned)
+                                                   for index in range(len(variable.cells)))
+    return found
+
+
+#: Cell representatives per variable (variables compare by identity, so entries die with their space).
+_REPRESENTATIVES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _mentioned(variable: Variable):

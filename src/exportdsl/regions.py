@@ -289,14 +289,18 @@ def _prime_implicants(points: set[tuple], n: int) -> list[tuple]:
     current = {tuple(p) for p in points}
     primes: set[tuple] = set()
     while current:
+        # Quine-McCluskey by lookup: an implicant merges with the one that differs in a single
+        # fixed position (O(implicants x n) per round instead of all pairs)
         merged, used = set(), set()
-        items = sorted(current, key=str)
-        for i, a in enumerate(items):
-            for b in items[i + 1:]:
-                diff = [j for j in range(n) if a[j] != b[j]]
-                if len(diff) == 1 and a[diff[0]] is not None and b[diff[0]] is not None:
-                    merged.add(a[:diff[0]] + (None,) + a[diff[0] + 1:])
-                    used.update((a, b))
+        for a in current:
+            for j in range(n):
+                if a[j] is None:
+                    continue
+                b = a[:j] + (1 - a[j],) + a[j + 1:]
+                if b in current:
+                    merged.add(a[:j] + (None,) + a[j + 1:])
+                    used.add(a)
+                    used.add(b)
         primes.update(current - used)
         current = merged
     cover, remaining = [], set(points)
