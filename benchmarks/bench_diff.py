@@ -349,8 +349,8 @@ class Stages:
                 info["merge_started"] = time.perf_counter()
             return result
 
-        def timed_merge(regions, sizes):
-            result = merge(regions, sizes)
+        def timed_merge(regions, sizes, *deadline):
+            result = merge(regions, sizes, *deadline)
             info.update(merge_s=time.perf_counter() - info.pop("merge_started"), boxes_after_merge=len(result),
                         stage="render (regions.make_region)", render_s=0.0)
             return result

@@ -526,6 +526,23 @@ def test_an_exhausted_budget_is_reported_and_what_was_found_is_right(reference):
     assert "(within the searched part)" in engine(old.ir, new.ir, budget=Budget(max_nodes=1)).to_text()
 
 
+def test_a_fragmented_diff_stops_at_the_box_budget_and_says_so():
+    """Too many boxes in one search step (memory, merging and rendering would blow up): INCOMPLETE,
+    and the boxes kept are still right."""
+    from exportdsl.diff import Budget
+    from exportdsl.diff import diff as engine
+    head = "decisions a < b\nfact x: integer\nfact y: integer\n"
+    old = exportdsl.compile(head + "rule R { x > 0 -> b }\n")
+    new = exportdsl.compile(head + "rule R { " + " or ".join(f"x = {i} and y = {i}" for i in range(1, 9)) + " -> b }\n")
+    full = engine(old.ir, new.ir)
+    assert full.complete and sum(max(1, len(r.alternatives)) for r in full.regions) > 4
+    cut = engine(old.ir, new.ir, budget=Budget(max_boxes=4))
+    assert not cut.complete and "INCOMPLETE" in cut.to_text()
+    for region in cut.regions:
+        assert len(region.boxes) <= 4
+        assert (outcome(old, region.witness), outcome(new, region.witness)) == region_outcomes(region)
+
+
 # ---- golden reports ----------------------------------------------------------------------------------------
 
 GOLDEN_CASES = {"april-october": (APRIL, OCTOBER), "october-november": (OCTOBER, NOVEMBER)}

@@ -41,10 +41,13 @@ class DiffError(Error):
 
 @attrs.frozen(slots=True)
 class Budget:
-    """Limits of one diff: search nodes and seconds. Exceeding either marks the result INCOMPLETE."""
+    """Limits of one diff: search nodes, seconds, and the boxes one search step may hold (which bounds
+    memory, merging and rendering). Exceeding any marks the result INCOMPLETE; the time limit covers
+    the whole diff (past it, merging stops early: regions stay exact, only less compact)."""
 
     max_nodes: int = 2_000_000
     max_seconds: float = 120.0
+    max_boxes: int = 20_000
 
 
 class Space:
@@ -177,7 +180,7 @@ class _Search:
         if cached is not None:
             return cached
         self.nodes += 1
-        if self.nodes > self.budget.max_nodes or (self.nodes % 256 == 0 and time.monotonic() > self.deadline):
+        if not self.complete or self.nodes > self.budget.max_nodes or time.monotonic() > self.deadline:
             self.complete = False
             return []
         o, n = _outcome(old, self.defaults[0], self.orders[0]), _outcome(new, self.defaults[1], self.orders[1])
@@ -199,16 +202,19 @@ class _Search:
             size = self.space.sizes[var]
             result = [(box if len(cells) == size else box | {(var, frozenset(cells))}, oo, nn)
                       for (box, oo, nn), cells in merged.items()]
+            if len(result) > self.budget.max_boxes:   # too fragmented to report: keep a part, say INCOMPLETE
+                self.complete = False
+                result = result[:self.budget.max_boxes]
         self.memo[key] = result
         return result
 
 
-def _merge(regions: list, sizes) -> list:
+def _merge(regions: list, sizes, deadline: float = float("inf")) -> list:
     """Merge regions (frozenset boxes of ``(dimension, cells)``) with the same outcome whose boxes
-    differ in one dimension only, until none do."""
+    differ in one dimension only, until none do (or the deadline passes: unmerged boxes are still exact)."""
     regions = list(dict.fromkeys(regions))
     changed = True
-    while changed:
+    while changed and time.monotonic() < deadline:
         changed = False
         dims = sorted({d for box, _, _ in regions for d, _ in box})
         for dim in dims:
@@ -381,7 +387,7 @@ def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
     raw = search.explore(_state(space, old), _state(space, new), guard)
     dims = dimensions(space)
     merged = _merge([(frozenset(dimension_box(dims, dict(box)).items()), o, n) for box, o, n in raw],
-                    tuple(d.size for d in dims))
+                    tuple(d.size for d in dims), search.deadline)
     by_outcome: dict = {}
     for box, o, n in merged:
         by_outcome.setdefault((o, n), []).append(dict(box))
