@@ -158,10 +158,10 @@ def test_generated_policies_cover_the_language():
         "<=": " <= ", ">=": " >= ", "<": " < ", ">": " > ", "!=": " != ", "or": " or ", "and": " and ",
         "deep not": "(not ){20}", "named set": r"^set ", "condition": r"^condition ", "effective": " effective ",
         "until": " until ", "default fact": r"^fact .* = ", "dated by": "^dated by ", "set of": ": set of ",
-        "percent": ": percent", "quoted enum": r'enum \{[^}]*"',
+        "percent": ": percent", "quoted enum": r'enum \{[^}]*"', "contains any not in": " contains any not in ",
     }
 
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=300, deadline=None, derandomize=True)   # a fixed draw: coverage, not luck
     @given(policygen.policies())
     def draw(spec):
         for key, pattern in wanted.items():

@@ -100,13 +100,59 @@ def cmd_check(args) -> int:
     if problems:
         _print_diagnostics(problems, args.format)
         return EXIT_ERROR
+    findings = [[] for _ in policies] if args.no_lint else _lint_policies(policies)
     if args.format == "json":
-        print(json.dumps([{"file": path, "policy": p.name, "version": p.version, "rules": len(p.rules),
-                           "facts": len(p.facts)} for path, p in zip(args.policies, policies)], indent=2))
+        entries = []
+        for path, p, found in zip(args.policies, policies, findings):
+            entry = {"file": path, "policy": p.name, "version": p.version, "rules": len(p.rules),
+                     "facts": len(p.facts)}
+            if found:
+                entry["lint"] = [d.to_json() for d in found]
+            entries.append(entry)
+        print(json.dumps(entries, indent=2, ensure_ascii=False))
     else:
-        for path, policy in zip(args.policies, policies):
+        for path, policy, found in zip(args.policies, policies, findings):
             print(f"{path}: ok ({len(policy.rules)} rules, {len(policy.facts)} facts)")
+            if found:
+                print(render_text(found) + "\n")
     return EXIT_OK
+
+
+def _lint_policies(policies: list[Policy], budget=None) -> list[list[Diagnostic]]:
+    """The lint findings of each policy, linted together (see :func:`exportdsl.lint.lint_family`)."""
+    from .compose import resolve
+    from .lint import Budget, lint_family
+
+    return lint_family([(p.ir, resolve(p.ast)) for p in policies], budget=budget or Budget())
+
+
+def cmd_lint(args) -> int:
+    """Lint policies (files or folders); exit 1 when there is a warning, 0 with notes only, 2 on errors."""
+    from .errors import Severity
+    from .lint import Budget
+    from .lint_report import render_sarif, summary, to_json
+
+    paths: list[str] = []
+    for path in args.paths:
+        if Path(path).is_dir():
+            paths.extend(sorted(str(p) for p in Path(path).rglob("*.xpol")
+                                if not any(part.startswith(".") for part in p.relative_to(path).parts)))
+        else:
+            paths.append(path)
+    policies, problems = _load_policies(paths)
+    if problems:
+        _print_diagnostics(problems, "json" if args.format == "json" else "text")
+        return EXIT_ERROR
+    findings = [d for found in _lint_policies(policies, Budget(max_seconds=args.budget)) for d in found]
+    if args.format == "json":
+        print(to_json(findings))
+    elif args.format == "sarif":
+        print(render_sarif(findings))
+    else:
+        if findings:
+            print(render_text(findings) + "\n")
+        print(summary(findings, len(policies)))
+    return EXIT_FOUND if any(d.severity is Severity.WARNING for d in findings) else EXIT_OK
 
 
 def _single_policy(path: str) -> Policy:
@@ -247,6 +293,66 @@ def cmd_diff(args) -> int:
     return EXIT_FOUND if result.changed else EXIT_OK
 
 
+def _xpol_paths(paths: list[str]) -> tuple[list[str], list[Diagnostic]]:
+    """The files ``fmt`` works on: files as given, ``*.xpol`` under folders (hidden ones skipped), ``-``."""
+    found, problems = [], []
+    for path in paths:
+        if path == "-" or Path(path).is_file():
+            found.append(path)
+        elif Path(path).is_dir():
+            files = sorted(str(p) for p in Path(path).rglob("*.xpol")
+                           if not any(part.startswith(".") for part in p.relative_to(path).parts))
+            if not files:
+                print(f"exportdsl fmt: no .xpol files in {path}", file=sys.stderr)
+            found.extend(files)
+        else:
+            problems.append(Diagnostic("E401", f"cannot read {path!r}: no such file or folder"))
+    return found, problems
+
+
+def cmd_fmt(args) -> int:
+    """Format policies in place; ``--check``/``--diff`` write nothing and exit 1 when a file would change."""
+    import difflib
+
+    from .fmt import format_source
+
+    paths, problems = _xpol_paths(args.paths)
+    changed = False
+    for path in paths:
+        name = "<stdin>" if path == "-" else path
+        try:
+            text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Diagnostic("E401", f"cannot read {path!r}: {getattr(exc, 'strerror', None) or exc}"))
+            continue
+        try:
+            formatted = format_source(text, name)
+        except Error as exc:
+            problems.extend(exc.diagnostics)
+            continue
+        if args.diff and formatted != text:
+            diff = difflib.unified_diff(text.splitlines(keepends=True), formatted.splitlines(keepends=True),
+                                        name, name, "(original)", "(formatted)")
+            sys.stdout.writelines(line if line.endswith("\n") else line + "\n" for line in diff)
+        if args.check and formatted != text:
+            print(f"would reformat {name}")
+        if args.check or args.diff:
+            changed = changed or formatted != text
+        elif path == "-":
+            sys.stdout.write(formatted)
+        elif formatted != text:
+            try:
+                Path(path).write_text(formatted, encoding="utf-8")
+            except OSError as exc:
+                problems.append(Diagnostic("E401", f"cannot write {path!r}: {exc.strerror or exc}"))
+                continue
+            print(f"reformatted {path}", file=sys.stderr)
+    if problems:
+        print(render_text(problems), file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_FOUND if changed else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``exportdsl`` command."""
     parser = _ArgumentParser(
@@ -261,7 +367,16 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="check policies and report diagnostics")
     check.add_argument("policies", nargs="+", metavar="POLICY")
     check.add_argument("--format", choices=["text", "json"], default="text")
+    check.add_argument("--no-lint", action="store_true", help="do not run the linter (errors only)")
     check.set_defaults(run=cmd_check)
+
+    lint = sub.add_parser("lint", help="warnings about policies that check but are probably wrong; "
+                                       "exit 1 on a warning")
+    lint.add_argument("paths", nargs="+", metavar="PATH", help="policy files, or folders of *.xpol files")
+    lint.add_argument("--format", choices=["text", "json", "sarif"], default="text")
+    lint.add_argument("--budget", type=float, default=3.0, metavar="SECONDS",
+                      help="time for the semantic checks of each policy; past it a note says what was skipped")
+    lint.set_defaults(run=cmd_lint)
 
     ev = sub.add_parser("eval", help="evaluate transactions (a JSON object, an array, or JSONL)")
     ev.add_argument("policy", metavar="POLICY")
@@ -295,6 +410,15 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("paths", nargs="*", metavar="PATH", help="test files or folders (default: policies)")
     test.add_argument("--coverage", action="store_true", help="report the rules no test made decide")
     test.set_defaults(run=cmd_test)
+    fm = sub.add_parser("fmt", help="rewrite policies in the canonical layout (comments kept)",
+                        description="Rewrite policies in the canonical layout, keeping comments. Exit 0 when "
+                                    "done (or nothing would change), 1 when --check or --diff finds a file "
+                                    "that would change, 2 on errors.")
+    fm.add_argument("paths", nargs="+", metavar="PATH",
+                    help="policy files, folders (searched for *.xpol) or - (standard input to standard output)")
+    fm.add_argument("--check", action="store_true", help="write nothing; name the files that would change")
+    fm.add_argument("--diff", action="store_true", help="write nothing; print a unified diff of the changes")
+    fm.set_defaults(run=cmd_fmt)
     return parser
 
 

@@ -59,6 +59,21 @@ CODES: dict[str, str] = {
     # E4xx: command line and files
     "E401": "A file cannot be read or written.",
     "E402": "Bad command-line usage.",
+    "E403": "The formatter refused to write: its output would not parse back to the same policy and comments.",
+    # W1xx: lints (exportdsl lint, and exportdsl check): warnings and notes about policies that check
+    "W101": "A rule's condition can never hold.",
+    "W102": "A named condition can never hold.",
+    "W103": "A rule can never apply within its effective/until dates and suspensions.",
+    "W111": "A rule can never decide: wherever it applies, more severe rules or rules overriding it decide.",
+    "W112": "Duplicate rule: another rule gives the same decision on exactly the same transactions.",
+    "W113": "Subsumed rule: a broader rule gives the same decision wherever it applies.",
+    "W114": "Note: an exception-like rule is beaten on some transactions by a more severe rule it does not override.",
+    "W121": "A fact is declared but never used.",
+    "W122": "A named set is declared but never used.",
+    "W123": "A named condition is declared but never used.",
+    "W131": "An until date before (or on) the effective date of a rule or suspension.",
+    "W141": "A string value that is a near miss of another value written for the same fact.",
+    "W191": "Note: a lint check was skipped for part of a policy too large for the lint budget.",
 }
 
 
