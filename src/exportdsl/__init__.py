@@ -27,7 +27,14 @@ from . import diff as _diff_module  # noqa: E402
 
 
 def diff(old, new, *, where: str | None = None, as_of: str | None = None):
-    """The exact semantic diff of two policies (``Policy`` objects or paths): a :class:`~exportdsl.diff.DiffResult`."""
+    """The exact semantic diff of two policies (``Policy`` objects or paths): a :class:`~exportdsl.diff.DiffResult`.
+
+    A transaction changes decision if and only if it lies in one of the result's ``regions``.
+    ``where`` (a condition in policy syntax) limits the comparison to the transactions where it
+    holds; ``as_of`` (``"YYYY-MM-DD"``) to those dated that day by the ``dated by`` fact.
+    Raises :class:`ParseError` or :class:`CheckError` for a policy that does not load, and an
+    :class:`Error` with E501 (incompatible fact types) or E502 (bad ``as_of``).
+    """
     _diff = _diff_module.diff
 
     def as_ir(policy):

@@ -192,7 +192,12 @@ def compile_text(text: str, name: str | None = None) -> Policy:
 
 
 def load(path: str | Path) -> Policy:
-    """Read, parse, check and compile a policy file."""
+    """Read, parse, check and compile a policy file into a :class:`Policy`.
+
+    ``extends`` paths in the file are relative to its folder. Raises :class:`ParseError` (E1xx,
+    including E104 for a file that cannot be read) or :class:`CheckError` (E2xx), each with every
+    diagnostic found.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
