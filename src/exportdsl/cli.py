@@ -403,7 +403,8 @@ def build_parser() -> argparse.ArgumentParser:
     df.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE")
     df.add_argument("--color", choices=["auto", "always", "never"], default="auto")
     df.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
-                    help="search budget; past it the report says INCOMPLETE and the exit code is 2")
+                    help="time budget of the diff (default 120); past it the report says INCOMPLETE "
+                         "and the exit code is 2")
     df.set_defaults(run=cmd_diff)
 
     test = sub.add_parser("test", help="run policy tests (YAML files); exit 1 on a failure")
