@@ -25,6 +25,13 @@ regions <= 3 x bound, and MET / MISSED against the target; then it checks the re
 every witness decides as its region says in both versions, and on random transactions a decision
 changes exactly when one region matches.
 
+Status (2026-11-23): case 1 is met; cases 2 and 3 are not, and cannot be while the report has one
+region per (old decision, old rules, new decision, new rules): with this generator six to ten
+license_required rules often apply together, and an exact enumeration (the prototype on branch
+diff-core-prototype) counted 305,558 such combinations for the 200-rule pair, almost all differing
+only in which unchanged rules co-decide. Keyed by the changed rules among the deciders there are
+85 (200 rules), 123 (500) and 1,736 (2,000).
+
 Baseline (measured in the same run, as every benchmark here): a hand-written loop that runs both
 versions over 20,000 random transactions and collects the outcome pairs that differ, which is what a
 reviewer without the diff would script. The script prints diff time / baseline time and how many of
