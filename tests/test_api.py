@@ -264,7 +264,7 @@ def test_explanation_of_the_default(quickstart):
     assert text.splitlines()[0].startswith("decision: not_controlled")
     assert "default" in text.splitlines()[1] and "not_controlled" in text.splitlines()[1]
     for rule_id in ("Q1", "Q2", "Q3", "Q4"):
-        assert re.search(rf"^  ✗ {rule_id}\b", text, re.M)
+        assert re.search(rf"^  ✗ {rule_id}\b", text, re.MULTILINE)
     assert "✓ Q" not in text
 
 

@@ -86,7 +86,7 @@ def _run_explain(policy, facts):
     if result.rules:
         assert lines[1] == "decided by: " + ", ".join(result.rules), text
         for rule_id in result.rules:
-            assert re.search(rf"^  ✓ {re.escape(rule_id)}\b", text, re.M), text
+            assert re.search(rf"^  ✓ {re.escape(rule_id)}\b", text, re.MULTILINE), text
     else:
         assert lines[1].startswith("no rule applies"), text
     return result.decision, tuple(result.rules)
@@ -203,5 +203,5 @@ OPERATOR_PATTERNS = {
 def test_corpus_uses_every_operator_and_type():
     texts = [policy_text(doc)[0] for label, doc in DOCUMENTS if "cases" in doc]
     missing = [name for name, pattern in OPERATOR_PATTERNS.items()
-               if not any(re.search(pattern, text, re.M) for text in texts)]
+               if not any(re.search(pattern, text, re.MULTILINE) for text in texts)]
     assert not missing

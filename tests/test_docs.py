@@ -351,7 +351,7 @@ def test_the_conventions_are_used():
     all_blocks = [b for pages in PAGES.values() for p in pages for b in read_blocks(p)]
     langs = {b.lang for b in all_blocks}
     assert {"xpol", "console", "pycon"} <= langs
-    assert not [b.where for b in all_blocks if b.lang == "text" and re.search(r"^\s*rule \w+ \{", b.text, re.M)], \
+    assert not [b.where for b in all_blocks if b.lang == "text" and re.search(r"^\s*rule \w+ \{", b.text, re.MULTILINE)], \
         "policy code should use '.. code-block:: xpol'"
     assert sum(1 for b in all_blocks if b.marker("xpol-expect")) >= 15
     unknown = {v for b in all_blocks for v in b.marker("xpol")} - {
@@ -396,7 +396,7 @@ def test_the_site_builds_with_warnings_as_errors(tmp_path):
     assert proc.returncode == 0, proc.stderr[-4000:]
     language = (out / "language.html").read_text(encoding="utf-8")
     policy_blocks = re.findall(r'<div class="highlight-xpol notranslate"><div class="highlight"><pre>(.*?)</pre>',
-                               language, re.S)
+                               language, re.DOTALL)
     assert len(policy_blocks) >= 10
     assert all(re.search(r'<span class="(k\w*|ow)">', b) for b in policy_blocks), "every policy block is highlighted"
     assert sum('<span class="k' in b for b in policy_blocks) >= len(policy_blocks) - 2

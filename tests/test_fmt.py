@@ -214,10 +214,10 @@ def test_fmt_is_idempotent_and_keeps_the_tree_and_every_comment():
             operand = re.sub(r"^ *(and |or )?", "", code)
             assert len(code) <= fmt.WIDTH or (" and " not in operand and " or " not in operand), line
         stats["examples"] += 1
-        stats["comments in rules"] += bool(re.search(r"^rule [^}]*# c\d", out, re.M))
-        stats["broken conditions"] += bool(re.search(r"^ +(and|or) ", out, re.M))
-        stats["groups"] += bool(re.search(r"\($", out, re.M))
-        stats["lists"] += bool(re.search(r"(=|in|any|all|enum) \{$", out, re.M))
+        stats["comments in rules"] += bool(re.search(r"^rule [^}]*# c\d", out, re.MULTILINE))
+        stats["broken conditions"] += bool(re.search(r"^ +(and|or) ", out, re.MULTILINE))
+        stats["groups"] += bool(re.search(r"\($", out, re.MULTILINE))
+        stats["lists"] += bool(re.search(r"(=|in|any|all|enum) \{$", out, re.MULTILINE))
 
     check()
     for key in ("comments in rules", "broken conditions", "groups", "lists"):

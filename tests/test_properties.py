@@ -165,7 +165,7 @@ def test_generated_policies_cover_the_language():
     @given(policygen.policies())
     def draw(spec):
         for key, pattern in wanted.items():
-            if re.search(pattern, spec.text, re.M):
+            if re.search(pattern, spec.text, re.MULTILINE):
                 seen[key] += 1
 
     draw()
