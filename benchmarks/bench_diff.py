@@ -328,7 +328,7 @@ class Stages:
     """Times and sizes of the diff's stages, by wrapping exportdsl.diff's internals (src/ is untouched)."""
 
     def __init__(self):
-        self.module = sys.modules["exportdsl.diff"]   # not `import exportdsl.diff as m`: BUG 1 gives the function
+        self.module = sys.modules["exportdsl.diff.search"]   # the search module of the diff package
         self.info: dict = {"stage": "setup (diff._state: lowering the rules, partition.atom_cells)"}
         self._originals = (self.module._Search.explore, self.module._merge, self.module.make_region)
 

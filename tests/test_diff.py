@@ -1,7 +1,7 @@
 """The semantic diff (``exportdsl.diff``): properties over random policy pairs, an independent
 brute-force oracle, the reference policies, golden reports and the ``exportdsl diff`` command.
 
-What a diff promises (src/exportdsl/diff.py): its regions are disjoint, a transaction changes
+What a diff promises (src/exportdsl/diff/): its regions are disjoint, a transaction changes
 decision (or deciding rules) exactly when it lies in one region, and then the region's old/new
 decisions and rules are what the two policies give; each region comes with a witness transaction
 and a condition in policy syntax.
@@ -44,7 +44,7 @@ import policygen
 from exportdsl.cli import main
 from exportdsl.diff import INVALID
 from exportdsl.errors import EvaluationError
-from exportdsl.diff_report import dumps
+from exportdsl.diff.report import dumps
 from exportdsl.parser import parse_condition
 from exportdsl.types import Kind
 
@@ -374,7 +374,7 @@ _DETERMINISM_SCRIPT = r"""
 import json, sys
 import exportdsl
 from exportdsl.diff import diff
-from exportdsl.diff_report import dumps
+from exportdsl.diff.report import dumps
 texts = json.loads(sys.stdin.read())
 out = []
 for old, new in texts:

@@ -19,6 +19,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "src" / "exportdsl"
 LAYERS = {
     # 0: vocabulary with no dependencies
     "source": 0, "types": 0, "operators": 0,
+    "escape": 0,                          # assigned here: escaping untrusted text for terminals and Markdown
     "highlight": 0,                       # assigned here: the Pygments lexer; imports nothing from the package
     # 1: diagnostics, syntax tree, IR and the meaning of values and operators
     "errors": 1, "ast": 1, "ir": 1, "semantics": 1,
@@ -28,10 +29,12 @@ LAYERS = {
     # 3: backends and everything built on one checked policy
     "backends": 3, "backends.interpreter": 3, "backends.python": 3, "schema": 3,
     "compose": 3,                         # assigned here: resolves `extends` with the parser
-    "partition": 3, "regions": 3, "structure": 3, "boolexpr": 3,  # assigned here: the diff's building blocks
+    # the diff package's building blocks (diff/): one checked policy at a time
+    "diff.partition": 3, "diff.regions": 3, "diff.structure": 3, "diff.boolexpr": 3,
     # 4: explanations, diffs, formatting
-    "explain": 4, "diff": 4, "diff_report": 4, "fmt": 4,
-    "lint": 4, "lint_logic": 4, "lint_rules": 4, "lint_report": 4,  # the linter: built on the diff's partition
+    "explain": 4, "fmt": 4,
+    "diff": 4, "diff.search": 4, "diff.report": 4,  # the diff package: the search over two policies, reports
+    "lint": 4, "lint.logic": 4, "lint.rules": 4, "lint.checks": 4, "lint.report": 4,  # built on the diff's partition
     # 5: the public API and the programs
     "policy": 5, "__init__": 5, "cli": 5, "__main__": 5, "demo": 5,
     "testing": 5,                         # assigned here: runs authors' YAML tests through Policy

@@ -26,8 +26,8 @@ from exportdsl.cli import main
 from exportdsl.compose import resolve
 from exportdsl.errors import CODES, Severity, render_text
 from exportdsl.lint import Budget, lint, lint_family, near_miss
-from exportdsl.lint_report import to_json, to_sarif
-from exportdsl.lint_rules import switched_off
+from exportdsl.lint.report import to_json, to_sarif
+from exportdsl.lint.rules import switched_off
 from exportdsl.semantics import validate_facts
 
 ROOT = Path(__file__).resolve().parent.parent

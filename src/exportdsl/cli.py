@@ -130,7 +130,7 @@ def cmd_lint(args) -> int:
     """Lint policies (files or folders); exit 1 when there is a warning, 0 with notes only, 2 on errors."""
     from .errors import Severity
     from .lint import Budget
-    from .lint_report import render_sarif, summary, to_json
+    from .lint.report import render_sarif, summary, to_json
 
     paths: list[str] = []
     for path in args.paths:
@@ -270,7 +270,7 @@ def cmd_diff(args) -> int:
     budget = Budget(max_seconds=args.timeout)
     result = diff(old.ir, new.ir, where=args.where, as_of=args.as_of, budget=budget)
     if args.format == "json":
-        from .diff_report import dumps
+        from .diff.report import dumps
         text = dumps(result.to_json(), indent=2) + "\n"
     elif args.format == "markdown":
         text = result.to_markdown()

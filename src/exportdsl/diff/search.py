@@ -20,16 +20,16 @@ from collections.abc import Mapping
 
 import attrs
 
-from . import ir
-from .check import lower_condition
+from .. import ir
+from ..check import lower_condition
 from .boolexpr import FALSE, TRUE, Store
-from .combining import decisive_conditions
-from .errors import Diagnostic, Error
-from .operators import Quantifier
+from ..combining import decisive_conditions
+from ..errors import Diagnostic, Error
+from ..operators import Quantifier
 from .partition import ABSENT, OTHER, PRESENT, Variable, atom_cells, build_variables, constants, element_groups
 from .regions import Declared, Region, dimension_box, dimensions, make_region
-from .semantics import MISSING
-from .types import FactType, Kind, enum_of, set_of
+from ..semantics import MISSING
+from ..types import FactType, Kind, enum_of, set_of
 
 #: The outcome of a policy whose facts are outside its declared values (the other version may decide).
 INVALID = "<invalid>"
@@ -344,22 +344,22 @@ class DiffResult:
 
     def to_json(self) -> dict:
         """The whole result as JSON-ready data."""
-        from .diff_report import to_json
+        from .report import to_json
         return to_json(self)
 
     def to_text(self, color: bool = False) -> str:
         """A readable text report."""
-        from .diff_report import to_text
+        from .report import to_text
         return to_text(self, color=color)
 
     def to_markdown(self) -> str:
         """A Markdown report (for a pull-request comment)."""
-        from .diff_report import to_markdown
+        from .report import to_markdown
         return to_markdown(self)
 
     def to_html(self) -> str:
         """One self-contained HTML page."""
-        from .diff_report import to_html
+        from .report import to_html
         return to_html(self)
 
 
@@ -397,7 +397,7 @@ def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
     combos = {(r.old, r.old_rules, r.new, r.new_rules) for r in regions}
     where_text = None
     if where_ir is not None:
-        from .render import condition_text
+        from ..render import condition_text
         where_text = condition_text(where_ir, {**old.facts, **new.facts})
     return DiffResult(old, new, tuple(regions), tuple(structural_changes(old, new)), search.complete,
                       len(combos), where_text, time.monotonic() - started, search.nodes)
@@ -412,9 +412,9 @@ def _default(name: str, *policies: ir.Policy):
 
 
 def _where(where, old: ir.Policy, new: ir.Policy, facts: dict, as_of: str | None) -> ir.Expr | None:
-    from .operators import CompareOp
-    from .parser import parse_condition
-    from .semantics import valid_date
+    from ..operators import CompareOp
+    from ..parser import parse_condition
+    from ..semantics import valid_date
 
     parts = []
     if where is not None:

@@ -6,8 +6,8 @@ import re
 
 import attrs
 
-from . import ir
-from .render import condition_text
+from .. import ir
+from ..render import condition_text
 
 
 @attrs.frozen

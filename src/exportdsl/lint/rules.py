@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 import attrs
 
-from . import ir
-from .boolexpr import FALSE
-from .combining import overridden_by
-from .errors import Diagnostic, Severity
-from .lint_logic import Budget, Cover, Logic, OutOfBudget
+from .. import ir
+from ..diff.boolexpr import FALSE
+from ..combining import overridden_by
+from ..errors import Diagnostic, Severity
+from .logic import Budget, Cover, Logic, OutOfBudget
 
 #: Most rules named in one message.
 MAX_NAMED = 3
@@ -185,8 +185,8 @@ class RuleLinter:
 
     def _removable(self, rule: ir.Rule) -> bool:
         """Whether removing a rule that overrides others changes no decision (asked of the exact diff)."""
-        from .diff import Budget as DiffBudget
-        from .diff import diff
+        from ..diff.search import Budget as DiffBudget
+        from ..diff.search import diff
 
         kept = tuple(attrs.evolve(r, overrides=tuple(t for t in r.overrides if t != rule.id))
                      for r in self.policy.rules if r.id != rule.id)

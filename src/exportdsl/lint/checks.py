@@ -13,11 +13,11 @@ from pathlib import Path
 
 import attrs
 
-from . import ast, ir
-from .errors import Diagnostic, Severity
-from .lint_logic import Budget
-from .lint_rules import RuleLinter
-from .types import Kind
+from .. import ast, ir
+from ..errors import Diagnostic, Severity
+from .logic import Budget
+from .rules import RuleLinter
+from ..types import Kind
 
 __all__ = ["Budget", "lint", "lint_family", "near_miss"]
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
-from .errors import CODES, Diagnostic, Severity, render_text
+from ..errors import CODES, Diagnostic, Severity, render_text
 
 #: The SARIF version written, and the schema it follows.
 SARIF_VERSION = "2.1.0"

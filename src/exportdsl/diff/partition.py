@@ -23,10 +23,10 @@ from decimal import Decimal
 
 import attrs
 
-from . import ir
-from .operators import CompareOp, Quantifier
-from .semantics import compare, member
-from .types import COUNTRY_CODES, FactType, Kind
+from .. import ir
+from ..operators import CompareOp, Quantifier
+from ..semantics import compare, member
+from ..types import COUNTRY_CODES, FactType, Kind
 
 #: Cell of an element variable: the element is absent from / present in the set.
 ABSENT, PRESENT = 0, 1

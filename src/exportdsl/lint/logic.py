@@ -12,11 +12,11 @@ import time
 
 import attrs
 
-from . import ir
-from .boolexpr import FALSE, TRUE
-from .combining import decisive_conditions
-from .diff import Space
-from .partition import constants, element_groups
+from .. import ir
+from ..diff.boolexpr import FALSE, TRUE
+from ..combining import decisive_conditions
+from ..diff.search import Space
+from ..diff.partition import constants, element_groups
 
 
 @attrs.frozen(slots=True)

@@ -14,9 +14,9 @@ from decimal import Decimal
 import attrs
 
 from .partition import OTHER, PRESENT, Interval, Variable, cell_of, other_value, representative
-from .render import set_text, value_text
-from .semantics import MISSING, validate_facts
-from .types import COUNTRY_CODES, FactType, Kind
+from ..render import set_text, value_text
+from ..semantics import MISSING, validate_facts
+from ..types import COUNTRY_CODES, FactType, Kind
 
 #: A set fact with more element classes than this is reported class by class.
 MAX_CLASSES_PER_DIMENSION = 10
