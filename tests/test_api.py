@@ -125,7 +125,7 @@ def test_decision_object(quickstart):
     result = quickstart.evaluate(facts)
     assert result.decision == "deny" and result.rules == ("Q1", "Q4")
     assert result.policy is quickstart and result.facts is facts
-    assert result.to_json() == {"decision": "deny", "rules": ["Q1", "Q4"]}
+    assert result.to_json() == {"decision": "deny", "rules": ["Q1", "Q4"], "policy": result.policy.record()}
     assert json.loads(json.dumps(result.to_json())) == result.to_json()
     assert repr(result) == "Decision(decision='deny', rules=('Q1', 'Q4'))"
     assert result == quickstart.evaluate(facts)
@@ -135,7 +135,7 @@ def test_decision_object(quickstart):
 def test_default_decision(quickstart):
     result = quickstart.evaluate(tx())
     assert (result.decision, result.rules) == ("not_controlled", ())
-    assert result.to_json() == {"decision": "not_controlled", "rules": []}
+    assert result.to_json() == {"decision": "not_controlled", "rules": [], "policy": result.policy.record()}
 
 
 def test_evaluate_with_explain_uses_the_interpreter_and_agrees(quickstart):

@@ -68,7 +68,8 @@ def _as_list(value) -> list:
 
 def _run_evaluate(policy, facts):
     decision = policy.evaluate(facts)
-    assert decision.to_json() == {"decision": decision.decision, "rules": list(decision.rules)}
+    assert decision.to_json() == {"decision": decision.decision, "rules": list(decision.rules),
+                                  "policy": policy.record()}
     return decision.decision, tuple(decision.rules)
 
 

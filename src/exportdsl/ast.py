@@ -250,3 +250,6 @@ class Module(Node):
 
     decls: tuple[Decl, ...]
     comments: tuple[Comment, ...] = attrs.field(default=(), eq=False)
+    #: After ``extends`` is resolved: the text of every file of the chain, this one first, then its
+    #: base, and so on (empty before resolving, or for a module that extends nothing).
+    chain: tuple = attrs.field(default=(), eq=False, repr=False)

@@ -1,4 +1,4 @@
-"""The ``exportdsl`` command line: check, eval, explain, schema, test, diff (exit 0 ok, 1 found, 2 errors)."""
+"""The ``exportdsl`` command line: check, eval, explain, schema, test, diff, timeline, hash (exit 0 ok, 1 found, 2 errors)."""
 
 from __future__ import annotations
 
@@ -266,9 +266,19 @@ def cmd_diff(args) -> int:
     """Semantic diff of two policies; exit 1 when some transaction changes decision."""
     from .diff import Budget, diff
 
-    old, new = load(args.old), load(args.new)
     budget = Budget(max_seconds=args.timeout)
-    result = diff(old.ir, new.ir, where=args.where, as_of=args.as_of, budget=budget)
+    if args.between:
+        if args.new is not None or args.as_of:
+            raise UsageError(Diagnostic("E402", "--between compares one policy on two days: give one POLICY "
+                                        "and no --as-of", help="exportdsl diff POLICY --between DAY1 DAY2"))
+        from .diff.temporal import between
+        result = between(load(args.old).ir, *args.between, where=args.where, budget=budget)
+    else:
+        if args.new is None:
+            raise UsageError(Diagnostic("E402", "diff needs OLD and NEW policies, or one POLICY with --between",
+                                        help="exportdsl diff OLD NEW, or exportdsl diff POLICY --between DAY1 DAY2"))
+        old, new = load(args.old), load(args.new)
+        result = diff(old.ir, new.ir, where=args.where, as_of=args.as_of, budget=budget)
     if args.format == "json":
         from .diff.report import dumps
         text = dumps(result.to_json(), indent=2) + "\n"
@@ -291,6 +301,44 @@ def cmd_diff(args) -> int:
     if not result.complete:
         return EXIT_ERROR
     return EXIT_FOUND if result.changed else EXIT_OK
+
+
+def cmd_timeline(args) -> int:
+    """The days on which a decision changes; exit 1 when there are some, 2 when incomplete."""
+    from .diff import Budget
+    from .diff.temporal import timeline
+    from .escape import for_terminal
+
+    policy = load(args.policy)
+    days, complete = timeline(policy.ir, start=args.start, end=args.end,
+                              budget=Budget(max_seconds=args.timeout))
+    if args.format == "json":
+        print(json.dumps({"policy": policy.record(), "days": [d.to_json() for d in days],
+                          "complete": complete}, indent=2, ensure_ascii=False, default=_json_default))
+    else:
+        label = " ".join(p for p in (policy.name, policy.version) if p) or args.policy
+        print(for_terminal(f"{label}: {len(days)} day(s) on which some decision changes"
+                           + ("" if complete else " (INCOMPLETE: a day's diff ran out of time)")))
+        for day in days:
+            print(for_terminal(f"  {day.summary()}"))
+            print(for_terminal(f"      e.g. {day.before[0]} ({', '.join(day.before[1]) or 'default'}) the day before, "
+                               f"{day.after[0]} ({', '.join(day.after[1]) or 'default'}) on {day.day}"))
+    if not complete:
+        return EXIT_ERROR
+    return EXIT_FOUND if days else EXIT_OK
+
+
+def cmd_hash(args) -> int:
+    """Print each policy's content hash (``sha256:...``) and path."""
+    policies = [load(path) for path in args.policies]
+    if args.format == "json":
+        for path, policy in zip(args.policies, policies):
+            print(json.dumps({"path": path, **policy.record()}, ensure_ascii=False))
+    else:
+        from .escape import for_terminal
+        for path, policy in zip(args.policies, policies):
+            print(for_terminal(f"{policy.content_hash}  {path}", keep_newlines=False))
+    return EXIT_OK
 
 
 def _xpol_paths(paths: list[str]) -> tuple[list[str], list[Diagnostic]]:
@@ -396,7 +444,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     df = sub.add_parser("diff", help="which transactions change decision between two policies, and why")
     df.add_argument("old", metavar="OLD")
-    df.add_argument("new", metavar="NEW")
+    df.add_argument("new", metavar="NEW", nargs="?", help="the new version (omit with --between)")
+    df.add_argument("--between", nargs=2, metavar=("DAY1", "DAY2"),
+                    help="compare one policy with itself: transactions dated DAY1 against DAY2")
     df.add_argument("--format", choices=["text", "markdown", "json", "html"], default="text")
     df.add_argument("--where", metavar="CONDITION", help="only transactions where this condition holds")
     df.add_argument("--as-of", metavar="DATE", help="only transactions dated DATE (the 'dated by' fact)")
@@ -406,6 +456,20 @@ def build_parser() -> argparse.ArgumentParser:
                     help="time budget of the diff (default 120); past it the report says INCOMPLETE "
                          "and the exit code is 2")
     df.set_defaults(run=cmd_diff)
+
+    tl = sub.add_parser("timeline", help="the days on which some decision of a policy changes; exit 1 if any")
+    tl.add_argument("policy", metavar="POLICY")
+    tl.add_argument("--from", dest="start", metavar="DAY", help="first day to look at (YYYY-MM-DD)")
+    tl.add_argument("--to", dest="end", metavar="DAY", help="last day to look at (YYYY-MM-DD)")
+    tl.add_argument("--format", choices=["text", "json"], default="text")
+    tl.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
+                    help="time budget of each day's diff (default 120); past it: INCOMPLETE, exit 2")
+    tl.set_defaults(run=cmd_timeline)
+
+    hs = sub.add_parser("hash", help="print the content hash of policies (their text and extends chain)")
+    hs.add_argument("policies", nargs="+", metavar="POLICY")
+    hs.add_argument("--format", choices=["text", "json"], default="text")
+    hs.set_defaults(run=cmd_hash)
 
     test = sub.add_parser("test", help="run policy tests (YAML files); exit 1 on a failure")
     test.add_argument("paths", nargs="*", metavar="PATH", help="test files or folders (default: policies)")

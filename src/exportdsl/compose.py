@@ -50,7 +50,10 @@ def resolve(module: ast.Module, _chain: tuple[Path, ...] = ()) -> ast.Module:
     own = [d for d in module.decls if not isinstance(d, ast.ExtendsDecl)]
     has_header = any(isinstance(d, ast.PolicyDecl) for d in own)
     inherited = [d for d in base.decls if not (has_header and isinstance(d, ast.PolicyDecl))]
-    return ast.Module((*inherited, *own), comments=module.comments, span=module.span)
+    own_source = module.span.source if module.span is not None else None
+    base_chain = base.chain or ((base.span.source,) if base.span is not None else ())
+    return ast.Module((*inherited, *own), comments=module.comments, span=module.span,
+                      chain=(own_source, *base_chain) if own_source is not None else base_chain)
 
 
 def _own_path(module: ast.Module) -> Path:

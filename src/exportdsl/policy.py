@@ -21,6 +21,7 @@ from .parser import parse
 from .schema import json_schema
 from .semantics import validate_facts
 from .source import Source
+from .source import content_hash as source_hash
 from .types import FactType
 
 _new_tuple = tuple.__new__
@@ -44,8 +45,9 @@ class Decision(tuple):
         return self.policy.explain(self.facts)
 
     def to_json(self) -> dict:
-        """``{"decision": ..., "rules": [...]}``."""
-        return {"decision": self.decision, "rules": list(self.rules)}
+        """``{"decision": ..., "rules": [...], "policy": {"name", "version", "hash"}}``: the decision
+        and the record of the exact policy text that made it (see :attr:`Policy.content_hash`)."""
+        return {"decision": self.decision, "rules": list(self.rules), "policy": self.policy.record()}
 
     def __repr__(self) -> str:
         return f"Decision(decision={self.decision!r}, rules={self.rules!r})"
@@ -57,10 +59,11 @@ class Policy:
     Build one with :func:`exportdsl.load` or :func:`exportdsl.compile`.
     """
 
-    __slots__ = ("_ir", "_module", "_compiled", "_facts", "__weakref__")
+    __slots__ = ("_ir", "_module", "_compiled", "_facts", "_hash", "__weakref__")
 
-    def __init__(self, module: ast.Module, policy_ir: ir.Policy):
+    def __init__(self, module: ast.Module, policy_ir: ir.Policy, content_hash: str | None = None):
         init = object.__setattr__
+        init(self, "_hash", content_hash or source_hash((module.span.source,) if module.span else ()))
         init(self, "_module", module)
         init(self, "_ir", policy_ir)
         init(self, "_compiled", compile_policy(policy_ir))
@@ -82,6 +85,16 @@ class Policy:
     def version(self) -> str | None:
         """The version from the ``policy`` header."""
         return self._ir.version
+
+    @property
+    def content_hash(self) -> str:
+        """``sha256:<hex>`` of the policy's text and of every file of its ``extends`` chain: ties a
+        decision to the exact text that made it (``exportdsl hash POLICY`` prints it)."""
+        return self._hash
+
+    def record(self) -> dict:
+        """``{"name", "version", "hash"}``: what an audit log keeps with each decision."""
+        return {"name": self.name, "version": self.version, "hash": self._hash}
 
     @property
     def facts(self) -> Mapping[str, FactType]:
@@ -188,7 +201,8 @@ def compile_text(text: str, name: str | None = None) -> Policy:
     """Parse, check and compile policy text; raises ParseError or CheckError with diagnostics."""
     with _gc_paused():
         module = parse(Source(name or "<string>", text))
-        return Policy(module, lower(resolve(module)))
+        resolved = resolve(module)
+        return Policy(module, lower(resolved), source_hash(resolved.chain or (module.span.source,)))
 
 
 def load(path: str | Path) -> Policy:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import hashlib
 
 import attrs
 
@@ -83,3 +84,19 @@ class Source:
         gutter = f"{line:>4} | "
         pad = "".join("\t" if ch == "\t" else " " for ch in text[: col - 1])
         return f"{gutter}{text}\n{' ' * (len(gutter) - 2)}| {pad}{'^' * width}"
+
+
+#: Prefix of every policy content hash; a new hashing scheme gets a new prefix.
+HASH_SCHEME = "sha256"
+
+
+def content_hash(sources) -> str:
+    """``sha256:<hex>`` of the texts of a policy's files (the policy first, then its ``extends``
+    chain), each length-prefixed. File names and paths take no part, so the hash is the same on
+    every machine and run, and changes when any byte of any file of the chain changes."""
+    digest = hashlib.sha256(b"exportdsl policy text v1\n")
+    for source in sources:
+        data = source.text.encode("utf-8", "surrogatepass")
+        digest.update(b"%d\n" % len(data))
+        digest.update(data)
+    return f"{HASH_SCHEME}:{digest.hexdigest()}"
