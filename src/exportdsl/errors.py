@@ -56,6 +56,7 @@ CODES: dict[str, str] = {
     # E5xx: comparing policies
     "E501": "Two policies declare the same fact with incompatible types, so they cannot be compared.",
     "E502": "A bad --as-of date or a --as-of without a 'dated by' fact.",
+    "E520": "An internal consistency check of a comparison over time failed (a bug to report).",
     # E4xx: command line and files
     "E401": "A file cannot be read or written.",
     "E402": "Bad command-line usage.",
