@@ -33,7 +33,7 @@ LAYERS = {
     "diff.partition": 3, "diff.regions": 3, "diff.structure": 3, "diff.boolexpr": 3,
     # 4: explanations, diffs, formatting
     "explain": 4, "fmt": 4,
-    "diff": 4, "diff.search": 4, "diff.report": 4, "diff.temporal": 4,  # the diff package: search, reports, days
+    "diff": 4, "diff.search": 4, "diff.report": 4, "diff.temporal": 4, "diff.checklist": 4,  # the diff package: search, reports, days, review by provision
     "lint": 4, "lint.logic": 4, "lint.rules": 4, "lint.checks": 4, "lint.report": 4,  # built on the diff's partition
     # 5: the public API and the programs
     "policy": 5, "__init__": 5, "cli": 5, "__main__": 5, "demo": 5,

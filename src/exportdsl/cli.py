@@ -279,7 +279,15 @@ def cmd_diff(args) -> int:
                                         help="exportdsl diff OLD NEW, or exportdsl diff POLICY --between DAY1 DAY2"))
         old, new = load(args.old), load(args.new)
         result = diff(old.ir, new.ir, where=args.where, as_of=args.as_of, budget=budget)
-    if args.format == "json":
+    if args.group_by == "citation":
+        from .diff import checklist
+        from .diff.report import dumps
+        if args.format == "json":
+            text = dumps({**result.to_json(), "by_citation": checklist.to_json(result)}, indent=2) + "\n"
+        else:
+            text = {"markdown": checklist.to_markdown, "html": checklist.to_html,
+                    "text": checklist.to_text}[args.format](result)
+    elif args.format == "json":
         from .diff.report import dumps
         text = dumps(result.to_json(), indent=2) + "\n"
     elif args.format == "markdown":
@@ -445,6 +453,8 @@ def build_parser() -> argparse.ArgumentParser:
     df = sub.add_parser("diff", help="which transactions change decision between two policies, and why")
     df.add_argument("old", metavar="OLD")
     df.add_argument("new", metavar="NEW", nargs="?", help="the new version (omit with --between)")
+    df.add_argument("--group-by", choices=["citation"], help="group regions and changes under the legal "
+                    "provision (cite) of the rules that cause them, as a checklist")
     df.add_argument("--between", nargs=2, metavar=("DAY1", "DAY2"),
                     help="compare one policy with itself: transactions dated DAY1 against DAY2")
     df.add_argument("--format", choices=["text", "markdown", "json", "html"], default="text")
