@@ -9,7 +9,8 @@ input files in memory, writes them into a fresh temporary folder, and runs one f
   the codes of an ``exportdsl.Error`` that escapes it, or the type of any other exception.
 
 ``{dir}`` (the temporary folder) and ``{repo}`` (the repository root) are replaced in ``args``,
-``script`` and the ``text`` parts of files and standard input.
+``script`` and the ``text`` parts of files and standard input. Case files are read with
+``exportdsl.yaml_input`` (no anchors or aliases, no duplicate keys).
 
 The process runs under ``RLIMIT_AS`` (generous, so that a case over its bound still finishes and
 is measured) and a kill timeout (4x its bound); its wall time and peak RSS (``wait4`` rusage) are
@@ -40,7 +41,8 @@ from pathlib import Path
 
 import attrs
 import jsonschema
-import yaml
+
+from exportdsl.yaml_input import YamlProblem, read_yaml
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -149,34 +151,6 @@ _MARK = "@@hostile-outcome@@"
 _CODE_PATTERN = re.compile(r"\[([EW]\d{3})\]|\"code\":\s*\"([EW]\d{3})\"")
 
 
-class CaseFileError(Exception):
-    """A case file that is not valid YAML or does not follow the case format."""
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """Safe YAML with no anchors/aliases and no duplicate keys: a case file says what it means."""
-
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            raise CaseFileError(f"line {self.peek_event().start_mark.line + 1}: aliases are not allowed")
-        event = self.peek_event()
-        if getattr(event, "anchor", None):
-            raise CaseFileError(f"line {event.start_mark.line + 1}: anchors are not allowed")
-        return super().compose_node(parent, index)
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if key in seen:
-                raise CaseFileError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_constructor("tag:yaml.org,2002:map", _StrictLoader.construct_mapping)
-
-
 @attrs.frozen
 class Case:
     """One hostile case, as read from its file."""
@@ -234,10 +208,10 @@ def load_cases(folder: Path = CASES) -> tuple[list[Case], list[str]]:
     validator = jsonschema.Draft202012Validator(CASE_SCHEMA)
     for path in sorted(folder.glob("*.yaml")):
         name = path.relative_to(REPO) if path.is_relative_to(REPO) else path
-        try:
-            data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 - safe subclass
-        except (CaseFileError, yaml.YAMLError) as exc:
-            problems.append(f"{name}: {exc}")
+        try:  # the reader of policy test files: no aliases, no duplicate keys, bounded
+            data = read_yaml(path).data
+        except YamlProblem as exc:
+            problems.append(f"{name}:{exc.line or ''}: {exc.message}")
             continue
         errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
         for error in errors:
@@ -253,7 +227,7 @@ def load_cases(folder: Path = CASES) -> tuple[list[Case], list[str]]:
                 script=raw.get("script"), exit=expect.get("exit", 2) if raw["kind"] == "cli" else None,
                 codes=tuple(expect["codes"]), contains=tuple(expect.get("contains", ())),
                 absent=tuple(expect.get("absent", ())),
-                seconds=raw.get("seconds", MAX_SECONDS), megabytes=raw.get("megabytes", MAX_MEGABYTES),
+                seconds=float(raw.get("seconds", MAX_SECONDS)), megabytes=float(raw.get("megabytes", MAX_MEGABYTES)),
             ))
     seen: dict[str, str] = {}
     for case in cases:
