@@ -229,7 +229,7 @@ def cmd_test(args) -> int:
             continue
         loaded[testing.display_path(path.resolve())] = policy
         cache[path.resolve()] = policy
-    passed = failed = 0
+    passed = failed = bad = 0
     for path in test_files:
         try:
             suite = testing.load_suite(path, cache)
@@ -237,6 +237,8 @@ def cmd_test(args) -> int:
             problems.extend(exc.diagnostics)
             continue
         loaded.setdefault(suite.policy_path, suite.policy)
+        problems.extend(suite.problems)
+        bad += suite.not_run
         suite_results = testing.run_suite(suite)
         results.setdefault(suite.policy_path, []).extend(suite_results)
         for result in suite_results:
@@ -253,7 +255,7 @@ def cmd_test(args) -> int:
         for cov in testing.coverage(sorted(loaded), results, loaded):
             missed = f"   not exercised: {', '.join(cov.missed)}" if cov.missed else ""
             print(f"  {cov.policy_path}: {cov.percent:.0f}% of {len(cov.rules)} rules{missed}")
-    print(f"{passed} passed, {failed} failed")
+    print(f"{passed} passed, {failed} failed" + (f", {bad} not run (bad tests, see above)" if bad else ""))
     if problems:
         return EXIT_ERROR
     if not test_files:

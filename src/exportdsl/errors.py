@@ -53,6 +53,7 @@ CODES: dict[str, str] = {
     "E304": "A fact the policy does not declare.",
     "E305": "Malformed facts input (not a JSON object, unreadable JSON).",
     "E306": "Malformed policy test file.",
+    "E320": "A policy test file over a limit (size, nesting depth, length of a number).",
     # E5xx: comparing policies
     "E501": "Two policies declare the same fact with incompatible types, so they cannot be compared.",
     "E502": "A bad --as-of date or a --as-of without a 'dated by' fact.",

@@ -14,54 +14,60 @@ from decimal import Decimal
 from pathlib import Path
 
 import attrs
-import yaml
+import jsonschema
 
-from .errors import Diagnostic, Error, UsageError
+from .errors import CODES, Diagnostic, Error, UsageError, did_you_mean
+from .escape import for_terminal
 from .policy import Policy, load
+from .yaml_input import YamlDocument, YamlProblem, read_yaml
 
-_TEST_KEYS = {"name", "description", "facts", "expect", "rules", "error"}
-_FILE_KEYS = {"policy", "defaults", "tests"}
-
-
-class _Loader(yaml.SafeLoader):
-    """YAML 1.2-like: only true/false are booleans (so NO stays Norway), decimals stay exact."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+#: The form of a test file (JSON Schema, Draft 2020-12); each test is checked on its own (TEST_SCHEMA).
+FILE_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["policy", "tests"],
+    "additionalProperties": False,
+    "properties": {
+        "policy": {"type": "string", "minLength": 1},
+        "defaults": {"type": "object"},
+        "tests": {"type": "array"},
+    },
 }
-_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", __import__("re").compile(r"^(?:true|false)$"), list("tf"))
 
+#: The form of one test (JSON Schema, Draft 2020-12).
+TEST_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["facts"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "minLength": 1},
+        "description": {"type": "string"},
+        "facts": {"type": "object"},
+        "expect": {"type": "string", "minLength": 1},
+        "rules": {"type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True},
+        "error": {"type": "string", "pattern": "^[EW][0-9]{3}$"},
+    },
+    "oneOf": [{"required": ["expect"]}, {"required": ["error"]}],
+    "dependentSchemas": {"rules": {"required": ["expect"]}},
+}
 
-def _construct_float(loader, node):
-    text = loader.construct_scalar(node).replace("_", "")
-    try:
-        return Decimal(text)
-    except ArithmeticError:
-        return float(text)
-
-
-def _construct_mapping(loader, node):
-    loader.flatten_mapping(node)
-    mapping = {}
-    for key_node, value_node in node.value:
-        mapping[loader.construct_object(key_node, deep=True)] = loader.construct_object(value_node, deep=True)
-    mapping.setdefault("__line__", node.start_mark.line + 1)
-    return mapping
-
-
-_Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
-_Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
-
-
-def _strip_lines(value):
-    if isinstance(value, dict):
-        return {k: _strip_lines(v) for k, v in value.items() if k != "__line__"}
-    if isinstance(value, list):
-        return [_strip_lines(v) for v in value]
-    return value
-
+#: What each key holds, in words, for the messages about a value of the wrong form.
+_WHAT = {
+    "policy": "the policy file's path (text)",
+    "defaults": "a mapping of fact names to values",
+    "tests": "a list of tests",
+    "name": "text",
+    "description": "text",
+    "facts": "a mapping of fact names to values ({} for the defaults alone)",
+    "expect": "a decision name",
+    "rules": "a list of rule ids, such as [Q1]",
+    "error": "a diagnostic code, such as E303",
+}
+_TYPE_NAMES = {dict: "a mapping", list: "a list", str: "text", bool: "a boolean", int: "a number",
+               Decimal: "a number", type(None): "nothing (null)"}
+_FILE_VALIDATOR = jsonschema.Draft202012Validator(FILE_SCHEMA)
+_TEST_VALIDATOR = jsonschema.Draft202012Validator(TEST_SCHEMA)
 
 @attrs.frozen
 class PolicyTest:
@@ -90,6 +96,10 @@ class TestSuite:
     policy_path: str
     policy: Policy
     tests: tuple[PolicyTest, ...]
+    #: One E306 diagnostic per problem of a bad test (bad tests are not run; the good ones are).
+    problems: tuple[Diagnostic, ...] = ()
+    #: How many tests are bad (not run).
+    not_run: int = 0
 
 
 @attrs.frozen
@@ -103,55 +113,161 @@ class TestResult:
     explanation: str | None = None
 
 
-def _bad(path: str, line: int | None, message: str) -> UsageError:
-    where = f"{path}:{line}: " if line else f"{path}: "
-    return UsageError(Diagnostic("E306", where + message, help="see docs/testing.rst for the test file format"))
+def _problem(path: str, line: int | None, message: str, code: str = "E306") -> Diagnostic:
+    where = f"{for_terminal(path, keep_newlines=False)}:{line}: " if line else f"{for_terminal(path, keep_newlines=False)}: "
+    return Diagnostic(code, where + message, help="see docs/testing.rst for the test file format")
+
+
+def _shown(value: object) -> str:
+    """A short, terminal-safe rendering of a value from the file, for a message."""
+    text = repr(value)
+    return for_terminal(text if len(text) <= 60 else text[:57] + "...", keep_newlines=False)
+
+
+def _schema_message(error: jsonschema.ValidationError, keys: Iterable[str]) -> tuple[list, str]:
+    """(path of the key to point at, message) for one schema error, in the words of the format."""
+    path = list(error.absolute_path)
+    field = next((p for p in reversed(path) if isinstance(p, str)), None)
+    if error.validator == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        key = extra[0]
+        hint = did_you_mean(key, keys)
+        return path + [key], f"unknown key {_shown(key)}" + (f"; {hint}" if hint else "")
+    if "dependentSchemas" in error.relative_schema_path:
+        return path + ["rules"], "'rules' goes with 'expect' (the rules that give the expected decision)"
+    if error.validator == "required":
+        missing = error.message.split("'")[1]
+        return path, f"needs {missing!r}"
+    if error.validator == "oneOf":
+        both = "expect" in error.instance and "error" in error.instance
+        return path, ("has both 'expect' and 'error'; keep one" if both
+                      else "needs 'expect' (a decision) or 'error' (a diagnostic code)")
+    if error.validator == "uniqueItems":
+        return path, f"{field!r} names a rule twice"
+    if error.validator == "pattern" and field == "error":
+        hint = did_you_mean(error.instance, CODES)
+        return path, f"'error' {_shown(error.instance)} is not a diagnostic code" + (f"; {hint}" if hint else
+                                                                                    " (such as E303)")
+    if error.validator == "minLength":
+        return path, f"{field!r} is empty"
+    if error.validator == "type":
+        got = _TYPE_NAMES.get(type(error.instance), type(error.instance).__name__)
+        if path and isinstance(path[-1], int):
+            return path, f"each of {field!r} must be text, not {got} ({_shown(error.instance)})"
+        return path, f"{field!r} must be {_WHAT.get(field, error.validator_value)}, not {got} ({_shown(error.instance)})"
+    return path, for_terminal(error.message[:200], keep_newlines=False)  # pragma: no cover - every validator above
+
+
+def _schema_problems(validator, instance, document: YamlDocument, base: list, shown: str,
+                     prefix: str) -> list[Diagnostic]:
+    keys = list(validator.schema["properties"])
+    problems = []
+    for error in sorted(validator.iter_errors(instance), key=lambda e: (list(map(str, e.absolute_path)), e.validator)):
+        path, message = _schema_message(error, keys)
+        if error.validator == "additionalProperties":
+            line = document.key_line(base + path[:-1], path[-1])
+        else:
+            line = document.line_of(base + path)
+        problems.append((line or 0, _problem(shown, line, prefix + message)))
+    return [problem for _, problem in sorted(problems, key=lambda item: item[0])]
+
+
+def _meaning_problems(raw: dict, policy: Policy, document: YamlDocument, base: list, shown: str,
+                      prefix: str) -> list[Diagnostic]:
+    """Names the policy does not know: an expected decision, rule ids, an unregistered code."""
+    problems = []
+    expect = raw.get("expect")
+    if expect is not None and expect not in policy.decisions:
+        hint = did_you_mean(expect, policy.decisions)
+        problems.append(_problem(shown, document.line_of(base + ["expect"]),
+                                 f"{prefix}expected decision {_shown(expect)} is not a decision of the policy "
+                                 f"({', '.join(policy.decisions)})" + (f"; {hint}" if hint else "")))
+    rule_ids = [rule.id for rule in policy.rules]
+    for index, rule in enumerate(raw.get("rules") or ()):
+        if rule not in rule_ids:
+            hint = did_you_mean(rule, rule_ids)
+            problems.append(_problem(shown, document.line_of(base + ["rules", index]),
+                                     f"{prefix}rule {_shown(rule)} is not a rule of the policy"
+                                     + (f"; {hint}" if hint else "")))
+    error = raw.get("error")
+    if error is not None and error not in CODES:
+        hint = did_you_mean(error, CODES)
+        problems.append(_problem(shown, document.line_of(base + ["error"]),
+                                 f"{prefix}'error' {_shown(error)} is not a diagnostic code" + (f"; {hint}" if hint else "")))
+    return problems
+
+
+def _read_document(path: Path, shown: str) -> YamlDocument:
+    try:
+        return read_yaml(path)
+    except OSError as exc:
+        raise UsageError(Diagnostic("E401", f"cannot read test file {for_terminal(shown)!r}: "
+                                            f"{exc.strerror or exc}")) from None
+    except YamlProblem as exc:
+        code = "E320" if exc.limit else "E306"
+        raise UsageError(_problem(shown, exc.line, exc.message, code)) from None
+
+
+def _policy_path(path: Path, document: YamlDocument, shown: str) -> Path:
+    name = document.data["policy"]
+    policy_path = (path.parent / name).resolve()
+    line = document.line_of(["policy"])
+    if policy_path.suffix != ".xpol":
+        raise UsageError(_problem(shown, line, f"'policy: {_shown(name)}' must name a .xpol policy file"))
+    if not policy_path.is_file():
+        raise UsageError(_problem(shown, line, f"'policy: {_shown(name)}' is not a policy file "
+                                               f"(looked for {for_terminal(str(policy_path))})"))
+    return policy_path
 
 
 def load_suite(path: str | Path, policies: dict[Path, Policy] | None = None) -> TestSuite:
-    """Read one YAML test file and load (or reuse from ``policies``) the policy it names."""
+    """Read one YAML test file and load (or reuse from ``policies``) the policy it names.
+
+    Raises :class:`UsageError` when the file as a whole cannot be used (unreadable: E401; not
+    YAML or not a test file: E306; over a limit: E320) and the policy's own errors when it does
+    not load. A bad test does not stop the others: the suite holds the good tests, and one E306
+    diagnostic per problem of the bad ones in ``problems``.
+    """
     path = Path(path)
     shown = str(path)
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 - safe loader subclass
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(Diagnostic("E401", f"cannot read test file {shown!r}: {getattr(exc, 'strerror', None) or exc}"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise _bad(shown, mark.line + 1 if mark else None, f"not valid YAML: {getattr(exc, 'problem', exc)}")
-    if not isinstance(data, dict) or "policy" not in data or "tests" not in data:
-        raise _bad(shown, None, "a test file is a mapping with 'policy' and 'tests'")
-    unknown = set(data) - _FILE_KEYS - {"__line__"}
-    if unknown:
-        raise _bad(shown, None, f"unknown key(s) {', '.join(sorted(map(str, unknown)))}")
-    policy_path = (path.parent / str(data["policy"])).resolve()
+    document = _read_document(path, shown)
+    data = document.data
+    if not isinstance(data, dict):
+        raise UsageError(_problem(shown, document.line_of([]), "a test file is a mapping with 'policy' and 'tests'"))
+    file_problems = _schema_problems(_FILE_VALIDATOR, data, document, [], shown, "")
+    if file_problems:
+        raise UsageError(file_problems)
+    policy_path = _policy_path(path, document, shown)
     cache = policies if policies is not None else {}
     if policy_path not in cache:
         cache[policy_path] = load(display_path(policy_path))
-    defaults = _strip_lines(data.get("defaults") or {})
-    if not isinstance(defaults, dict):
-        raise _bad(shown, None, "'defaults' must be a mapping of facts")
-    tests = []
-    for index, raw in enumerate(data["tests"] or [], 1):
-        line = raw.get("__line__") if isinstance(raw, dict) else None
-        if not isinstance(raw, dict) or "facts" not in raw or ("expect" in raw) == ("error" in raw):
-            raise _bad(shown, line, f"test #{index} needs 'facts' and exactly one of 'expect' or 'error'")
-        unknown = set(raw) - _TEST_KEYS - {"__line__"}
-        if unknown:
-            raise _bad(shown, line, f"test #{index} has unknown key(s) {', '.join(sorted(map(str, unknown)))}")
-        facts = _strip_lines(raw["facts"]) or {}
-        if not isinstance(facts, dict):
-            raise _bad(shown, line, f"test #{index}: 'facts' must be a mapping")
-        rules = raw.get("rules")
+    policy = cache[policy_path]
+    defaults = data.get("defaults") or {}
+    tests, problems, not_run = [], [], 0
+    for index, raw in enumerate(data["tests"], 1):
+        base = ["tests", index - 1]
+        line = document.line_of(base)
+        prefix = f"test #{index}: "
+        if not isinstance(raw, dict):
+            got = _TYPE_NAMES.get(type(raw), type(raw).__name__)
+            problems.append(_problem(shown, line, f"{prefix}a test is a mapping with 'facts' and 'expect' or "
+                                                  f"'error', not {got} ({_shown(raw)})"))
+            not_run += 1
+            continue
+        bad = _schema_problems(_TEST_VALIDATOR, raw, document, base, shown, prefix)
+        if not bad:
+            bad = _meaning_problems(raw, policy, document, base, shown, prefix)
+        if bad:
+            problems.extend(bad)
+            not_run += 1
+            continue
         tests.append(PolicyTest(
-            file=shown, line=line or 0, name=str(raw.get("name") or f"test #{index}"),
-            facts={**defaults, **facts},
-            expect=str(raw["expect"]) if "expect" in raw else None,
-            rules=tuple(str(r) for r in rules) if rules is not None else None,
-            error=str(raw["error"]) if "error" in raw else None,
+            file=shown, line=line or 0, name=raw.get("name") or f"test #{index}",
+            facts={**defaults, **raw["facts"]}, expect=raw.get("expect"),
+            rules=tuple(raw["rules"]) if "rules" in raw else None, error=raw.get("error"),
             description=raw.get("description"),
         ))
-    return TestSuite(shown, display_path(policy_path), cache[policy_path], tuple(tests))
+    return TestSuite(shown, display_path(policy_path), policy, tuple(tests), tuple(problems), not_run)
 
 
 def display_path(path: Path) -> str:
@@ -215,9 +331,11 @@ def format_failure(result: TestResult) -> str:
         f"  expected: {expected}",
         f"  actual:   {actual}",
     ]
+    # Names, descriptions and values come from the test file: shown as what they are, one line each.
+    lines = [for_terminal(line, keep_newlines=False) for line in lines]
     if result.explanation:
         lines.append("  explanation:")
-        lines.extend("    " + line for line in result.explanation.splitlines())
+        lines.extend("    " + for_terminal(line, keep_newlines=False) for line in result.explanation.splitlines())
     return "\n".join(lines)
 
 
