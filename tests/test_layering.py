@@ -26,6 +26,7 @@ LAYERS = {
     # 2: front end and rendering
     "parser": 2, "check": 2, "check_declarations": 2, "render": 2,
     "combining": 2,                       # assigned here: most-severe-wins over the IR, used by every backend
+    "facts_input": 2,                     # assigned here: reading JSON facts files (the front end of evaluation)
     # 3: backends and everything built on one checked policy
     "backends": 3, "backends.interpreter": 3, "backends.python": 3, "schema": 3,
     "compose": 3,                         # assigned here: resolves `extends` with the parser

@@ -15,7 +15,7 @@ from .backends import interpreter
 from .backends.python import compile_policy
 from .check import lower
 from .compose import resolve
-from .errors import Diagnostic, ParseError
+from .errors import Diagnostic, EvaluationError, ParseError
 from .explain import explain as explain_text
 from .parser import parse
 from .schema import json_schema
@@ -135,11 +135,23 @@ class Policy:
             decision, rules = self._compiled.decide(facts)
         return _new_tuple(Decision, (decision, rules, self, facts))
 
-    def evaluate_many(self, transactions: Iterable[Mapping]) -> Iterator[Decision]:
-        """Decide transactions one after another (stops at the first bad one, raising its error)."""
+    def evaluate_many(self, transactions: Iterable[Mapping], *,
+                      stop_at_error: bool = True) -> Iterator[Decision | EvaluationError]:
+        """Decide transactions one after another, lazily (one in, one out).
+
+        By default it stops at the first bad transaction, raising its :class:`EvaluationError`.
+        With ``stop_at_error=False`` a bad transaction yields its ``EvaluationError`` (not raised)
+        in its place and the next ones are still decided.
+        """
         decide = self._compiled.decide
         for facts in transactions:
-            decision, rules = decide(facts)
+            try:
+                decision, rules = decide(facts)
+            except EvaluationError as exc:
+                if stop_at_error:
+                    raise
+                yield exc
+                continue
             yield _new_tuple(Decision, (decision, rules, self, facts))
 
     def decide(self, facts: Mapping) -> tuple[str, tuple[str, ...]]:
