@@ -132,7 +132,7 @@ class Policy:
         if explain:
             decision, rules = interpreter.evaluate(self._ir, facts)
         else:
-            decision, rules = self._compiled.decide(facts)
+            decision, rules = self.decide(facts)
         return _new_tuple(Decision, (decision, rules, self, facts))
 
     def evaluate_many(self, transactions: Iterable[Mapping], *,
@@ -143,7 +143,7 @@ class Policy:
         With ``stop_at_error=False`` a bad transaction yields its ``EvaluationError`` (not raised)
         in its place and the next ones are still decided.
         """
-        decide = self._compiled.decide
+        decide = self.decide
         for facts in transactions:
             try:
                 decision, rules = decide(facts)
@@ -155,7 +155,15 @@ class Policy:
             yield _new_tuple(Decision, (decision, rules, self, facts))
 
     def decide(self, facts: Mapping) -> tuple[str, tuple[str, ...]]:
-        """The bare ``(decision, rule_ids)`` pair, without a Decision object (the fastest call)."""
+        """The bare ``(decision, rule_ids)`` pair, without a Decision object (the fastest call).
+
+        A plain ``dict`` goes straight to the compiled evaluator; any other mapping (a
+        ``defaultdict``, a read-only proxy, a caller's own ``Mapping``) is first read once by
+        :func:`~exportdsl.semantics.validate_facts`, so that it is never changed and whatever it
+        raises becomes an :class:`EvaluationError`.
+        """
+        if type(facts) is not dict:
+            facts = validate_facts(self._ir.facts, facts)
         return self._compiled.decide(facts)
 
     def interpret(self, facts: Mapping) -> tuple[str, tuple[str, ...]]:
