@@ -11,7 +11,7 @@ from pathlib import Path
 from . import __version__
 from .errors import Diagnostic, Error, UsageError, render_json, render_text
 from .escape import for_terminal
-from .facts_input import read_transactions
+from .facts_input import is_seekable_input, open_facts, read_transactions
 from .policy import Policy, load
 
 EXIT_OK = 0
@@ -117,9 +117,14 @@ def cmd_eval(args) -> int:
     """Evaluate transactions as they are read (one output line per transaction, in order); exit 2
     if any transaction is bad, after deciding all the others."""
     policy = _single_policy(args.policy)
-    transactions = read_transactions(args.facts)
-    head = list(itertools.islice(transactions, 2))
-    many = len(head) > 1
+    stream = open_facts(args.facts)
+    transactions = read_transactions(args.facts, stream)
+    # A file is read one transaction ahead, to leave out the line numbers when it holds just one;
+    # a pipe or a terminal is never read ahead (its next line may wait for this result), so its
+    # results always carry their line numbers, and each is flushed as soon as it is printed.
+    interactive = not is_seekable_input(stream)
+    head = [] if interactive else list(itertools.islice(transactions, 2))
+    many = interactive or len(head) > 1
     failed = False
     shown_path = for_terminal(args.facts, keep_newlines=False)
     for number, facts in itertools.chain(head, transactions):
@@ -154,6 +159,8 @@ def cmd_eval(args) -> int:
         else:
             rules = f"  ({', '.join(decision.rules)})" if decision.rules else ""
             print(for_terminal(f"{prefix}{decision.decision}{rules}", keep_newlines=False))
+        if interactive:
+            sys.stdout.flush()
     return EXIT_ERROR if failed else EXIT_OK
 
 

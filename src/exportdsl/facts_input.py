@@ -21,6 +21,7 @@ A bad line is reported with its number and the other lines are still read.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import stat
@@ -178,6 +179,15 @@ def open_facts(path: str):
     return os.fdopen(fd, "rb")
 
 
+def is_seekable_input(stream) -> bool:
+    """True for a regular file or an in-memory stream (reading ahead never waits); False for a
+    pipe, a terminal or a socket, whose next line may not have been written yet."""
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return True
+
+
 def _lines(stream) -> Iterator[tuple[int, str | Error]]:
     """``(line_number, text)`` for every line (newline and a trailing ``\\r`` removed), or an Error in
     place of a line that is not UTF-8. A line over MAX_LINE_BYTES yields an Error and ends the file."""
@@ -289,9 +299,11 @@ def _json_lines(lines) -> Iterator[tuple[int, object]]:
             yield number, _parsed(text)
 
 
-def read_transactions(path: str) -> Iterator[tuple[int, object]]:
-    """:func:`transactions` of a facts file (``-``: standard input), opened and closed here."""
-    stream = open_facts(path)
+def read_transactions(path: str, stream=None) -> Iterator[tuple[int, object]]:
+    """:func:`transactions` of a facts file (``-``: standard input), opened (unless ``stream`` is
+    given, from :func:`open_facts`) and closed here."""
+    if stream is None:
+        stream = open_facts(path)
     try:
         yield from transactions(stream)
     finally:
