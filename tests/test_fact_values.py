@@ -408,3 +408,17 @@ def test_eval_json_errors_are_one_json_document_per_line(tmp_path, capsys):
         lines = out.splitlines()
         assert len(lines) == 1, out
         assert json.loads(lines[0])["error"][0]["code"].startswith("E")
+
+
+def test_policy_test_failures_show_control_characters_escaped(tmp_path, capsys):
+    policy_path = tmp_path / "p.xpol"
+    policy_path.write_text('decisions allow < deny\nfact who: string\nrule R { who = "Acme" -> deny }\n')
+    suite = tmp_path / "t.yaml"
+    suite.write_text(f'policy: "{policy_path}"\ntests:\n  - name: "evil \\e[2J\\u202e"\n'
+                     '    facts: {who: "Acme\\e]0;x\\a"}\n    expect: deny\n')
+    code = main(["test", str(suite), "--coverage"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    for char in "\x1b\x07\u202e":
+        assert char not in out and char not in err
+    assert "\\x1b[2J" in out

@@ -209,7 +209,7 @@ def cmd_test(args) -> int:
                 passed += 1
             else:
                 failed += 1
-                print(testing.format_failure(result))
+                print(for_terminal(testing.format_failure(result)))
                 print()
     if problems:
         print(render_text(problems), file=sys.stderr)
@@ -217,7 +217,8 @@ def cmd_test(args) -> int:
         print("coverage (rules that some test made decide):")
         for cov in testing.coverage(sorted(loaded), results, loaded):
             missed = f"   not exercised: {', '.join(cov.missed)}" if cov.missed else ""
-            print(f"  {cov.policy_path}: {cov.percent:.0f}% of {len(cov.rules)} rules{missed}")
+            print(for_terminal(f"  {cov.policy_path}: {cov.percent:.0f}% of {len(cov.rules)} rules{missed}",
+                               keep_newlines=False))
     print(f"{passed} passed, {failed} failed")
     if problems:
         return EXIT_ERROR
