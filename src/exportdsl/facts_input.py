@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 from .errors import Diagnostic, Error, UsageError
-from .semantics import NumberText
+from .semantics import NumberText, show_value
 
 #: The longest line (one transaction of JSON Lines), in bytes, newline included.
 MAX_LINE_BYTES = 8 * 1024 * 1024
@@ -101,17 +101,13 @@ def _check_structure(value) -> None:
             stack.extend((element, depth + 1, fact) for element in item)
             continue
         if isinstance(item, _Duplicated):
-            key = _clip(item.duplicate)
+            key = show_value(item.duplicate)
             if depth == 1:
                 raise FactsSyntaxError(Diagnostic(
                     "E307", f"fact {key} is given twice",
                     help="give each fact once: which value counts would be a guess"))
             raise FactsSyntaxError(Diagnostic("E307", f"key {key} is given twice in an object in fact '{fact}'"))
         stack.extend((element, depth + 1, key if depth == 1 else fact) for key, element in item.items())
-
-
-def _clip(text: str) -> str:
-    return repr(text) if len(text) <= 60 else f"{text[:60]!r}… ({len(text)} characters)"
 
 
 def loads_facts(text: str):

@@ -214,14 +214,14 @@ def _clip(text: str) -> str:
     return f"{text[:SHOWN_CHARS]}… ({len(text)} characters)"
 
 
-def _show(value, depth: int = 0) -> str:
+def show_value(value, depth: int = 0) -> str:
     """A value for a message: bounded, and never through a caller's own ``__repr__`` or ``__str__``."""
     if isinstance(value, (list, tuple, set, frozenset, dict)) and depth < 3:
         if isinstance(value, dict):
-            items = [f"{_show(k, depth + 1)}: {_show(v, depth + 1)}" for k, v in islice(dict.items(value), 4)]
+            items = [f"{show_value(k, depth + 1)}: {show_value(v, depth + 1)}" for k, v in islice(dict.items(value), 4)]
             opening, closing, count = "{", "}", dict.__len__(value)
         else:
-            items = [_show(item, depth + 1) for item in islice(_elements(value), 4)]
+            items = [show_value(item, depth + 1) for item in islice(_elements(value), 4)]
             opening, closing = ("[", "]") if isinstance(value, (list, tuple)) else ("{", "}")
             count = len(_elements(value)) if len(items) == 4 else len(items)
         more = ", …" if count > len(items) else ""
@@ -253,7 +253,7 @@ def _got(value) -> str:
     """``null``, or the JSON type name and the value: ``string 'x'``."""
     if value is None:
         return "null"
-    shown = _show(value)
+    shown = show_value(value)
     return shown if shown.startswith("a ") else f"{_type_name(value)} {shown}"
 
 
@@ -269,12 +269,12 @@ def _type_name(value) -> str:
 def _bounded(value: Decimal, what: str, original) -> Decimal:
     """A finite Decimal within the digit and exponent bounds (checked before any costly conversion)."""
     if not value.is_finite():
-        raise ValueProblem("E303", f"expected {what} (finite), got {_show(original)}")
+        raise ValueProblem("E303", f"expected {what} (finite), got {show_value(original)}")
     if value and not -MAX_NUMBER_EXPONENT <= value.adjusted() <= MAX_NUMBER_EXPONENT:
-        raise ValueProblem("E303", f"number {_show(original)} is out of range",
+        raise ValueProblem("E303", f"number {show_value(original)} is out of range",
                            help=f"numbers lie between 1e-{MAX_NUMBER_EXPONENT} and 1e+{MAX_NUMBER_EXPONENT}")
     if len(value.as_tuple().digits) > MAX_NUMBER_DIGITS:
-        raise ValueProblem("E303", f"number {_show(original)} has more than {MAX_NUMBER_DIGITS} digits")
+        raise ValueProblem("E303", f"number {show_value(original)} has more than {MAX_NUMBER_DIGITS} digits")
     return value
 
 
@@ -282,7 +282,7 @@ def _number(value, what: str):
     """An ``int`` or finite ``Decimal`` of the exact base type (subclasses are read through the base
     type's own methods, never their overrides), within the bounds; raises ValueProblem."""
     if isinstance(value, bool):
-        raise ValueProblem("E302", f"expected {what}, got boolean {_show(value)}")
+        raise ValueProblem("E302", f"expected {what}, got boolean {show_value(value)}")
     if isinstance(value, int):
         number = int.__int__(value)
         if not -_INT_LIMIT < number < _INT_LIMIT:
@@ -292,12 +292,12 @@ def _number(value, what: str):
     if isinstance(value, float):
         number = float.__float__(value)
         if number != number or number in (float("inf"), float("-inf")):
-            raise ValueProblem("E303", f"expected {what} (finite), got {_show(value)}")
+            raise ValueProblem("E303", f"expected {what} (finite), got {show_value(value)}")
         return _bounded(Decimal(float.__repr__(number)), what, value)
     if isinstance(value, Decimal):
         return _bounded(Decimal(value), what, value)
     if isinstance(value, NumberText):
-        raise ValueProblem("E303", f"number {_show(value)} is out of range or too long",
+        raise ValueProblem("E303", f"number {show_value(value)} is out of range or too long",
                            help=f"numbers have at most {MAX_NUMBER_DIGITS} digits and lie between "
                                 f"1e-{MAX_NUMBER_EXPONENT} and 1e+{MAX_NUMBER_EXPONENT}")
     raise ValueProblem("E302", f"expected {what}, got {_got(value)}")
@@ -331,7 +331,7 @@ def coerce_value(ftype: FactType, value):
         number = _number(value, "an integer")
         if isinstance(number, Decimal):
             if number != number.to_integral_value():
-                raise ValueProblem("E302", f"expected an integer, got {_show(value)}")
+                raise ValueProblem("E302", f"expected an integer, got {show_value(value)}")
             return int(number)
         return number
     if k is Kind.NUMBER:
@@ -341,12 +341,12 @@ def coerce_value(ftype: FactType, value):
             text = str.__str__(value)
             if (not text.endswith("%") or len(text) > MAX_NUMBER_DIGITS + 3
                     or not _DECIMAL_RE.match(text[:-1])):
-                raise ValueProblem("E302", f"expected a percent like 0.1 or \"0.1%\", got {_show(value)}")
+                raise ValueProblem("E302", f"expected a percent like 0.1 or \"0.1%\", got {show_value(value)}")
             number = decimal_of(text[:-1])
         else:
             number = _number(value, 'a percent (a number of percentage points, or a string like "0.1%")')
         if not 0 <= number <= 100:
-            raise ValueProblem("E303", f"percent {_show(value)} is outside 0..100")
+            raise ValueProblem("E303", f"percent {show_value(value)} is outside 0..100")
         return number
     if k is Kind.DATE:
         if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
@@ -356,14 +356,14 @@ def coerce_value(ftype: FactType, value):
             if valid_date(text):
                 return text
             if _DATE_RE.match(text):
-                raise ValueProblem("E303", f"{_show(text)} is not a calendar date")
-            raise ValueProblem("E303", f"malformed date {_show(text)}", help="write dates as YYYY-MM-DD")
+                raise ValueProblem("E303", f"{show_value(text)} is not a calendar date")
+            raise ValueProblem("E303", f"malformed date {show_value(text)}", help="write dates as YYYY-MM-DD")
         raise ValueProblem("E302", f"expected a date string YYYY-MM-DD, got {_got(value)}")
     if k is Kind.COUNTRY:
         if not isinstance(value, str):
             raise ValueProblem("E302", f"expected a country code string, got {_got(value)}")
         text = str.__str__(value)
-        return _country(text, "E303", _show(text))
+        return _country(text, "E303", show_value(text))
     if k is Kind.STRING:
         if isinstance(value, str):
             return str.__str__(value)
@@ -373,7 +373,7 @@ def coerce_value(ftype: FactType, value):
             raise ValueProblem("E302", f"expected a string, got {_got(value)}")
         text = str.__str__(value)
         if text not in ftype.values:
-            raise ValueProblem("E303", f"unknown value {_show(text)}",
+            raise ValueProblem("E303", f"unknown value {show_value(text)}",
                                help=did_you_mean(text, ftype.values) or "allowed: " + _listed(ftype.values))
         return text
     if k is Kind.SET:
@@ -384,7 +384,7 @@ def coerce_value(ftype: FactType, value):
             try:
                 items.append(coerce_value(ftype.element, item))
             except ValueProblem as problem:
-                raise ValueProblem(problem.code, f"element {_show(item)}: {problem.message}", problem.help) from None
+                raise ValueProblem(problem.code, f"element {show_value(item)}: {problem.message}", problem.help) from None
         return frozenset(items)
     raise AssertionError(f"unhandled kind {k}")
 
@@ -402,7 +402,7 @@ def _snapshot(facts: Mapping) -> tuple[dict, list, list[Diagnostic]]:
             continue
         key = str.__str__(key)
         if key in read:
-            problems.append(Diagnostic("E307", f"fact {_show(key)} is given twice",
+            problems.append(Diagnostic("E307", f"fact {show_value(key)} is given twice",
                                        help="give each fact once: which value counts would be a guess"))
             continue
         read[key] = value
@@ -450,7 +450,7 @@ def validate_facts(declared: Mapping, facts) -> dict:
     for name in unknown[:MAX_UNKNOWN_REPORTED]:
         hint = did_you_mean(name, declared) if isinstance(name, str) else None
         problems.append(Diagnostic(
-            "E304", f"unknown fact {_show(name)}: the policy does not declare it",
+            "E304", f"unknown fact {show_value(name)}: the policy does not declare it",
             help=hint or "remove it, or declare it in the policy"))
     if len(unknown) > MAX_UNKNOWN_REPORTED:
         problems.append(Diagnostic(
