@@ -87,8 +87,24 @@ _DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_float=_float, parse
                             parse_constant=_constant)
 
 
+def _flat(value) -> bool:
+    """True for the usual transaction: an object (no key given twice) of scalars and arrays of scalars."""
+    if type(value) is not dict:
+        return False
+    for item in value.values():
+        if type(item) is list:
+            for element in item:
+                if type(element) is list or isinstance(element, dict):
+                    return False
+        elif isinstance(item, dict):
+            return False
+    return True
+
+
 def _check_structure(value) -> None:
     """Raise FactsSyntaxError for nesting past MAX_NESTING or a duplicated key (walked iteratively)."""
+    if _flat(value):
+        return
     stack = [(value, 1, None)]
     while stack:
         item, depth, fact = stack.pop()
