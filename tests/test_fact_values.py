@@ -422,3 +422,13 @@ def test_policy_test_failures_show_control_characters_escaped(tmp_path, capsys):
     for char in "\x1b\x07\u202e":
         assert char not in out and char not in err
     assert "\\x1b[2J" in out
+
+
+def test_evaluate_many_can_go_on_past_bad_transactions():
+    rows = [GOOD, {**GOOD, "origin": "cn"}, types.MappingProxyType({**GOOD, "n": 11, "origin": "US"})]
+    results = list(POLICY.evaluate_many(rows, stop_at_error=False))
+    assert results[0].decision == "deny" and results[2].decision == "review"
+    assert isinstance(results[1], exportdsl.EvaluationError)
+    assert [d.code for d in results[1].diagnostics] == ["E303"]
+    with pytest.raises(exportdsl.EvaluationError):
+        list(POLICY.evaluate_many(rows))
