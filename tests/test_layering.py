@@ -27,6 +27,7 @@ LAYERS = {
     "parser": 2, "check": 2, "check_declarations": 2, "render": 2,
     "combining": 2,                       # assigned here: most-severe-wins over the IR, used by every backend
     "yaml_input": 2,                      # assigned here: reading untrusted YAML (policy test files), bounded
+    "facts_input": 2,                     # assigned here: reading JSON facts files (the front end of evaluation)
     # 3: backends and everything built on one checked policy
     "backends": 3, "backends.interpreter": 3, "backends.python": 3, "schema": 3,
     "compose": 3,                         # assigned here: resolves `extends` with the parser

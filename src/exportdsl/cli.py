@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
-from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 
 from . import __version__
 from .errors import Diagnostic, Error, UsageError, render_json, render_text
+from .escape import for_terminal
+from .facts_input import is_seekable_input, open_facts, read_transactions
 from .policy import Policy, load
 
 EXIT_OK = 0
@@ -26,55 +27,6 @@ class _ArgumentParser(argparse.ArgumentParser):
         raise UsageError(Diagnostic("E402", message, help=f"see '{self.prog} --help'"))
 
 
-def _json_default(value):
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, (set, frozenset)):
-        return sorted(value)
-    raise TypeError(f"cannot encode {type(value).__name__}")
-
-
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not a valid JSON number")
-
-
-def _loads(text: str):
-    return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
-
-
-def read_transactions(path: str) -> Iterator[tuple[int, object]]:
-    """Transactions of a facts file: one JSON object, a JSON array, or JSONL (one object a line).
-
-    Yields ``(line_number, value)``; a line that is not valid JSON yields an :class:`Error` as value.
-    ``-`` reads standard input. Numbers are read from their decimal text (never through a float).
-    """
-    try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(Diagnostic("E401", f"cannot read facts file {path!r}: {getattr(exc, 'strerror', None) or exc}"))
-    stripped = text.strip()
-    if not stripped:
-        raise UsageError(Diagnostic("E305", f"facts file {path!r} is empty"))
-    try:
-        whole = _loads(stripped)
-    except ValueError:
-        whole = None
-    else:
-        if isinstance(whole, list):
-            for index, item in enumerate(whole, 1):
-                yield index, item
-            return
-        yield 1, whole
-        return
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            yield number, _loads(line)
-        except ValueError as exc:
-            yield number, Error(Diagnostic("E305", f"not valid JSON: {exc}"))
-
-
 def _load_policies(paths: list[str]) -> tuple[list[Policy], list[Diagnostic]]:
     policies, problems = [], []
     for path in paths:
@@ -88,6 +40,8 @@ def _load_policies(paths: list[str]) -> tuple[list[Policy], list[Diagnostic]]:
 def _print_diagnostics(diagnostics, fmt: str) -> None:
     if fmt == "json":
         print(render_json(diagnostics))
+    elif fmt == "jsonl":
+        print(json.dumps({"error": [d.to_json() for d in diagnostics]}, ensure_ascii=False))
     else:
         print(render_text(diagnostics), file=sys.stderr)
 
@@ -160,13 +114,21 @@ def _single_policy(path: str) -> Policy:
 
 
 def cmd_eval(args) -> int:
-    """Evaluate transactions; one output line per transaction; exit 2 if any transaction is bad."""
+    """Evaluate transactions as they are read (one output line per transaction, in order); exit 2
+    if any transaction is bad, after deciding all the others."""
     policy = _single_policy(args.policy)
+    stream = open_facts(args.facts)
+    transactions = read_transactions(args.facts, stream)
+    # A file is read one transaction ahead, to leave out the line numbers when it holds just one;
+    # a pipe or a terminal is never read ahead (its next line may wait for this result), so its
+    # results always carry their line numbers, and each is flushed as soon as it is printed.
+    interactive = not is_seekable_input(stream)
+    head = [] if interactive else list(itertools.islice(transactions, 2))
+    many = interactive or len(head) > 1
     failed = False
-    transactions = list(read_transactions(args.facts))
-    many = len(transactions) > 1
-    for number, facts in transactions:
-        prefix = f"{args.facts}:{number}: " if many else ""
+    shown_path = for_terminal(args.facts, keep_newlines=False)
+    for number, facts in itertools.chain(head, transactions):
+        prefix = f"{shown_path}:{number}: " if many else ""
         try:
             if isinstance(facts, Error):
                 raise facts
@@ -189,13 +151,16 @@ def cmd_eval(args) -> int:
                 out["explanation"] = explanation
             print(json.dumps(out, ensure_ascii=False))
         elif explanation is not None:
-            print(f"{prefix}" if many else "", end="\n" if many else "")
+            if many:
+                print(prefix)
             print(explanation)
             if many:
                 print()
         else:
             rules = f"  ({', '.join(decision.rules)})" if decision.rules else ""
-            print(f"{prefix}{decision.decision}{rules}")
+            print(for_terminal(f"{prefix}{decision.decision}{rules}", keep_newlines=False))
+        if interactive:
+            sys.stdout.flush()
     return EXIT_ERROR if failed else EXIT_OK
 
 
@@ -246,7 +211,7 @@ def cmd_test(args) -> int:
                 passed += 1
             else:
                 failed += 1
-                print(testing.format_failure(result))
+                print(for_terminal(testing.format_failure(result)))
                 print()
     if problems:
         print(render_text(problems), file=sys.stderr)
@@ -254,7 +219,8 @@ def cmd_test(args) -> int:
         print("coverage (rules that some test made decide):")
         for cov in testing.coverage(sorted(loaded), results, loaded):
             missed = f"   not exercised: {', '.join(cov.missed)}" if cov.missed else ""
-            print(f"  {cov.policy_path}: {cov.percent:.0f}% of {len(cov.rules)} rules{missed}")
+            print(for_terminal(f"  {cov.policy_path}: {cov.percent:.0f}% of {len(cov.rules)} rules{missed}",
+                               keep_newlines=False))
     print(f"{passed} passed, {failed} failed" + (f", {bad} not run (bad tests, see above)" if bad else ""))
     if problems:
         return EXIT_ERROR
@@ -509,8 +475,11 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_ERROR
         return args.run(args)
     except Error as exc:
-        fmt = getattr(locals().get("args"), "format", "text")
-        _print_diagnostics(exc.diagnostics, fmt if fmt == "json" else "text")
+        args = locals().get("args")
+        fmt = getattr(args, "format", "text")
+        if fmt == "json" and getattr(args, "command", None) == "eval":
+            fmt = "jsonl"  # eval's results are JSON Lines: its errors are one JSON document on one line too
+        _print_diagnostics(exc.diagnostics, fmt if fmt in ("json", "jsonl") else "text")
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

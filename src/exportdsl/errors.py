@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import difflib
 import enum
+import itertools
 import json
 from collections.abc import Iterable, Sequence
 
 import attrs
 
+from .escape import for_terminal
 from .source import Span
 
 
@@ -54,6 +56,8 @@ CODES: dict[str, str] = {
     "E305": "Malformed facts input (not a JSON object, unreadable JSON).",
     "E306": "Malformed policy test file.",
     "E320": "A policy test file over a limit (size, nesting depth, length of a number).",
+    "E307": "A fact (or a key of a nested object) given twice in one JSON object.",
+    "E308": "Facts nested deeper than the limit (arrays and objects within each other).",
     # E5xx: comparing policies
     "E501": "Two policies declare the same fact with incompatible types, so they cannot be compared.",
     "E502": "A bad --as-of date or a --as-of without a 'dated by' fact.",
@@ -62,6 +66,8 @@ CODES: dict[str, str] = {
     "E401": "A file cannot be read or written.",
     "E402": "Bad command-line usage.",
     "E403": "The formatter refused to write: its output would not parse back to the same policy and comments.",
+    "E404": "A facts file that is not a regular file (a FIFO, a device or a folder).",
+    "E405": "A facts line, or a facts array, larger than the limit.",
     # W1xx: lints (exportdsl lint, and exportdsl check): warnings and notes about policies that check
     "W101": "A rule's condition can never hold.",
     "W102": "A named condition can never hold.",
@@ -90,14 +96,17 @@ class Diagnostic:
     severity: Severity = Severity.ERROR
 
     def render(self) -> str:
-        """``file:line:col: error[E203]: message``, the source line, a caret and ``help: ...``."""
+        """``file:line:col: error[E203]: message``, the source line, a caret and ``help: ...``.
+
+        Safe to print on a terminal: control bytes, escape sequences and bidi controls that came
+        from a policy, a fact or a file name are shown escaped (``\\x1b``), never sent raw."""
         where = f"{self.span.location()}: " if self.span is not None else ""
         lines = [f"{where}{self.severity.value}[{self.code}]: {self.message}"]
         if self.span is not None:
             lines.append(self.span.snippet())
         if self.help:
             lines.append(f"  help: {self.help}")
-        return "\n".join(lines)
+        return for_terminal("\n".join(lines))
 
     def to_json(self) -> dict:
         """A JSON-ready dict: code, severity, message, file/line/column/end, help."""
@@ -121,14 +130,32 @@ def render_json(diagnostics: Iterable[Diagnostic]) -> str:
     return json.dumps([d.to_json() for d in diagnostics], indent=2, ensure_ascii=False)
 
 
+#: A word longer than this gets no suggestion (comparing it would cost time and memory for nothing).
+SUGGEST_MAX_LENGTH = 100
+#: At most this many candidates are compared.
+SUGGEST_MAX_CANDIDATES = 2000
+
+
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
-    """``did you mean 'x'?`` for the closest candidate, or None when nothing is close."""
-    pool = [str(c) for c in candidates]
-    matches = difflib.get_close_matches(str(word), pool, n=1, cutoff=0.6)
+    """``did you mean 'x'?`` for the closest candidate, or None when nothing is close.
+
+    Bounded: a word longer than SUGGEST_MAX_LENGTH (or not a string) gets no suggestion, only the
+    first SUGGEST_MAX_CANDIDATES candidates are read, and candidates whose length alone rules out
+    a close match are never compared.
+    """
+    if not isinstance(word, str) or len(word) > SUGGEST_MAX_LENGTH:
+        return None
+    word = str.__str__(word)
+    pool = [str(c) for c in itertools.islice(candidates, SUGGEST_MAX_CANDIDATES)]
+    cutoff = 0.6
+    # difflib's ratio is at most 2*min(a, b)/(a + b): skip the candidates that cannot reach the cutoff.
+    near = [c for c in pool if len(c) <= SUGGEST_MAX_LENGTH
+            and 2 * min(len(c), len(word)) >= cutoff * (len(c) + len(word))]
+    matches = difflib.get_close_matches(word, near, n=1, cutoff=cutoff)
     if not matches:
         lowered = {c.lower(): c for c in pool}
-        if str(word).lower() in lowered:
-            matches = [lowered[str(word).lower()]]
+        if word.lower() in lowered:
+            matches = [lowered[word.lower()]]
     return f"did you mean '{matches[0]}'?" if matches else None
 
 

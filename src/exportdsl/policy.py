@@ -15,7 +15,7 @@ from .backends import interpreter
 from .backends.python import compile_policy
 from .check import lower
 from .compose import resolve
-from .errors import Diagnostic, ParseError
+from .errors import Diagnostic, EvaluationError, ParseError
 from .explain import explain as explain_text
 from .parser import parse
 from .schema import json_schema
@@ -145,18 +145,38 @@ class Policy:
         if explain:
             decision, rules = interpreter.evaluate(self._ir, facts)
         else:
-            decision, rules = self._compiled.decide(facts)
+            decision, rules = self.decide(facts)
         return _new_tuple(Decision, (decision, rules, self, facts))
 
-    def evaluate_many(self, transactions: Iterable[Mapping]) -> Iterator[Decision]:
-        """Decide transactions one after another (stops at the first bad one, raising its error)."""
-        decide = self._compiled.decide
+    def evaluate_many(self, transactions: Iterable[Mapping], *,
+                      stop_at_error: bool = True) -> Iterator[Decision | EvaluationError]:
+        """Decide transactions one after another, lazily (one in, one out).
+
+        By default it stops at the first bad transaction, raising its :class:`EvaluationError`.
+        With ``stop_at_error=False`` a bad transaction yields its ``EvaluationError`` (not raised)
+        in its place and the next ones are still decided.
+        """
+        decide = self.decide
         for facts in transactions:
-            decision, rules = decide(facts)
+            try:
+                decision, rules = decide(facts)
+            except EvaluationError as exc:
+                if stop_at_error:
+                    raise
+                yield exc
+                continue
             yield _new_tuple(Decision, (decision, rules, self, facts))
 
     def decide(self, facts: Mapping) -> tuple[str, tuple[str, ...]]:
-        """The bare ``(decision, rule_ids)`` pair, without a Decision object (the fastest call)."""
+        """The bare ``(decision, rule_ids)`` pair, without a Decision object (the fastest call).
+
+        A plain ``dict`` goes straight to the compiled evaluator; any other mapping (a
+        ``defaultdict``, a read-only proxy, a caller's own ``Mapping``) is first read once by
+        :func:`~exportdsl.semantics.validate_facts`, so that it is never changed and whatever it
+        raises becomes an :class:`EvaluationError`.
+        """
+        if type(facts) is not dict:
+            facts = validate_facts(self._ir.facts, facts)
         return self._compiled.decide(facts)
 
     def interpret(self, facts: Mapping) -> tuple[str, tuple[str, ...]]:

@@ -24,6 +24,7 @@ import operator
 import re
 from collections.abc import Mapping
 from decimal import Decimal
+from itertools import islice
 
 from .errors import Diagnostic, EvaluationError, did_you_mean
 from .operators import CompareOp, LiteralKind, Quantifier
@@ -180,40 +181,147 @@ def literal_value(ftype: FactType, kind: LiteralKind, text: str):
 
 MISSING = object()
 
+#: A number fact value has at most this many significant digits ...
+MAX_NUMBER_DIGITS = 400
+#: ... and, unless zero, a magnitude between 10**-MAX_NUMBER_EXPONENT and 10**(MAX_NUMBER_EXPONENT + 1).
+MAX_NUMBER_EXPONENT = 400
+_INT_LIMIT = 10 ** (MAX_NUMBER_EXPONENT + 1)
+#: A transaction with more keys than this is refused whole (E305) before any key is examined further.
+MAX_FACT_KEYS = 100_000
+#: Unknown facts reported one by one; the rest are counted in one last diagnostic.
+MAX_UNKNOWN_REPORTED = 20
+#: How much of a value a message shows.
+SHOWN_CHARS = 60
 
-def _show(value) -> str:
-    text = str(value) if isinstance(value, Decimal) else repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+
+class NumberText:
+    """A JSON number whose text is too long or too large to convert: read as text, rejected (E303)
+    by :func:`coerce_value` with the fact's name. Readers of JSON produce it instead of converting."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"NumberText({_clip(self.text)})"
+
+
+def _clip(text: str) -> str:
+    """``text`` cut to SHOWN_CHARS with an ellipsis and its length when longer."""
+    if len(text) <= SHOWN_CHARS:
+        return text
+    return f"{text[:SHOWN_CHARS]}… ({len(text)} characters)"
+
+
+def show_value(value, depth: int = 0) -> str:
+    """A value for a message: bounded, and never through a caller's own ``__repr__`` or ``__str__``."""
+    if isinstance(value, (list, tuple, set, frozenset, dict)) and depth < 3:
+        if isinstance(value, dict):
+            items = [f"{show_value(k, depth + 1)}: {show_value(v, depth + 1)}" for k, v in islice(dict.items(value), 4)]
+            opening, closing, count = "{", "}", dict.__len__(value)
+        else:
+            items = [show_value(item, depth + 1) for item in islice(_elements(value), 4)]
+            opening, closing = ("[", "]") if isinstance(value, (list, tuple)) else ("{", "}")
+            count = len(_elements(value)) if len(items) == 4 else len(items)
+        more = ", …" if count > len(items) else ""
+        return _clip(opening + ", ".join(items) + more + closing)
+    if isinstance(value, bool):
+        return repr(bool(value))
+    if isinstance(value, str):
+        text = str.__str__(value)
+        if len(text) <= SHOWN_CHARS:
+            return repr(text)
+        return f"{text[:SHOWN_CHARS]!r}… ({len(text)} characters)"
+    if isinstance(value, int):
+        value = int.__int__(value)
+        if -_INT_LIMIT < value < _INT_LIMIT:
+            return str(value)
+        return f"an integer of {value.bit_length()} bits"
+    if isinstance(value, float):
+        return float.__repr__(value)
+    if isinstance(value, Decimal):
+        return _clip(str(Decimal(value)))
+    if isinstance(value, NumberText):
+        return _clip(value.text)
+    if value is None:
+        return "null"
+    return f"a {_type_name(value)}"
 
 
 def _got(value) -> str:
     """``null``, or the JSON type name and the value: ``string 'x'``."""
-    return "null" if value is None else f"{_type_name(value)} {_show(value)}"
+    if value is None:
+        return "null"
+    shown = show_value(value)
+    return shown if shown.startswith("a ") else f"{_type_name(value)} {shown}"
 
 
 def _type_name(value) -> str:
-    return {bool: "boolean", int: "integer", float: "number", Decimal: "number", str: "string",
-            list: "list", tuple: "list", dict: "object", type(None): "null"}.get(type(value), type(value).__name__)
+    for base, name in ((bool, "boolean"), (int, "integer"), (float, "number"), (Decimal, "number"),
+                       (NumberText, "number"), (str, "string"), (list, "list"), (tuple, "list"),
+                       (Mapping, "object"), (type(None), "null")):
+        if isinstance(value, base):
+            return name
+    return type(value).__name__
+
+
+def _bounded(value: Decimal, what: str, original) -> Decimal:
+    """A finite Decimal within the digit and exponent bounds (checked before any costly conversion)."""
+    if not value.is_finite():
+        raise ValueProblem("E303", f"expected {what} (finite), got {show_value(original)}")
+    if value and not -MAX_NUMBER_EXPONENT <= value.adjusted() <= MAX_NUMBER_EXPONENT:
+        raise ValueProblem("E303", f"number {show_value(original)} is out of range",
+                           help=f"numbers lie between 1e-{MAX_NUMBER_EXPONENT} and 1e+{MAX_NUMBER_EXPONENT}")
+    if len(value.as_tuple().digits) > MAX_NUMBER_DIGITS:
+        raise ValueProblem("E303", f"number {show_value(original)} has more than {MAX_NUMBER_DIGITS} digits")
+    return value
 
 
 def _number(value, what: str):
+    """An ``int`` or finite ``Decimal`` of the exact base type (subclasses are read through the base
+    type's own methods, never their overrides), within the bounds; raises ValueProblem."""
     if isinstance(value, bool):
-        raise ValueProblem("E302", f"expected {what}, got boolean {_show(value)}")
+        raise ValueProblem("E302", f"expected {what}, got boolean {show_value(value)}")
     if isinstance(value, int):
-        return value
+        number = int.__int__(value)
+        if not -_INT_LIMIT < number < _INT_LIMIT:
+            raise ValueProblem("E303", f"integer of {number.bit_length()} bits is out of range",
+                               help=f"numbers lie between 1e-{MAX_NUMBER_EXPONENT} and 1e+{MAX_NUMBER_EXPONENT}")
+        return number
     if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ValueProblem("E303", f"expected {what} (finite), got {_show(value)}")
-        return Decimal(repr(value))
+        number = float.__float__(value)
+        if number != number or number in (float("inf"), float("-inf")):
+            raise ValueProblem("E303", f"expected {what} (finite), got {show_value(value)}")
+        return _bounded(Decimal(float.__repr__(number)), what, value)
     if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueProblem("E303", f"expected {what} (finite), got {_show(value)}")
-        return value
+        return _bounded(Decimal(value), what, value)
+    if isinstance(value, NumberText):
+        raise ValueProblem("E303", f"number {show_value(value)} is out of range or too long",
+                           help=f"numbers have at most {MAX_NUMBER_DIGITS} digits and lie between "
+                                f"1e-{MAX_NUMBER_EXPONENT} and 1e+{MAX_NUMBER_EXPONENT}")
     raise ValueProblem("E302", f"expected {what}, got {_got(value)}")
 
 
+def _listed(values) -> str:
+    shown = ", ".join(values[:20])
+    return shown + (f", … ({len(values)} values)" if len(values) > 20 else "")
+
+
+def _elements(value) -> list:
+    """The elements of a list, tuple or set (subclasses iterated with the base type's iterator)."""
+    for base in (list, tuple, frozenset, set):
+        if isinstance(value, base):
+            return list(base.__iter__(value))
+    raise AssertionError(type(value))
+
+
 def coerce_value(ftype: FactType, value):
-    """The canonical form of a fact value of type ``ftype``; raises ValueProblem naming the value."""
+    """The canonical form of a fact value of type ``ftype``; raises ValueProblem naming the value.
+
+    Subclasses of ``int``, ``float``, ``Decimal``, ``str``, ``list``, ``tuple``, ``set`` and
+    ``datetime.date`` are read as the exact base value (their overrides are never called).
+    """
     k = ftype.kind
     if k is Kind.BOOL:
         if value is True or value is False:
@@ -223,72 +331,107 @@ def coerce_value(ftype: FactType, value):
         number = _number(value, "an integer")
         if isinstance(number, Decimal):
             if number != number.to_integral_value():
-                raise ValueProblem("E302", f"expected an integer, got {_show(value)}")
+                raise ValueProblem("E302", f"expected an integer, got {show_value(value)}")
             return int(number)
         return number
     if k is Kind.NUMBER:
         return _number(value, "a number")
     if k is Kind.PERCENT:
         if isinstance(value, str):
-            if not value.endswith("%") or not _DECIMAL_RE.match(value[:-1]):
-                raise ValueProblem("E302", f"expected a percent like 0.1 or \"0.1%\", got {_show(value)}")
-            number = decimal_of(value[:-1])
+            text = str.__str__(value)
+            if (not text.endswith("%") or len(text) > MAX_NUMBER_DIGITS + 3
+                    or not _DECIMAL_RE.match(text[:-1])):
+                raise ValueProblem("E302", f"expected a percent like 0.1 or \"0.1%\", got {show_value(value)}")
+            number = decimal_of(text[:-1])
         else:
             number = _number(value, 'a percent (a number of percentage points, or a string like "0.1%")')
         if not 0 <= number <= 100:
-            raise ValueProblem("E303", f"percent {_show(value)} is outside 0..100")
+            raise ValueProblem("E303", f"percent {show_value(value)} is outside 0..100")
         return number
     if k is Kind.DATE:
         if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
-            return value.isoformat()
+            return datetime.date.isoformat(value)
         if isinstance(value, str):
-            if valid_date(value):
-                return value
-            if _DATE_RE.match(value):
-                raise ValueProblem("E303", f"{_show(value)} is not a calendar date")
-            raise ValueProblem("E303", f"malformed date {_show(value)}", help="write dates as YYYY-MM-DD")
+            text = str.__str__(value)
+            if valid_date(text):
+                return text
+            if _DATE_RE.match(text):
+                raise ValueProblem("E303", f"{show_value(text)} is not a calendar date")
+            raise ValueProblem("E303", f"malformed date {show_value(text)}", help="write dates as YYYY-MM-DD")
         raise ValueProblem("E302", f"expected a date string YYYY-MM-DD, got {_got(value)}")
     if k is Kind.COUNTRY:
         if not isinstance(value, str):
             raise ValueProblem("E302", f"expected a country code string, got {_got(value)}")
-        return _country(value, "E303", _show(value))
+        text = str.__str__(value)
+        return _country(text, "E303", show_value(text))
     if k is Kind.STRING:
         if isinstance(value, str):
-            return value
+            return str.__str__(value)
         raise ValueProblem("E302", f"expected a string, got {_got(value)}")
     if k is Kind.ENUM:
         if not isinstance(value, str):
             raise ValueProblem("E302", f"expected a string, got {_got(value)}")
-        if value not in ftype.values:
-            raise ValueProblem("E303", f"unknown value {_show(value)}",
-                               help=did_you_mean(value, ftype.values) or "allowed: " + ", ".join(ftype.values))
-        return value
+        text = str.__str__(value)
+        if text not in ftype.values:
+            raise ValueProblem("E303", f"unknown value {show_value(text)}",
+                               help=did_you_mean(text, ftype.values) or "allowed: " + _listed(ftype.values))
+        return text
     if k is Kind.SET:
         if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, (list, tuple, set, frozenset)):
             raise ValueProblem("E302", f"expected a list, got {_got(value)}")
         items = []
-        for item in value:
+        for item in _elements(value):
             try:
                 items.append(coerce_value(ftype.element, item))
             except ValueProblem as problem:
-                raise ValueProblem(problem.code, f"element {_show(item)}: {problem.message}", problem.help) from None
+                raise ValueProblem(problem.code, f"element {show_value(item)}: {problem.message}", problem.help) from None
         return frozenset(items)
     raise AssertionError(f"unhandled kind {k}")
+
+
+def _snapshot(facts: Mapping) -> tuple[dict, list, list[Diagnostic]]:
+    """The caller's mapping read once, without changing it: string keys (exact ``str``) to values,
+    the keys that are not strings, and the problems (a key given twice)."""
+    read: dict = {}
+    others: list = []
+    problems: list[Diagnostic] = []
+    items = iter(facts.items())
+    for key, value in islice(items, MAX_FACT_KEYS):
+        if not isinstance(key, str):
+            others.append(key)
+            continue
+        key = str.__str__(key)
+        if key in read:
+            problems.append(Diagnostic("E307", f"fact {show_value(key)} is given twice",
+                                       help="give each fact once: which value counts would be a guess"))
+            continue
+        read[key] = value
+    if next(items, MISSING) is not MISSING:
+        raise EvaluationError(Diagnostic("E305", f"facts with more than {MAX_FACT_KEYS} keys"))
+    return read, others, problems
 
 
 def validate_facts(declared: Mapping, facts) -> dict:
     """Check and normalise a whole transaction against declared facts; every problem is reported.
 
     ``declared`` maps a fact name to an object with ``.type`` and ``.default`` (``MISSING`` when the
-    fact is required). Raises :class:`EvaluationError` naming each bad fact and value.
+    fact is required). Raises :class:`EvaluationError` naming each bad fact and value, and never any
+    other exception, whatever the mapping and its values are; the caller's mapping is read, never
+    changed (a ``defaultdict`` gains no key).
     """
     if not isinstance(facts, Mapping):
         raise EvaluationError(Diagnostic(
             "E305", f"facts must be a JSON object (mapping), got {_type_name(facts)}"))
-    problems: list[Diagnostic] = []
+    try:
+        given, other_keys, problems = _snapshot(facts)
+    except EvaluationError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a caller's mapping type may raise anything: fail closed
+        raise EvaluationError(Diagnostic(
+            "E305", f"the facts mapping ({type(facts).__name__}) could not be read: {type(exc).__name__}")) from None
     result = {}
     for name, decl in declared.items():
-        value = facts.get(name, MISSING)
+        value = given.get(name, MISSING)
         if value is MISSING:
             if decl.default is MISSING:
                 problems.append(Diagnostic("E301", f"missing fact '{name}' ({decl.type.describe()})",
@@ -300,11 +443,18 @@ def validate_facts(declared: Mapping, facts) -> dict:
             result[name] = coerce_value(decl.type, value)
         except ValueProblem as problem:
             problems.append(Diagnostic(problem.code, f"fact '{name}': {problem.message}", help=problem.help))
-    for name in facts:
-        if name not in declared:
-            problems.append(Diagnostic(
-                "E304", f"unknown fact {_show(name)}: the policy does not declare it",
-                help=did_you_mean(name, declared) or "remove it, or declare it in the policy"))
+        except Exception as exc:  # noqa: BLE001 - a value's own type may raise anything: fail closed
+            problems.append(Diagnostic("E302", f"fact '{name}': a {_type_name(value)} value that cannot be "
+                                               f"read ({type(exc).__name__})"))
+    unknown = [key for key in given if key not in declared] + other_keys
+    for name in unknown[:MAX_UNKNOWN_REPORTED]:
+        hint = did_you_mean(name, declared) if isinstance(name, str) else None
+        problems.append(Diagnostic(
+            "E304", f"unknown fact {show_value(name)}: the policy does not declare it",
+            help=hint or "remove it, or declare it in the policy"))
+    if len(unknown) > MAX_UNKNOWN_REPORTED:
+        problems.append(Diagnostic(
+            "E304", f"{len(unknown) - MAX_UNKNOWN_REPORTED} more unknown facts (not listed)"))
     if problems:
         raise EvaluationError(problems)
     return result
