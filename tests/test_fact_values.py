@@ -136,6 +136,21 @@ def test_subclass_values_decide_as_their_base_values():
     POLICY.explain(facts)
 
 
+class RaisingStr(str):
+    def __hash__(self):
+        raise ValueError("hash")
+
+    def __eq__(self, other):
+        raise ValueError("eq")
+
+
+@pytest.mark.parametrize("fact", ["origin", "use", "who", "day", "share"])
+def test_values_whose_own_methods_raise_are_read_as_base_values(fact):
+    facts = {**GOOD, fact: RaisingStr({"share": "0.1%"}.get(fact, GOOD[fact]))}
+    assert both(facts) == ("ok",) + POLICY.interpret({**GOOD, fact: str(facts[fact])})
+    assert both({**GOOD, "tags": [RaisingStr("a")]}) == ("ok",) + POLICY.interpret(GOOD)
+
+
 def test_subclass_values_outside_their_type_are_errors_not_crashes():
     assert error_codes({**GOOD, "origin": LyingStr("cn")}) == ["E303"]
     assert error_codes({**GOOD, "use": LyingStr("army")}) == ["E303"]
