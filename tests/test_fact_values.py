@@ -308,6 +308,10 @@ json_scalars = st.one_of(
     st.sampled_from(["CN", "cn", "civil", "military", "a", "2025-06-01", "2025-02-30", "0.1%", "101%", "Acme",
                      "", "1e5%"]),
     st.builds(NumberText, st.text("0123456789e.-", max_size=20)),
+    st.builds(RaisingStr, st.sampled_from(["CN", "civil", "military", "a", "2025-06-01", "0.1%", "Acme", "x"])),
+    st.builds(LyingStr, st.sampled_from(["CN", "cn", "military", "b"])),
+    st.builds(WeirdFloat, st.floats()),
+    st.builds(LyingInt, st.integers(-20, 20)),
 )
 json_values = st.recursive(
     json_scalars,
