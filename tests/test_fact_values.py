@@ -136,6 +136,21 @@ def test_subclass_values_decide_as_their_base_values():
     POLICY.explain(facts)
 
 
+class RaisingStr(str):
+    def __hash__(self):
+        raise ValueError("hash")
+
+    def __eq__(self, other):
+        raise ValueError("eq")
+
+
+@pytest.mark.parametrize("fact", ["origin", "use", "who", "day", "share"])
+def test_values_whose_own_methods_raise_are_read_as_base_values(fact):
+    facts = {**GOOD, fact: RaisingStr({"share": "0.1%"}.get(fact, GOOD[fact]))}
+    assert both(facts) == ("ok",) + POLICY.interpret({**GOOD, fact: str(facts[fact])})
+    assert both({**GOOD, "tags": [RaisingStr("a")]}) == ("ok",) + POLICY.interpret(GOOD)
+
+
 def test_subclass_values_outside_their_type_are_errors_not_crashes():
     assert error_codes({**GOOD, "origin": LyingStr("cn")}) == ["E303"]
     assert error_codes({**GOOD, "use": LyingStr("army")}) == ["E303"]
@@ -293,6 +308,10 @@ json_scalars = st.one_of(
     st.sampled_from(["CN", "cn", "civil", "military", "a", "2025-06-01", "2025-02-30", "0.1%", "101%", "Acme",
                      "", "1e5%"]),
     st.builds(NumberText, st.text("0123456789e.-", max_size=20)),
+    st.builds(RaisingStr, st.sampled_from(["CN", "civil", "military", "a", "2025-06-01", "0.1%", "Acme", "x"])),
+    st.builds(LyingStr, st.sampled_from(["CN", "cn", "military", "b"])),
+    st.builds(WeirdFloat, st.floats()),
+    st.builds(LyingInt, st.integers(-20, 20)),
 )
 json_values = st.recursive(
     json_scalars,

@@ -288,3 +288,17 @@ def test_eval_memory_stays_flat_on_a_large_json_lines_file(tmp_path):
     assert growth_mib < size_mib / 2, (growth_mib, size_mib)
     assert len(lines) == count and json.loads(lines[count // 2])["error"][0]["code"] == "E303"
     assert json.loads(lines[-1]) == {"line": count, "decision": "deny", "rules": ["Q1"]}
+
+
+def test_after_a_bad_first_line_the_next_good_line_is_not_held_back():
+    stream = _Recorder(("{bad\n" + (LINE + "\n") * 1000).encode())
+    rows = transactions(stream)
+    assert codes(next(rows)[1]) == ["E305"]
+    assert next(rows) == (2, {**SHIPMENT, "re_content": Decimal("0.1")})
+    assert stream.lines_read <= 3
+
+
+def test_indented_object_with_an_empty_object_line_is_one_transaction():
+    text = json.dumps({"origin": "CN", "extra": [{}], "elements": []}, indent=2)
+    assert "\n    {}\n" in text
+    assert read(text.encode()) == [(1, {"origin": "CN", "extra": [{}], "elements": []})]

@@ -270,12 +270,15 @@ def transactions(stream) -> Iterator[tuple[int, object]]:
             yield number, value
             yield from _json_lines(lines)
             return
-    # An array, or an object over several lines (or JSON Lines whose first line is bad): read whole.
+    # An array, or an object over several lines (or JSON Lines whose first line is bad): read whole,
+    # unless a later line is an object on its own (then these are JSON Lines: go on line by line).
     buffered: list[tuple[int, str | Error]] = [first]
     size = len(text)
     for item in lines:
         buffered.append(item)
         if isinstance(item[1], Error):
+            break
+        if not is_array and item[1].lstrip().startswith("{") and _is_transaction_line(item[1]):
             break
         size += len(item[1]) + 1
         if size > MAX_DOCUMENT_BYTES:
@@ -301,6 +304,12 @@ def transactions(stream) -> Iterator[tuple[int, object]]:
         return
     yield from _json_lines(iter(buffered))
     yield from _json_lines(lines)
+
+
+def _is_transaction_line(text: str) -> bool:
+    """A non-empty object on one line (indented JSON never writes one: ``{}`` at most)."""
+    value = _parsed(text)
+    return isinstance(value, dict) and bool(value)
 
 
 def _json_lines(lines) -> Iterator[tuple[int, object]]:

@@ -173,11 +173,19 @@ class Policy:
         A plain ``dict`` goes straight to the compiled evaluator; any other mapping (a
         ``defaultdict``, a read-only proxy, a caller's own ``Mapping``) is first read once by
         :func:`~exportdsl.semantics.validate_facts`, so that it is never changed and whatever it
-        raises becomes an :class:`EvaluationError`.
+        raises becomes an :class:`EvaluationError`. Values whose own methods raise are read the
+        same way: this raises nothing but ``EvaluationError``.
         """
         if type(facts) is not dict:
-            facts = validate_facts(self._ir.facts, facts)
-        return self._compiled.decide(facts)
+            return self._compiled.decide(validate_facts(self._ir.facts, facts))
+        try:
+            return self._compiled.decide(facts)
+        except EvaluationError:
+            raise
+        except Exception:  # noqa: BLE001 - a value's own methods (a str subclass whose __hash__ raises ...)
+            # The compiled fast path runs the values' own methods; the reference validator never does.
+            # Its canonical facts decide the same or raise the EvaluationError naming each bad fact.
+            return self._compiled.decide(validate_facts(self._ir.facts, facts))
 
     def interpret(self, facts: Mapping) -> tuple[str, tuple[str, ...]]:
         """``(decision, rule_ids)`` from the reference interpreter (for cross-checking)."""
