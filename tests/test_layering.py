@@ -28,6 +28,7 @@ LAYERS = {
     "combining": 2,                       # assigned here: most-severe-wins over the IR, used by every backend
     # 3: backends and everything built on one checked policy
     "backends": 3, "backends.interpreter": 3, "backends.python": 3, "schema": 3,
+    "backends.float_cuts": 3,             # assigned here: exact float thresholds for the compiled evaluator
     "compose": 3,                         # assigned here: resolves `extends` with the parser
     # the diff package's building blocks (diff/): one checked policy at a time
     "diff.partition": 3, "diff.regions": 3, "diff.structure": 3, "diff.boolexpr": 3,
