@@ -9,19 +9,21 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-from . import ast, ir
+from . import ir
 from .backends import interpreter
 from .backends.python import compile_policy
-from .check import lower
-from .compose import resolve
 from .errors import Diagnostic, ParseError
-from .explain import explain as explain_text
-from .parser import parse
-from .schema import json_schema
 from .semantics import validate_facts
 from .source import Source
 from .types import FactType
+
+if TYPE_CHECKING:
+    from . import ast
+
+# The front end (parser, Lark, checker), explanations and the JSON schema are imported where they
+# are used, so that `import exportdsl` stays cheap for a program that only loads and evaluates.
 
 _new_tuple = tuple.__new__
 
@@ -120,6 +122,7 @@ class Policy:
 
     def json_schema(self) -> dict:
         """JSON Schema of a transaction for this policy."""
+        from .schema import json_schema
         return json_schema(self._ir)
 
     # ---- evaluation
@@ -157,6 +160,7 @@ class Policy:
 
     def explain(self, facts: Mapping) -> str:
         """Explanation text for one transaction (validates the facts first)."""
+        from .explain import explain as explain_text
         return explain_text(self._ir, validate_facts(self._ir.facts, facts))
 
     def __repr__(self) -> str:
@@ -191,6 +195,9 @@ def _gc_paused():
 
 def compile_text(text: str, name: str | None = None) -> Policy:
     """Parse, check and compile policy text; raises ParseError or CheckError with diagnostics."""
+    from .check import lower
+    from .compose import resolve
+    from .parser import parse
     with _gc_paused():
         module = parse(Source(name or "<string>", text))
         return Policy(module, lower(resolve(module)))
