@@ -24,7 +24,9 @@ LAYERS = {
     # 1: diagnostics, syntax tree, IR and the meaning of values and operators
     "errors": 1, "ast": 1, "ir": 1, "semantics": 1,
     # 2: front end and rendering
-    "parser": 2, "check": 2, "check_declarations": 2, "render": 2,
+    "parser": 2, "check": 2,
+    "check_declarations": 2, "render": 2,
+    "parser_cache": 2,                    # assigned here: the private file that caches the parser's tables
     "combining": 2,                       # assigned here: most-severe-wins over the IR, used by every backend
     # 3: backends and everything built on one checked policy
     "backends": 3, "backends.interpreter": 3, "backends.python": 3, "schema": 3,

@@ -280,7 +280,8 @@ class _Codegen:
         lines += [f"elif {x}.__class__ is int:",
                   f"    if {int_range}: {slow}"]
         if self.exact:
-            lines += [f"elif {x}.__class__ is not _Decimal or not {x}.is_finite() or len({x}.as_tuple()[1]) > {_FAST_DIGITS}"
+            # Fewer than _FAST_DIGITS characters: fewer digits (str is much cheaper than as_tuple).
+            lines += [f"elif {x}.__class__ is not _Decimal or not {x}.is_finite() or len(str({x})) > {_FAST_DIGITS}"
                       f" or ({x} and not {-_FAST_EXPONENT} <= {x}.adjusted() <= {_FAST_EXPONENT}): {slow}"]
             if kind is Kind.PERCENT:
                 lines.append(f"elif not 0 <= {x} <= 100: {slow}")
@@ -348,10 +349,13 @@ class _Codegen:
                 out.append(f"    if {x} is _MISSING: {x} = {default}" if default is not None
                            else f"    if {x} is _MISSING: {self.to_exact}")
                 out.append("    else: n += 1")
-            checks.extend(self.check_fact(fact, x))
+            checks.append((fact.type.kind not in _NUMERIC, self.check_fact(fact, x)))
         out.append(f"except KeyError: {self.slow}")
         out.append(f"if len(facts) != {'n' if optional else sum(1 for _ in policy.facts)}: {self.slow}")
-        return out + checks
+        # Numbers first: a Decimal among them sends the whole transaction to the exact variant,
+        # best found before the other facts are checked for nothing.
+        checks.sort(key=lambda check: check[0])
+        return out + [line for _, lines in checks for line in lines]
 
     def source(self, function: str) -> str:
         body = self.decide_lines()   # first: it decides which shared conditions exist
