@@ -24,12 +24,15 @@ LAYERS = {
     # 1: diagnostics, syntax tree, IR and the meaning of values and operators
     "errors": 1, "ast": 1, "ir": 1, "semantics": 1,
     # 2: front end and rendering
-    "parser": 2, "check": 2, "check_declarations": 2, "render": 2,
+    "parser": 2, "check": 2,
+    "check_declarations": 2, "render": 2,
+    "parser_cache": 2,                    # assigned here: the private file that caches the parser's tables
     "combining": 2,                       # assigned here: most-severe-wins over the IR, used by every backend
     "yaml_input": 2,                      # assigned here: reading untrusted YAML (policy test files), bounded
     "facts_input": 2,                     # assigned here: reading JSON facts files (the front end of evaluation)
     # 3: backends and everything built on one checked policy
     "backends": 3, "backends.interpreter": 3, "backends.python": 3, "schema": 3,
+    "backends.float_cuts": 3,             # assigned here: exact float thresholds for the compiled evaluator
     "compose": 3,                         # assigned here: resolves `extends` with the parser
     # the diff package's building blocks (diff/): one checked policy at a time
     "diff.partition": 3, "diff.regions": 3, "diff.structure": 3, "diff.boolexpr": 3,

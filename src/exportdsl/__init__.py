@@ -12,8 +12,10 @@
 
 from __future__ import annotations
 
+import sys as _sys
+from types import ModuleType as _ModuleType
+
 from .errors import CheckError, Diagnostic, Error, EvaluationError, ParseError, Severity, UsageError
-from .parser import parse as _parse_source
 from .policy import Decision, Policy, compile_text, load
 from .source import Source
 from .types import FactType, Kind
@@ -21,9 +23,17 @@ from .types import FactType, Kind
 __version__ = "0.1.0"
 
 
-# The submodule is imported here, before the function of the same name is defined, so that
-# importing ``exportdsl.diff`` later never rebinds the package attribute over the function.
-from . import diff as _diff_module  # noqa: E402
+class _Package(_ModuleType):
+    """The package module: importing the ``exportdsl.diff`` subpackage (lazily, on first use) must not
+    rebind the package attribute ``diff`` over the function of that name, as the import system does."""
+
+    def __setattr__(self, name, value):
+        if name == "diff" and isinstance(value, _ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+_sys.modules[__name__].__class__ = _Package
 
 
 def diff(old, new, *, where: str | None = None, as_of: str | None = None):
@@ -35,7 +45,7 @@ def diff(old, new, *, where: str | None = None, as_of: str | None = None):
     Raises :class:`ParseError` or :class:`CheckError` for a policy that does not load, and an
     :class:`Error` with E501 (incompatible fact types) or E502 (bad ``as_of``).
     """
-    _diff = _diff_module.diff
+    from .diff import diff as _diff
 
     def as_ir(policy):
         return (policy if isinstance(policy, Policy) else load(policy)).ir
@@ -44,7 +54,8 @@ def diff(old, new, *, where: str | None = None, as_of: str | None = None):
 
 def parse(text: str, name: str = "<string>"):
     """Parse policy text into its syntax tree (:class:`exportdsl.ast.Module`) without checking it."""
-    return _parse_source(Source(name, text))
+    from .parser import parse as parse_source
+    return parse_source(Source(name, text))
 
 
 def compile(text: str, name: str | None = None) -> Policy:  # noqa: A001 - the public API name

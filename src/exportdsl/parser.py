@@ -14,6 +14,7 @@ from lark.visitors import Transformer
 from . import ast
 from .errors import Diagnostic, ParseError
 from .operators import CompareOp, LiteralKind, Quantifier
+from .parser_cache import private_cache_file
 from .source import Source
 
 #: Deepest nesting of ``not`` / ``and`` / ``or`` / parentheses a condition may have.
@@ -42,12 +43,14 @@ def _collect_comment(token: Token) -> Token:
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
+    grammar = grammar_text()
     return Lark(
-        grammar_text(),
+        grammar,
         parser="lalr",
         start=["start", "condition_only"],
         maybe_placeholders=False,
         lexer_callbacks={"COMMENT": _collect_comment},
+        cache=private_cache_file(grammar, lark.__version__) or False,   # LALR tables kept between runs
     )
 
 

@@ -9,20 +9,22 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-from . import ast, ir
+from . import ir
 from .backends import interpreter
 from .backends.python import compile_policy
-from .check import lower
-from .compose import resolve
 from .errors import Diagnostic, EvaluationError, ParseError
-from .explain import explain as explain_text
-from .parser import parse
-from .schema import json_schema
 from .semantics import validate_facts
 from .source import Source
 from .source import content_hash as source_hash
 from .types import FactType
+
+if TYPE_CHECKING:
+    from . import ast
+
+# The front end (parser, Lark, checker), explanations and the JSON schema are imported where they
+# are used, so that `import exportdsl` stays cheap for a program that only loads and evaluates.
 
 _new_tuple = tuple.__new__
 
@@ -59,14 +61,21 @@ class Policy:
     Build one with :func:`exportdsl.load` or :func:`exportdsl.compile`.
     """
 
-    __slots__ = ("_ir", "_module", "_compiled", "_facts", "_hash", "__weakref__")
+    __slots__ = {
+        "_ir": None, "_module": None, "_compiled": None, "_facts": None, "_hash": None, "__weakref__": None,
+        # The generated function itself, so that a call costs no method dispatch.
+        "decide": "``decide(facts) -> (decision, rule_ids)``: the bare pair, without a Decision object "
+                  "(the fastest call with rule ids). Raises like :meth:`evaluate`.",
+    }
 
     def __init__(self, module: ast.Module, policy_ir: ir.Policy, content_hash: str | None = None):
         init = object.__setattr__
         init(self, "_hash", content_hash or source_hash((module.span.source,) if module.span else ()))
         init(self, "_module", module)
         init(self, "_ir", policy_ir)
-        init(self, "_compiled", compile_policy(policy_ir))
+        compiled = compile_policy(policy_ir)
+        init(self, "_compiled", compiled)
+        init(self, "decide", compiled.decide)
         init(self, "_facts", MappingProxyType({name: f.type for name, f in policy_ir.facts.items()}))
 
     def __setattr__(self, name, value):
@@ -133,6 +142,7 @@ class Policy:
 
     def json_schema(self) -> dict:
         """JSON Schema of a transaction for this policy."""
+        from .schema import json_schema
         return json_schema(self._ir)
 
     # ---- evaluation
@@ -143,10 +153,8 @@ class Policy:
         (same answer, slower), which is what ``explain()`` uses anyway.
         """
         if explain:
-            decision, rules = interpreter.evaluate(self._ir, facts)
-        else:
-            decision, rules = self.decide(facts)
-        return _new_tuple(Decision, (decision, rules, self, facts))
+            return _new_tuple(Decision, (*interpreter.evaluate(self._ir, facts), self, facts))
+        return _new_tuple(Decision, (*self.decide(facts), self, facts))
 
     def evaluate_many(self, transactions: Iterable[Mapping], *,
                       stop_at_error: bool = True) -> Iterator[Decision | EvaluationError]:
@@ -167,25 +175,10 @@ class Policy:
                 continue
             yield _new_tuple(Decision, (decision, rules, self, facts))
 
-    def decide(self, facts: Mapping) -> tuple[str, tuple[str, ...]]:
-        """The bare ``(decision, rule_ids)`` pair, without a Decision object (the fastest call).
-
-        A plain ``dict`` goes straight to the compiled evaluator; any other mapping (a
-        ``defaultdict``, a read-only proxy, a caller's own ``Mapping``) is first read once by
-        :func:`~exportdsl.semantics.validate_facts`, so that it is never changed and whatever it
-        raises becomes an :class:`EvaluationError`. Values whose own methods raise are read the
-        same way: this raises nothing but ``EvaluationError``.
-        """
-        if type(facts) is not dict:
-            return self._compiled.decide(validate_facts(self._ir.facts, facts))
-        try:
-            return self._compiled.decide(facts)
-        except EvaluationError:
-            raise
-        except Exception:  # noqa: BLE001 - a value's own methods (a str subclass whose __hash__ raises ...)
-            # The compiled fast path runs the values' own methods; the reference validator never does.
-            # Its canonical facts decide the same or raise the EvaluationError naming each bad fact.
-            return self._compiled.decide(validate_facts(self._ir.facts, facts))
+    def decision(self, facts: Mapping) -> str:
+        """Only the decision: stops at the first rule that applies and collects no rule ids (the
+        cheapest call). Validates the facts exactly like :meth:`decide`."""
+        return self._compiled.decision(facts)
 
     def interpret(self, facts: Mapping) -> tuple[str, tuple[str, ...]]:
         """``(decision, rule_ids)`` from the reference interpreter (for cross-checking)."""
@@ -193,6 +186,7 @@ class Policy:
 
     def explain(self, facts: Mapping) -> str:
         """Explanation text for one transaction (validates the facts first)."""
+        from .explain import explain as explain_text
         return explain_text(self._ir, validate_facts(self._ir.facts, facts))
 
     def __repr__(self) -> str:
@@ -227,6 +221,9 @@ def _gc_paused():
 
 def compile_text(text: str, name: str | None = None) -> Policy:
     """Parse, check and compile policy text; raises ParseError or CheckError with diagnostics."""
+    from .check import lower
+    from .compose import resolve
+    from .parser import parse
     with _gc_paused():
         module = parse(Source(name or "<string>", text))
         resolved = resolve(module)
