@@ -6,10 +6,14 @@ Any other ``--host`` makes the studio require a random token, printed at start i
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import secrets
 import socket
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import Diagnostic, UsageError
@@ -62,6 +66,27 @@ def make_server(folder: str | Path, host: str = "127.0.0.1", port: int = 0, *, t
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{'127.0.0.1' if host == 'localhost' else shown}:{port}/" + (f"?token={token}" if token else "")
     return uvicorn.Server(config), sock, url
+
+
+@contextlib.contextmanager
+def running(folder: str | Path, host: str = "127.0.0.1", port: int = 0, *, token: str | None = None,
+            start_seconds: float = 10.0) -> Iterator[str]:
+    """Run the studio in a background thread for the ``with`` block; yields its URL, and always
+    stops the server (and closes its socket) on the way out."""
+    server, sock, url = make_server(folder, host, port, token=token)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="exportdsl-studio")
+    thread.start()
+    try:
+        deadline = time.monotonic() + start_seconds
+        while not server.started and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if not server.started:
+            raise UsageError(Diagnostic("E422", "the studio did not start"))
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
 
 
 def cmd_studio(args) -> int:

@@ -20,7 +20,12 @@
       options.headers["Content-Type"] = "application/json";
       options.body = typeof body === "string" ? body : JSON.stringify(body);
     }
-    const response = await fetch(url, options);
+    let response;
+    try {
+      response = await fetch(url, options);
+    } catch (error) {  // the studio stopped, or the connection dropped
+      return {status: 0, data: {error: `no answer from the studio (${error.message})`}};
+    }
     let data = {};
     try { data = await response.json(); } catch (e) { data = {error: "unreadable response"}; }
     return {status: response.status, data};
@@ -76,6 +81,7 @@
     state.path = path;
     $("file").value = path;
     state.schemaKey = null;
+    state.schemaText = null;
     state.editor.setValue(data.text);
     state.editor.clearHistory();
     status(`opened ${path}`);
@@ -96,8 +102,12 @@
 
   async function refreshSchema() {
     if (!state.path) return;
-    const {status: code, data} = await api("POST", "api/schema", {path: state.path, text: state.editor.getValue()});
-    if (code !== 200) return;  // the Edit pane shows why
+    const text = state.editor.getValue();
+    if (state.schemaText === text && state.schemaPath === state.path) return;  // nothing changed
+    state.schemaText = text;
+    state.schemaPath = state.path;
+    const {status: code, data} = await api("POST", "api/schema", {path: state.path, text});
+    if (code !== 200) { state.schemaText = null; return; }  // the Edit pane shows why
     const key = JSON.stringify(data.schema.properties) + JSON.stringify(data.schema.required);
     if (key !== state.schemaKey) {
       const values = formValues();
@@ -204,6 +214,12 @@
 
   async function evaluate() {
     if (!state.path || !state.schema) return;
+    if (!Object.values(formValues()).some((v) => !Array.isArray(v) || v.length)) {  // an empty form: nothing to decide yet
+      $("decision").textContent = "";
+      $("explanation").textContent = "";
+      $("try-errors").replaceChildren();
+      return;
+    }
     const seq = ++state.evalSeq;
     const body = `{"path": ${JSON.stringify(state.path)}, "text": ${JSON.stringify(state.editor.getValue())}, "facts": ${factsJson()}}`;
     const {status: code, data} = await api("POST", "api/evaluate", body);
