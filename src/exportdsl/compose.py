@@ -36,7 +36,10 @@ def resolve(module: ast.Module, _chain: tuple[Path, ...] = (), *, confine: Path 
                                     help="a policy builds on one base; let the base extend another"))
     decl = extends[0]
     chain = (*_chain, _own_path(module))
-    path = (_base_dir(module) / decl.path).resolve()
+    try:
+        path = (_base_dir(module) / decl.path).resolve()
+    except (OSError, ValueError) as exc:  # a NUL in the path, a symlink loop
+        raise CheckError(Diagnostic("E104", f"cannot read base policy {decl.path!r}: {exc}", decl.span)) from None
     if path in chain:
         cycle = " -> ".join(p.name for p in (*chain[chain.index(path):], path))
         raise CheckError(Diagnostic("E213", f"policies extend each other in a cycle: {cycle}", decl.span))
