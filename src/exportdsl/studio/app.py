@@ -200,29 +200,34 @@ class Studio:
             lambda: analyze(text, str(path), lint_seconds=LINT_SECONDS, confine=self.root), limiter=self.limiter)
         return _json({"diagnostics": _diagnostics([d for d, _ in analysis.own_diagnostics()], analysis)})
 
-    async def schema(self, request: Request) -> Response:
+    async def _with_policy(self, request: Request):
+        """``(body, Policy, None)`` for a request carrying ``{path, text}``, or ``(body, None, a 422
+        response listing why the text does not compile)``."""
         self.guard(request, api=True)
         data = await self.body(request)
         policy, problems = await self.compiled(self.text_of(data), str(self.path(data.get("path"))))
-        if policy is None:
-            return _json({"diagnostics": problems}, 422)
+        return data, policy, None if policy is not None else _json({"diagnostics": problems}, 422)
+
+    async def schema(self, request: Request) -> Response:
+        _, policy, refusal = await self._with_policy(request)
+        if refusal is not None:
+            return refusal
         return _json({"schema": policy.json_schema(), "decisions": list(policy.decisions),
                       "facts": {name: str(ftype) for name, ftype in policy.facts.items()},
                       "dated_by": policy.ir.dated_by})
 
     async def evaluate(self, request: Request) -> Response:
-        self.guard(request, api=True)
-        data = await self.body(request)
-        policy, problems = await self.compiled(self.text_of(data), str(self.path(data.get("path"))))
-        if policy is None:
-            return _json({"diagnostics": problems}, 422)
+        data, policy, refusal = await self._with_policy(request)
+        if refusal is not None:
+            return refusal
         facts = data.get("facts")
-
-        def decide():
-            decision = policy.evaluate(facts if isinstance(facts, dict) else {}, explain=True)
-            return {"decision": decision.decision, "rules": list(decision.rules), "explanation": decision.explain()}
         if not isinstance(facts, dict):
-            return _json({"diagnostics": [{"code": "E305", "severity": "error", "message": "facts must be a JSON object"}]}, 422)
+            return _json({"diagnostics": [{"code": "E305", "severity": "error",
+                                           "message": "the facts must be a JSON object"}]}, 422)
+
+        def decide() -> dict:
+            decision = policy.evaluate(facts, explain=True)
+            return {"decision": decision.decision, "rules": list(decision.rules), "explanation": decision.explain()}
         try:
             return _json(await anyio.to_thread.run_sync(decide, limiter=self.limiter))
         except Error as exc:
