@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: demo test install bench docs clean
+.PHONY: demo test install bench docs clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The browser the studio's end-to-end tests drive (Debian's chromium, through Playwright); without
+# it those tests are skipped, saying so. Needs root and apt-get.
+browser:
+	apt-get update && apt-get install -y chromium
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_eval.py

@@ -43,6 +43,9 @@ LAYERS = {
     # 5: the public API and the programs
     "policy": 5, "__init__": 5, "cli": 5, "__main__": 5, "demo": 5,
     "testing": 5,                         # assigned here: runs authors' YAML tests through Policy
+    # the language server and the studio (programs, like the CLI; the CLI registers their commands)
+    "lsp": 5, "lsp.analysis": 5, "lsp.symbols": 5, "lsp.completion": 5, "lsp.command": 5, "lsp.server": 5,
+    "studio": 5, "studio.paths": 5, "studio.app": 5, "studio.command": 5,
 }
 
 

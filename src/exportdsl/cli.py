@@ -12,7 +12,9 @@ from . import __version__
 from .errors import Diagnostic, Error, UsageError, render_json, render_text
 from .escape import for_terminal
 from .facts_input import is_seekable_input, open_facts, read_transactions
+from .lsp.command import register as register_lsp
 from .policy import Policy, load
+from .studio.command import register as register_studio
 
 EXIT_OK = 0
 EXIT_FOUND = 1
@@ -462,6 +464,8 @@ def build_parser() -> argparse.ArgumentParser:
     fm.add_argument("--check", action="store_true", help="write nothing; name the files that would change")
     fm.add_argument("--diff", action="store_true", help="write nothing; print a unified diff of the changes")
     fm.set_defaults(run=cmd_fmt)
+    register_lsp(sub)
+    register_studio(sub)
     return parser
 
 

@@ -20,11 +20,13 @@ def _base_dir(module: ast.Module) -> Path:
     return Path(name).parent
 
 
-def resolve(module: ast.Module, _chain: tuple[Path, ...] = ()) -> ast.Module:
+def resolve(module: ast.Module, _chain: tuple[Path, ...] = (), *, confine: Path | None = None) -> ast.Module:
     """The module with its ``extends`` replaced by the (recursively resolved) base declarations.
 
     The base's ``policy`` header is dropped when the module has its own. Spans keep pointing into
-    the file each declaration came from, so diagnostics name the right file.
+    the file each declaration came from, so diagnostics name the right file. With ``confine`` (a
+    resolved folder), a base outside that folder (after resolving symlinks and ``..``) is refused
+    with E421 before anything is read.
     """
     extends = [d for d in module.decls if isinstance(d, ast.ExtendsDecl)]
     if not extends:
@@ -34,19 +36,25 @@ def resolve(module: ast.Module, _chain: tuple[Path, ...] = ()) -> ast.Module:
                                     help="a policy builds on one base; let the base extend another"))
     decl = extends[0]
     chain = (*_chain, _own_path(module))
-    path = (_base_dir(module) / decl.path).resolve()
+    try:
+        path = (_base_dir(module) / decl.path).resolve()
+    except (OSError, ValueError) as exc:  # a NUL in the path, a symlink loop
+        raise CheckError(Diagnostic("E104", f"cannot read base policy {decl.path!r}: {exc}", decl.span)) from None
     if path in chain:
         cycle = " -> ".join(p.name for p in (*chain[chain.index(path):], path))
         raise CheckError(Diagnostic("E213", f"policies extend each other in a cycle: {cycle}", decl.span))
     if len(chain) > MAX_EXTENDS_DEPTH:
         raise CheckError(Diagnostic("E213", f"'extends' chain longer than {MAX_EXTENDS_DEPTH} files", decl.span))
+    if confine is not None and not path.is_relative_to(confine):
+        raise CheckError(Diagnostic("E421", f"base policy '{decl.path}' is outside the folder being served",
+                                    decl.span, help="extend only policies inside that folder"))
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise CheckError(Diagnostic("E104", f"cannot read base policy '{decl.path}': "
                                     f"{getattr(exc, 'strerror', None) or exc}",
                                     decl.span, help=f"looked for {path}")) from None
-    base = resolve(parse(Source(_display(path), text)), chain)
+    base = resolve(parse(Source(_display(path), text)), chain, confine=confine)
     own = [d for d in module.decls if not isinstance(d, ast.ExtendsDecl)]
     has_header = any(isinstance(d, ast.PolicyDecl) for d in own)
     inherited = [d for d in base.decls if not (has_header and isinstance(d, ast.PolicyDecl))]

@@ -68,6 +68,10 @@ CODES: dict[str, str] = {
     "E403": "The formatter refused to write: its output would not parse back to the same policy and comments.",
     "E404": "A facts file that is not a regular file (a FIFO, a device or a folder).",
     "E405": "A facts line, or a facts array, larger than the limit.",
+    # E42x: the language server and the studio
+    "E420": "A command needs an optional extra (lsp, studio) that is not installed.",
+    "E421": "A base policy (extends) outside the folder the studio serves.",
+    "E422": "Bad studio usage: a policy folder that does not exist, or a request the studio refuses.",
     # W1xx: lints (exportdsl lint, and exportdsl check): warnings and notes about policies that check
     "W101": "A rule's condition can never hold.",
     "W102": "A named condition can never hold.",
