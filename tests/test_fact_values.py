@@ -267,9 +267,6 @@ def test_huge_numbers_are_e303_naming_the_fact(fact, value):
     assert outcome(POLICY.decide, types.MappingProxyType({**GOOD, fact: value})) == ("error", ("E303",))
 
 
-@pytest.mark.xfail(strict=True, reason="the compiled evaluator's fast path (backends/python.py, helper evalspeed) "
-                                       "does not yet apply the number bounds of semantics.coerce_value to plain "
-                                       "int and Decimal values; remove this mark when it does")
 @pytest.mark.parametrize("fact, value", [("n", 10 ** 5000), ("amount", Decimal("1e999999999"))],
                          ids=["int-10e5000", "decimal-1e999999999"])
 def test_compiled_evaluator_applies_the_number_bounds(fact, value):

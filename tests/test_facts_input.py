@@ -287,7 +287,9 @@ def test_eval_memory_stays_flat_on_a_large_json_lines_file(tmp_path):
     # Reading the file whole (the old reader) grows by several times its size; streaming by ~nothing.
     assert growth_mib < size_mib / 2, (growth_mib, size_mib)
     assert len(lines) == count and json.loads(lines[count // 2])["error"][0]["code"] == "E303"
-    assert json.loads(lines[-1]) == {"line": count, "decision": "deny", "rules": ["Q1"]}
+    last = json.loads(lines[-1])
+    assert {k: last[k] for k in ("line", "decision", "rules")} == {"line": count, "decision": "deny", "rules": ["Q1"]}
+    assert last["policy"]["name"] == "quickstart" and last["policy"]["hash"].startswith("sha256:")
 
 
 def test_after_a_bad_first_line_the_next_good_line_is_not_held_back():
