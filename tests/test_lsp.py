@@ -274,3 +274,13 @@ async def test_formatting_uses_the_formatter(client: LanguageClient, folder: Pat
     assert edit.range.start == types.Position(0, 0)
     assert edit.new_text == format_source(messy, str(path)) != messy
     close(client, uri)
+
+
+async def test_formatting_a_policy_that_does_not_parse_changes_nothing(client: LanguageClient, folder: Path):
+    path = folder / "quickstart.xpol"
+    uri = open_doc(client, path, "rule {{{ ->\n")
+    edits = await client.text_document_formatting_async(types.DocumentFormattingParams(
+        types.TextDocumentIdentifier(uri), types.FormattingOptions(tab_size=4, insert_spaces=True)))
+    assert edits is None
+    await diagnostics_for(client, uri, lambda d: any(x.code.startswith("E1") for x in d))
+    close(client, uri)

@@ -99,3 +99,15 @@ def test_completion_contexts(october):
     assert labels("  re_content >= ") == set()           # no values to propose for a percent
     snippets = [c for c in complete(october, "") if c.snippet]
     assert len(snippets) == 1 and snippets[0].label == "rule"
+
+
+def test_a_missing_extra_is_named():
+    from exportdsl.errors import UsageError
+    from exportdsl.lsp.command import needs_extra
+
+    with pytest.raises(UsageError) as raised:
+        needs_extra("lsp", "json", "exportdsl_no_such_module")
+    (diag,) = raised.value.diagnostics
+    assert diag.code == "E420" and "exportdsl_no_such_module" in diag.message and "json" not in diag.message
+    assert diag.help == "pip install 'exportdsl[lsp]'"
+    needs_extra("lsp", "json")   # present: nothing raised
