@@ -243,3 +243,20 @@ def test_diff_regions_and_witnesses_agree_with_the_policies(studio, tree):
         assert new.evaluate({k: v for k, v in facts.items() if k in new.facts}).decision == region["new"]
     status, data = api(studio, "POST", "/api/diff", {"old": OCTOBER, "new": OCTOBER})
     assert status == 200 and data["regions"] == []
+
+
+def test_one_version_on_two_days(studio, tree):
+    status, data = api(studio, "POST", "/api/diff", {"old": OCTOBER, "between": ["2025-11-30", "2025-12-01"]})
+    assert status == 200 and data["complete"] and data["regions"], data
+    assert [c["subject"] for c in data["structural"]] == ["O7", "O8"]
+    policy = load(tree / "served" / OCTOBER)
+    for region in data["regions"]:
+        from decimal import Decimal
+        facts = {k: Decimal(v) if isinstance(v, str) and k in ("re_content", "battery_wh_per_kg", "logic_node_nm",
+                                                                 "cn_listed_ownership") else v
+                 for k, v in region["witness"].items()}
+        assert policy.evaluate({**facts, data["dated_by"]: "2025-11-30"}).decision == region["old"]
+        assert policy.evaluate({**facts, data["dated_by"]: data["day"]}).decision == region["new"]
+    for bad in (["2025-11-30"], "2025-11-30", [1, 2]):
+        status, data = api(studio, "POST", "/api/diff", {"old": OCTOBER, "between": bad})
+        assert status == 400

@@ -8,7 +8,8 @@ text, never as HTML):
 - ``POST /api/check`` ``{path, text}``: the checker's and linter's diagnostics of unsaved text.
 - ``POST /api/schema`` ``{path, text}``: the policy's transaction JSON Schema (for the Try form).
 - ``POST /api/evaluate`` ``{path, text, facts}``: the decision, deciding rules and explanation.
-- ``POST /api/diff`` ``{old, new, as_of?}``: the semantic diff of two saved files.
+- ``POST /api/diff`` ``{old, new, as_of?}``: the semantic diff of two saved files; ``{old, between:
+  [DAY1, DAY2]}``: one file on two days (``diff --between``).
 
 Guards: file paths are confined to the folder (403 before anything is read, see ``paths``);
 ``extends`` may not leave it either (E421); bodies over :data:`MAX_BODY_BYTES` get 413; API
@@ -236,8 +237,12 @@ class Studio:
     async def diff(self, request: Request) -> Response:
         self.guard(request, api=True)
         data = await self.body(request)
+        between = data.get("between")
+        if between is not None and not (isinstance(between, list) and len(between) == 2
+                                        and all(isinstance(day, str) for day in between)):
+            raise _Rejected(400, "'between' must be two date strings")
         sides = []
-        for key in ("old", "new"):
+        for key in (("old",) if between else ("old", "new")):
             path = self.path(data.get(key))
             try:
                 text = path.read_text(encoding="utf-8")
@@ -252,13 +257,22 @@ class Studio:
             raise _Rejected(400, "'as_of' must be a date string")
         from ..diff import Budget, diff
 
+        if between:
+            from ..diff.temporal import between as between_days
+
+            def compare():
+                return between_days(sides[0].ir, between[0], between[1], budget=Budget(max_seconds=DIFF_SECONDS))
+        else:
+            def compare():
+                return diff(sides[0].ir, sides[1].ir, as_of=as_of, budget=Budget(max_seconds=DIFF_SECONDS))
         try:
-            result = await anyio.to_thread.run_sync(
-                lambda: diff(sides[0].ir, sides[1].ir, as_of=as_of, budget=Budget(max_seconds=DIFF_SECONDS)),
-                limiter=self.limiter)
+            result = await anyio.to_thread.run_sync(compare, limiter=self.limiter)
         except Error as exc:
             return _json({"diagnostics": _diagnostics(exc.diagnostics)}, 422)
-        return _json(result.to_json())
+        report = result.to_json()
+        if between:        # the witnesses leave out the date: they hold on any transaction dated the later day
+            report["dated_by"], report["day"] = sides[0].ir.dated_by, between[1]
+        return _json(report)
 
 
 async def _rejected(request: Request, exc: _Rejected) -> Response:

@@ -240,7 +240,9 @@
 
   // ---- Compare -----------------------------------------------------------------------------
   async function compare() {
-    const body = {old: $("old").value, new: $("new").value, as_of: $("as-of").value || null};
+    const days = [$("day1").value, $("day2").value];
+    const body = days[0] && days[1] ? {old: $("old").value, between: days}
+      : {old: $("old").value, new: $("new").value, as_of: $("as-of").value || null};
     $("diff-summary").textContent = "comparing…";
     $("regions").replaceChildren();
     $("structural").replaceChildren();
@@ -259,7 +261,8 @@
     data.regions.forEach((region, number) => {
       const rules = (r) => (r.length ? r.join(", ") : "no rule");
       const button = el("button", {type: "button", className: "witness", textContent: "Open witness in Try"});
-      button.addEventListener("click", () => openWitness(region.witness, body.new));
+      const witness = data.dated_by ? {...region.witness, [data.dated_by]: data.day} : region.witness;
+      button.addEventListener("click", () => openWitness(witness, body.between ? body.old : body.new));
       $("regions").append(el("li", {},
         el("div", {className: "transition", textContent: `${region.old} → ${region.new}`}),
         el("div", {textContent: `old: ${rules(region.old_rules)}; new: ${rules(region.new_rules)}`}),
