@@ -12,6 +12,7 @@ from pathlib import Path
 from . import __version__
 from .errors import Diagnostic, Error, UsageError, render_json, render_text
 from .policy import Policy, load
+from .screening import add_commands as add_screening_commands
 
 EXIT_OK = 0
 EXIT_FOUND = 1
@@ -494,6 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
     fm.add_argument("--check", action="store_true", help="write nothing; name the files that would change")
     fm.add_argument("--diff", action="store_true", help="write nothing; print a unified diff of the changes")
     fm.set_defaults(run=cmd_fmt)
+    add_screening_commands(sub, load)
     return parser
 
 

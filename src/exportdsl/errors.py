@@ -61,6 +61,14 @@ CODES: dict[str, str] = {
     "E401": "A file cannot be read or written.",
     "E402": "Bad command-line usage.",
     "E403": "The formatter refused to write: its output would not parse back to the same policy and comments.",
+    # E41x: screening ledgers (exportdsl screen, Policy.screen, Policy.evaluate_table)
+    "E410": "A ledger cannot be read: missing file, unknown file type, or not a table.",
+    "E411": "A screening output or error file cannot be written.",
+    "E412": "Ledger columns that clash with the results (decision, rules), or a --keep column that does not exist.",
+    "E413": "A screening engine is unavailable or failed (DuckDB, Spark).",
+    "E414": "A bad --as-of date for screening, or --as-of without a 'dated by' fact.",
+    # E6xx: per-row problems particular to screening
+    "E601": "A number the SQL backend cannot hold exactly (rejected rather than rounded).",
     # W1xx: lints (exportdsl lint, and exportdsl check): warnings and notes about policies that check
     "W101": "A rule's condition can never hold.",
     "W102": "A named condition can never hold.",
