@@ -29,13 +29,13 @@ LAYERS = {
     # 3: backends and everything built on one checked policy
     "backends": 3, "backends.interpreter": 3, "backends.python": 3, "schema": 3,
     "backends.sql": 3, "backends.sql.nodes": 3, "backends.sql.facts": 3, "backends.sql.conditions": 3,
-    "backends.sql.query": 3, "backends.sql.duckdb_engine": 3,  # the SQL backend (sqlglot trees; DuckDB)
+    "backends.sql.query": 3, "backends.sql.duckdb_engine": 3, "backends.sql.replay": 3,  # the SQL backend (sqlglot trees; DuckDB)
     "compose": 3,                         # assigned here: resolves `extends` with the parser
     # the diff package's building blocks (diff/): one checked policy at a time
     "diff.partition": 3, "diff.regions": 3, "diff.structure": 3, "diff.boolexpr": 3,
     # 4: explanations, diffs, formatting
     "explain": 4, "fmt": 4,
-    "diff": 4, "diff.search": 4, "diff.report": 4, "diff.temporal": 4, "diff.checklist": 4,  # the diff package: search, reports, days, review by provision
+    "diff": 4, "diff.search": 4, "diff.report": 4, "diff.temporal": 4, "diff.checklist": 4, "diff.ledger": 4,  # the diff package: search, reports, days, review by provision
     "screening": 4,                       # assigned here: ledger files and the screen/compile commands
     "spark": 4,                           # assigned here: the documented Spark helper (pyspark only here)
     "lint": 4, "lint.logic": 4, "lint.rules": 4, "lint.checks": 4, "lint.report": 4,  # built on the diff's partition
