@@ -33,12 +33,16 @@ LAYERS = {
     # 3: backends and everything built on one checked policy
     "backends": 3, "backends.interpreter": 3, "backends.python": 3, "schema": 3,
     "backends.float_cuts": 3,             # assigned here: exact float thresholds for the compiled evaluator
+    "backends.sql": 3, "backends.sql.nodes": 3, "backends.sql.facts": 3, "backends.sql.conditions": 3,
+    "backends.sql.query": 3, "backends.sql.duckdb_engine": 3, "backends.sql.replay": 3,  # the SQL backend (sqlglot trees; DuckDB)
     "compose": 3,                         # assigned here: resolves `extends` with the parser
     # the diff package's building blocks (diff/): one checked policy at a time
     "diff.partition": 3, "diff.regions": 3, "diff.structure": 3, "diff.boolexpr": 3,
     # 4: explanations, diffs, formatting
     "explain": 4, "fmt": 4,
-    "diff": 4, "diff.search": 4, "diff.report": 4, "diff.temporal": 4, "diff.checklist": 4,  # the diff package: search, reports, days, review by provision
+    "diff": 4, "diff.search": 4, "diff.report": 4, "diff.temporal": 4, "diff.checklist": 4, "diff.ledger": 4,  # the diff package: search, reports, days, review by provision
+    "screening": 4,                       # assigned here: ledger files and the screen/compile commands
+    "spark": 4,                           # assigned here: the documented Spark helper (pyspark only here)
     "lint": 4, "lint.logic": 4, "lint.rules": 4, "lint.checks": 4, "lint.report": 4,  # built on the diff's partition
     # 5: the public API and the programs
     "policy": 5, "__init__": 5, "cli": 5, "__main__": 5, "demo": 5,
@@ -164,3 +168,12 @@ def test_only_the_parser_imports_lark(name):
         assert "lark" in external
     else:
         assert "lark" not in external, f"{name} imports lark; only parser.py may"
+
+
+def test_the_screening_engines_load_only_when_used():
+    """`exportdsl check` and friends must not pay for importing DuckDB and sqlglot (about a second)."""
+    import subprocess
+    import sys
+    code = "import sys, exportdsl.cli; print(sorted(m for m in ('duckdb', 'sqlglot', 'pyspark') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -15,6 +15,7 @@ from .facts_input import is_seekable_input, open_facts, read_transactions
 from .lsp.command import register as register_lsp
 from .policy import Policy, load
 from .studio.command import register as register_studio
+from .screening import add_commands as add_screening_commands
 
 EXIT_OK = 0
 EXIT_FOUND = 1
@@ -249,17 +250,25 @@ def cmd_diff(args) -> int:
                                         help="exportdsl diff OLD NEW, or exportdsl diff POLICY --between DAY1 DAY2"))
         old, new = load(args.old), load(args.new)
         result = diff(old.ir, new.ir, where=args.where, as_of=args.as_of, budget=budget)
+    impact = None
+    if args.replay:
+        from .diff.ledger import replay
+        impact = replay(result, args.replay, value_column=args.value_column, affected=args.affected)
+    elif args.value_column or args.affected:
+        raise UsageError(Diagnostic("E402", "--value-column and --affected go with --replay LEDGER"))
+    counts = impact.counts if impact is not None else None
     if args.group_by == "citation":
         from .diff import checklist
         from .diff.report import dumps
         if args.format == "json":
-            text = dumps({**result.to_json(), "by_citation": checklist.to_json(result)}, indent=2) + "\n"
+            text = dumps({**result.to_json(), "by_citation": checklist.to_json(result, counts),
+                          **({"replay": impact.to_json()} if impact else {})}, indent=2) + "\n"
         else:
             text = {"markdown": checklist.to_markdown, "html": checklist.to_html,
-                    "text": checklist.to_text}[args.format](result)
+                    "text": checklist.to_text}[args.format](result, counts)
     elif args.format == "json":
         from .diff.report import dumps
-        text = dumps(result.to_json(), indent=2) + "\n"
+        text = dumps({**result.to_json(), **({"replay": impact.to_json()} if impact else {})}, indent=2) + "\n"
     elif args.format == "markdown":
         text = result.to_markdown()
     elif args.format == "html":
@@ -267,6 +276,11 @@ def cmd_diff(args) -> int:
     else:
         color = args.color == "always" or (args.color == "auto" and args.output is None and sys.stdout.isatty())
         text = result.to_text(color=color)
+    if impact is not None and args.group_by is None and args.format in ("text", "markdown"):
+        from .escape import for_terminal
+        heading = "\nLedger replay\n" if args.format == "text" else "\n## Ledger replay\n\n"
+        text += heading + "\n".join(("  " if args.format == "text" else "    ") + for_terminal(line)
+                                     for line in impact.lines()) + "\n"
     if args.output:
         try:
             Path(args.output).write_text(text, encoding="utf-8")
@@ -291,8 +305,9 @@ def cmd_timeline(args) -> int:
     days, complete = timeline(policy.ir, start=args.start, end=args.end,
                               budget=Budget(max_seconds=args.timeout))
     if args.format == "json":
-        print(json.dumps({"policy": policy.record(), "days": [d.to_json() for d in days],
-                          "complete": complete}, indent=2, ensure_ascii=False, default=_json_default))
+        from .diff.report import dumps
+        print(dumps({"policy": policy.record(), "days": [d.to_json() for d in days], "complete": complete},
+                    indent=2))
     else:
         label = " ".join(p for p in (policy.name, policy.version) if p) or args.policy
         print(for_terminal(f"{label}: {len(days)} day(s) on which some decision changes"
@@ -425,6 +440,11 @@ def build_parser() -> argparse.ArgumentParser:
     df.add_argument("new", metavar="NEW", nargs="?", help="the new version (omit with --between)")
     df.add_argument("--group-by", choices=["citation"], help="group regions and changes under the legal "
                     "provision (cite) of the rules that cause them, as a checklist")
+    df.add_argument("--replay", metavar="LEDGER", help="decide a ledger (.parquet, .csv, .jsonl) under both "
+                    "versions and count its changed rows per region")
+    df.add_argument("--value-column", metavar="COLUMN", help="with --replay: also sum this column per region")
+    df.add_argument("--affected", metavar="OUT", help="with --replay: write the changed rows, both outcomes "
+                    "and their region to OUT (.parquet, .csv, .jsonl)")
     df.add_argument("--between", nargs=2, metavar=("DAY1", "DAY2"),
                     help="compare one policy with itself: transactions dated DAY1 against DAY2")
     df.add_argument("--format", choices=["text", "markdown", "json", "html"], default="text")
@@ -466,6 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
     fm.set_defaults(run=cmd_fmt)
     register_lsp(sub)
     register_studio(sub)
+    add_screening_commands(sub, load)
     return parser
 
 

@@ -72,6 +72,14 @@ CODES: dict[str, str] = {
     "E420": "A command needs an optional extra (lsp, studio) that is not installed.",
     "E421": "A base policy (extends) outside the folder the studio serves.",
     "E422": "Bad studio usage: a policy folder that does not exist, or a request the studio refuses.",
+    # E41x: screening ledgers (exportdsl screen, Policy.screen, Policy.evaluate_table)
+    "E410": "A ledger cannot be read: missing file, unknown file type, or not a table.",
+    "E411": "A screening output or error file cannot be written.",
+    "E412": "Ledger columns that clash with the results (decision, rules), or a --keep column that does not exist.",
+    "E413": "A screening engine is unavailable or failed (DuckDB, Spark).",
+    "E414": "A bad --as-of date for screening, or --as-of without a 'dated by' fact.",
+    # E6xx: per-row problems particular to screening
+    "E601": "A number the SQL backend cannot hold exactly (rejected rather than rounded).",
     # W1xx: lints (exportdsl lint, and exportdsl check): warnings and notes about policies that check
     "W101": "A rule's condition can never hold.",
     "W102": "A named condition can never hold.",

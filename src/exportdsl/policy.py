@@ -184,6 +184,21 @@ class Policy:
         """``(decision, rule_ids)`` from the reference interpreter (for cross-checking)."""
         return interpreter.evaluate(self._ir, facts)
 
+    def screen(self, source, output=None, errors=None, *, keep=None, rules: bool = True, as_of=None,
+               engine: str = "duckdb", threads=None, memory_limit="1GB"):
+        """Screen a ledger file (Parquet, CSV, JSON Lines) into ``output`` and ``errors`` files on the
+        SQL backend; returns a :class:`exportdsl.screening.ScreenResult` (see docs/embedding.rst)."""
+        from .screening import screen
+        return screen(self._ir, str(source), None if output is None else str(output),
+                      None if errors is None else str(errors), keep=keep, rules=rules, as_of=as_of,
+                      engine=engine, threads=threads, memory_limit=memory_limit)
+
+    def evaluate_table(self, table, *, rules: bool = True, as_of=None):
+        """An Arrow table, pandas or Polars frame with ``decision`` and ``rules`` columns added (same
+        kind as given); raises :class:`exportdsl.EvaluationError` when a row cannot be decided."""
+        from .screening import evaluate_table
+        return evaluate_table(self._ir, table, rules=rules, as_of=as_of)
+
     def explain(self, facts: Mapping) -> str:
         """Explanation text for one transaction (validates the facts first)."""
         from .explain import explain as explain_text

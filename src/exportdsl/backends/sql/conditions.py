@@ -1,0 +1,183 @@
+"""IR conditions as SQL expressions over canonical fact columns, and the decision and rules columns.
+
+The meaning is ``semantics``' and ``combining``'s: comparisons exact on numbers (see
+:func:`compare_number`), ``in`` and set tests exact on strings, dates as DATE. Combining follows
+:func:`combining.decisive_conditions`: each rule's condition with its overriders' conditions
+negated, so that most-severe-wins over severity tiers gives :func:`combining.combine`'s answer.
+Each tier is one OR of Boolean columns, most severe first; the rules column lists the deciding
+rule ids of the winning tier in source order, joined by commas (empty for the default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+from sqlglot import exp
+
+from ... import ir
+from ...combining import decisive_conditions
+from ...operators import CompareOp, Quantifier
+from ...semantics import compare
+from ...types import Kind
+from .facts import FactColumn, Numeric
+from .nodes import (and_, case, cast, col, decimal_lit, double_lit, exact_context, fn, in_list, is_null, lit, negate,
+                    not_null, or_, paren, str_array)
+
+#: Separator of rule ids in the ``rules`` column.
+RULES_SEPARATOR = ","
+
+_SQL_OPS: dict[CompareOp, Callable[..., exp.Expression]] = {
+    CompareOp.EQ: exp.EQ, CompareOp.NE: exp.NEQ, CompareOp.LT: exp.LT,
+    CompareOp.LE: exp.LTE, CompareOp.GT: exp.GT, CompareOp.GE: exp.GTE,
+}
+
+
+def _op(op: CompareOp, left, right) -> exp.Expression:
+    return _SQL_OPS[op](this=left, expression=right)
+
+
+def compare_number(value: exp.Expression, numeric: Numeric, op: CompareOp, literal) -> exp.Expression:
+    """``value OP literal`` exactly, for a canonical numeric column.
+
+    On a decimal grid of scale s the literal is moved to the grid the way each operator allows
+    (``x < 0.15`` on cents is ``x < 0.15``; on whole numbers it is ``x < 1``), and a bound beyond
+    the column's range gives a constant. A DOUBLE x means the decimal r = shortest text of x (what
+    the Python evaluator reads); for a literal L with f = float(L): when x != f, r and L lie in
+    disjoint rounding intervals ordered like x and f, so ``r < L`` iff ``x < f``; when x == f,
+    r is the constant shortest text of f, compared with L here, once.
+    """
+    literal = Decimal(literal)
+    if numeric.mode == "double":
+        compared = _compare_double(value, op, literal)
+        if numeric.default is None:
+            return compared
+        at_default = exp.true() if compare(op, numeric.default, literal) else exp.false()
+        return case([(is_null(value), at_default)], compared)
+    grid = Decimal(1).scaleb(-numeric.scale)
+    exact = exact_context(literal, numeric.scale)
+    floor = literal.quantize(grid, ROUND_FLOOR, context=exact)
+    ceiling = literal.quantize(grid, ROUND_CEILING, context=exact)
+    limit = Decimal(numeric.bound).scaleb(-numeric.scale)
+    if op in (CompareOp.EQ, CompareOp.NE):
+        if floor != literal or abs(literal) >= limit:
+            return exp.false() if op is CompareOp.EQ else exp.true()
+        return _op(op, value, decimal_lit(literal, numeric.scale))
+    bound = ceiling if op in (CompareOp.LT, CompareOp.GE) else floor
+    if bound >= limit:      # above every value
+        return exp.true() if op in (CompareOp.LT, CompareOp.LE) else exp.false()
+    if bound <= -limit:     # below every value
+        return exp.false() if op in (CompareOp.LT, CompareOp.LE) else exp.true()
+    return _op(op, value, decimal_lit(bound, numeric.scale))
+
+
+def _compare_double(value, op: CompareOp, literal: Decimal) -> exp.Expression:
+    nearest = float(literal)
+    if nearest in (float("inf"), float("-inf")):
+        above = nearest > 0     # the literal is beyond every finite double
+        holds = {CompareOp.LT: above, CompareOp.LE: above, CompareOp.GT: not above,
+                 CompareOp.GE: not above, CompareOp.EQ: False, CompareOp.NE: True}[op]
+        return exp.true() if holds else exp.false()
+    at_tie = {CompareOp.LT: Decimal(repr(nearest)) < literal, CompareOp.LE: Decimal(repr(nearest)) <= literal,
+              CompareOp.GT: Decimal(repr(nearest)) > literal, CompareOp.GE: Decimal(repr(nearest)) >= literal,
+              CompareOp.EQ: Decimal(repr(nearest)) == literal, CompareOp.NE: Decimal(repr(nearest)) != literal}[op]
+    f = double_lit(nearest)
+    if op in (CompareOp.LT, CompareOp.LE):
+        return _op(CompareOp.LE if at_tie else CompareOp.LT, value, f)
+    if op in (CompareOp.GT, CompareOp.GE):
+        return _op(CompareOp.GE if at_tie else CompareOp.GT, value, f)
+    if op is CompareOp.EQ:
+        return _op(CompareOp.EQ, value, f) if at_tie else exp.false()
+    return _op(CompareOp.NE, value, f) if not at_tie else exp.true()
+
+
+def condition(expr: ir.Expr, facts: Mapping[str, FactColumn]) -> exp.Expression:
+    """The SQL Boolean of an IR condition, over the canonical fact values in ``facts``."""
+    match expr:
+        case ir.Const(value=value):
+            return exp.true() if value else exp.false()
+        case ir.Compare(fact=name, op=op, value=value):
+            fact = facts[name]
+            kind = fact.type.kind
+            if kind in (Kind.INTEGER, Kind.NUMBER, Kind.PERCENT):
+                return compare_number(fact.value, fact.numeric, op, value)
+            if kind is Kind.BOOL:
+                return _op(op, fact.value, exp.true() if value else exp.false())
+            if kind is Kind.DATE:
+                return _op(op, fact.value, cast(lit(value), "DATE"))
+            return _op(op, fact.value, lit(value))
+        case ir.Member(fact=name, values=values):
+            fact = facts[name]
+            if fact.type.kind is Kind.BOOL:
+                return or_(*(_op(CompareOp.EQ, fact.value, exp.true() if v else exp.false()) for v in values))
+            if fact.type.kind in (Kind.INTEGER, Kind.NUMBER, Kind.PERCENT):
+                return or_(*(compare_number(fact.value, fact.numeric, CompareOp.EQ, v) for v in sorted(values)))
+            if fact.type.kind is Kind.DATE:
+                return or_(*(_op(CompareOp.EQ, fact.value, cast(lit(v), "DATE")) for v in sorted(values)))
+            return in_list(fact.value, values)
+        case ir.SetTest(fact=name, quantifier=quantifier, values=values):
+            value = facts[name].value
+            if quantifier is Quantifier.ANY:
+                return fn("list_has_any", value, str_array(values))
+            if quantifier is Quantifier.ALL:
+                return fn("list_has_all", value, str_array(values))
+            return negate(fn("list_has_all", str_array(values), value))
+        case ir.IsEmpty(fact=name):
+            return exp.EQ(this=fn("len", facts[name].value), expression=exp.Literal.number(0))
+        case ir.Not(operand=operand):
+            return negate(paren(condition(operand, facts)))
+        case ir.And(operands=operands):
+            return paren(and_(*(paren(condition(o, facts)) for o in operands)))
+        case ir.Or(operands=operands):
+            return paren(or_(*(paren(condition(o, facts)) for o in operands)))
+        case ir.Named(body=body):
+            return condition(body, facts)
+    raise AssertionError(f"unknown IR node {expr!r}")
+
+
+def tiers(policy: ir.Policy) -> list[tuple[str, list[ir.Rule]]]:
+    """The decisions that rules give, most severe first, each with its rules in source order."""
+    by_decision: dict[str, list[ir.Rule]] = {}
+    for rule in policy.rules:
+        by_decision.setdefault(rule.decision, []).append(rule)
+    return sorted(by_decision.items(), key=lambda item: -policy.severity(item[0]))
+
+
+def rule_columns(policy: ir.Policy, facts: Mapping[str, FactColumn]) -> dict[str, exp.Expression]:
+    """For each rule id, when it counts in combining (decisive condition) as SQL."""
+    decisive = decisive_conditions(policy)
+    return {rule.id: condition(decisive[rule.id], facts) for rule in policy.rules}
+
+
+def decision_column(policy: ir.Policy, holds: Mapping[str, exp.Expression]) -> exp.Expression:
+    """``CASE WHEN <OR of the most severe tier> THEN 'deny' ... ELSE default END``."""
+    branches = [(paren(or_(*(holds[r.id] for r in rules))), lit(decision)) for decision, rules in tiers(policy)]
+    return case(branches, lit(policy.default))
+
+
+def rules_column(policy: ir.Policy, holds: Mapping[str, exp.Expression]) -> exp.Expression:
+    """The deciding rule ids of the winning tier, in source order, joined by commas ('' for none)."""
+    branches = []
+    for _, rules in tiers(policy):
+        tier = paren(or_(*(holds[r.id] for r in rules)))
+        if len(rules) == 1:
+            listed = lit(rules[0].id)
+        else:
+            listed = fn("concat_ws", lit(RULES_SEPARATOR), *(case([(holds[r.id], lit(r.id))]) for r in rules))
+        branches.append((tier, listed))
+    return case(branches, lit(""))
+
+
+def holds_columns(policy: ir.Policy, prefix: str) -> dict[str, exp.Expression]:
+    """References to per-rule Boolean columns named ``prefix + index`` (see ``rule_columns``)."""
+    return {rule.id: col(f"{prefix}{index}") for index, rule in enumerate(policy.rules)}
+
+
+def valid(facts: Mapping[str, FactColumn]) -> exp.Expression:
+    """True when no fact of the row has an error code."""
+    return and_(*(exp.Is(this=f.code, expression=exp.Null()) for f in facts.values()
+                  if not isinstance(f.code, exp.Null))) if facts else exp.true()
+
+
+__all__ = ["RULES_SEPARATOR", "compare_number", "condition", "decision_column", "holds_columns",
+           "not_null", "rule_columns", "rules_column", "tiers", "valid"]

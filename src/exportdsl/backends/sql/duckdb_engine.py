@@ -1,0 +1,226 @@
+"""Running the screening queries on DuckDB: ledger files (Parquet, CSV, JSON Lines) and Arrow tables.
+
+Files stream: ``COPY (query) TO file`` reads the ledger in row groups and writes as it goes, under
+``SET memory_limit`` and a thread count, so a ledger larger than memory screens. Paths enter the
+SQL tree as string literals. DuckDB errors become :class:`UsageError` E410 (reading) or E413.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import attrs
+import duckdb
+from sqlglot import exp
+
+from ... import ir
+from ...errors import Diagnostic, UsageError
+from .nodes import col, fn, ident, lit, render
+from .query import CODE, DECISION, RULES, build_screen_query
+
+#: File formats by extension.
+FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
+           ".json": "jsonl"}
+
+
+def ledger_format(path: str, what: str = "ledger") -> str:
+    """``parquet``, ``csv`` or ``jsonl`` by the file's extension; E410 (a ledger) or E411 otherwise."""
+    fmt = FORMATS.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise UsageError(Diagnostic("E410" if what == "ledger" else "E411", f"{what} {path!r}: unknown file type",
+                                    help="use .parquet, .csv or .jsonl (JSON Lines)"))
+    return fmt
+
+
+def connect(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """A fresh in-memory DuckDB connection with bounded memory (spilling to a temp dir) and threads."""
+    con = duckdb.connect(":memory:")
+    try:
+        if threads:
+            con.execute("SET threads = ?", [int(threads)]) if False else con.execute(f"SET threads = {int(threads)}")
+        if memory_limit:
+            con.execute(render(exp.Set(expressions=[exp.SetItem(this=exp.EQ(
+                this=exp.column("memory_limit"), expression=lit(memory_limit)))])))
+        con.execute("SET preserve_insertion_order = true")
+    except duckdb.Error as exc:
+        raise UsageError(Diagnostic("E413", f"cannot set up DuckDB: {exc}")) from None
+    return con
+
+
+def _reader(path: str, fmt: str, columns: dict[str, str] | None = None) -> exp.Expression:
+    """The table function reading a ledger file, as a tree (the path is a literal)."""
+    args: list[exp.Expression] = [lit(path)]
+
+    def named(name: str, value: exp.Expression) -> exp.Expression:
+        return exp.PropertyEQ(this=exp.column(name), expression=value)
+
+    if fmt == "parquet":
+        return fn("read_parquet", *args)
+    if fmt == "csv":
+        return fn("read_csv", *args, named("header", exp.true()), named("all_varchar", exp.true()))
+    args.append(named("format", lit("newline_delimited")))
+    if columns is not None:
+        struct = exp.Struct(expressions=[exp.PropertyEQ(this=ident(name), expression=lit(sql_type))
+                                         for name, sql_type in columns.items()])
+        args.append(named("columns", struct))
+    return fn("read_json", *args)
+
+
+def _describe(con, source: exp.Expression, path: str) -> dict[str, str]:
+    try:
+        rows = con.execute(render(exp.Describe(this=exp.select("*").from_(source)))).fetchall()
+    except duckdb.Error as exc:
+        raise UsageError(Diagnostic("E410", f"cannot read ledger {path!r}: {_first_line(exc)}")) from None
+    return {row[0]: row[1] for row in rows}
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def open_ledger(con, path: str, policy: ir.Policy) -> tuple[exp.Expression, dict[str, str], bool]:
+    """(table expression, column types, decode_text) of a ledger file. JSON Lines fact columns are
+    read as JSON, whatever their values, so that a bad value anywhere is a per-row error."""
+    fmt = ledger_format(path)
+    if not Path(path).is_file():
+        raise UsageError(Diagnostic("E410", f"cannot read ledger {path!r}: no such file"))
+    source = _reader(path, fmt)
+    columns = _describe(con, source, path)
+    if fmt == "jsonl":
+        if list(columns) == ["json"] and columns["json"].startswith("MAP("):
+            raise UsageError(Diagnostic("E410", f"cannot read ledger {path!r} as a table: its objects have "
+                                                "no consistent keys (or an empty key)",
+                                        help="give every line the same keys, each a non-empty name"))
+        columns = {**columns, **{name: "JSON" for name in policy.facts}}
+        source = _reader(path, fmt, columns)
+        columns = _describe(con, source, path)
+    return source, columns, fmt == "csv"
+
+
+@attrs.frozen
+class Outcome:
+    """Counts of one screening: rows decided per decision, per deciding rule, rejected per code."""
+
+    decided: int
+    rejected: int
+    decisions: dict[str, int]
+    rules: dict[str, int]
+    codes: dict[str, int]
+    rejected_facts: int
+
+    @property
+    def rows(self) -> int:
+        return self.decided + self.rejected
+
+
+def _copy(con, query: exp.Expression, path: str, what: str) -> int:
+    """COPY the query's rows into a file (format by extension); returns the number of rows."""
+    fmt = ledger_format(path, what)
+    options = {"parquet": [("FORMAT", "parquet")], "csv": [("FORMAT", "csv"), ("HEADER", "true")],
+               "jsonl": [("FORMAT", "json")]}[fmt]
+    copy = exp.Copy(this=exp.Subquery(this=query), kind=False, files=[lit(path)],
+                    params=[exp.CopyParameter(this=exp.var(k), expression=exp.var(v)) for k, v in options])
+    try:
+        return con.execute(render(copy)).fetchall()[0][0]
+    except duckdb.Error as exc:
+        raise UsageError(Diagnostic("E411" if "write" in str(exc).lower() or "open" in str(exc).lower() else "E413",
+                                    f"screening into {path!r} failed: {_first_line(exc)}")) from None
+
+
+def screen_file(con, policy: ir.Policy, path: str, output: str | None, errors: str | None, *,
+                keep: Sequence[str] | None = None, rules: bool = True, as_of: str | None = None,
+                error_sample: int = 20) -> tuple[Outcome, list[tuple]]:
+    """Screen a ledger file into ``output`` (and ``errors``); returns the counts and the first rejected
+    facts as (row, fact, value, code)."""
+    for target, what in ((output, "output"), (errors, "error output")):
+        if target is not None:
+            ledger_format(target, what)
+    source, columns, decode_text = open_ledger(con, path, policy)
+    _check_columns(columns, keep, rules)
+    row_number = exp.Window(this=exp.RowNumber())
+    query = build_screen_query(policy, source, columns, decode_text=decode_text, keep=keep, rules=rules,
+                               as_of=as_of, row_number=row_number)
+    rejected_rel = _relation(con, query.rejected)
+    rejected_rows = rejected_rel.fetchall()
+    if errors is not None:
+        _copy(con, query.rejected, errors, "error output")
+    total = _scalar(con, exp.select(exp.Count(this=exp.Star())).from_(source))
+    if output is not None:
+        written = _copy(con, query.decided, output, "output")
+        counted = _reader(output, ledger_format(output))
+        if ledger_format(output) == "jsonl":
+            counted = fn("read_json", lit(output), exp.PropertyEQ(this=exp.column("format"),
+                                                                  expression=lit("newline_delimited")))
+    else:
+        counted, written = exp.Subquery(this=query.decided), None
+    if written == 0:
+        counted = exp.Subquery(this=exp.select(exp.alias_(exp.cast(exp.Null(), "VARCHAR"), ident(DECISION)),
+                                               exp.alias_(exp.cast(exp.Null(), "VARCHAR"), ident(RULES))
+                                               ).where(exp.false()))
+    outcome = _counts(con, counted, total, rejected_rows, rules)
+    return outcome, rejected_rows[:error_sample]
+
+
+def _relation(con, tree):
+    try:
+        return con.execute(render(tree))
+    except duckdb.Error as exc:
+        raise UsageError(Diagnostic("E413", f"screening failed: {_first_line(exc)}")) from None
+
+
+def _scalar(con, tree) -> int:
+    return _relation(con, tree).fetchall()[0][0]
+
+
+def _counts(con, decided_source: exp.Expression, total: int, rejected_rows: list[tuple], rules: bool) -> Outcome:
+    by_decision = dict(_relation(con, exp.select(col(DECISION), exp.Count(this=exp.Star())).from_(
+        decided_source).group_by(col(DECISION))).fetchall())
+    by_rule: dict[str, int] = {}
+    if rules:
+        split = exp.Explode(this=fn("string_split", col(RULES), lit(",")))
+        inner = exp.select(exp.alias_(fn("unnest", fn("string_split", col(RULES), lit(","))), ident("id"))
+                           ).from_(decided_source).where(exp.NEQ(this=col(RULES), expression=lit("")))
+        del split
+        by_rule = dict(_relation(con, exp.select(col("id"), exp.Count(this=exp.Star())).from_(
+            inner.subquery(ident("ids"))).group_by(col("id"))).fetchall())
+    rejected_row_ids = {row[0] for row in rejected_rows}
+    codes: dict[str, int] = {}
+    for row in rejected_rows:
+        codes[row[3]] = codes.get(row[3], 0) + 1
+    decided = sum(by_decision.values())
+    return Outcome(decided, len(rejected_row_ids), by_decision, by_rule, codes, len(rejected_rows)) \
+        if decided + len(rejected_row_ids) == total else _mismatch(total, decided, len(rejected_row_ids))
+
+
+def _mismatch(total, decided, rejected):
+    raise UsageError(Diagnostic("E413", f"screening lost rows: {total} read, {decided} decided, {rejected} rejected"))
+
+
+def _check_columns(columns: dict[str, str], keep: Sequence[str] | None, rules: bool) -> None:
+    clash = [c for c in (DECISION, RULES) if c in columns and (c == DECISION or rules)]
+    if clash:
+        raise UsageError(Diagnostic("E412", f"the ledger already has a column named {clash[0]!r}",
+                                    help="rename it: the screening adds 'decision' and 'rules'"))
+    for name in keep or ():
+        if name not in columns:
+            raise UsageError(Diagnostic("E412", f"--keep names {name!r}, which is not a column of the ledger"))
+
+
+def evaluate_arrow(policy: ir.Policy, table, *, rules: bool = True, as_of: str | None = None):
+    """(decided, rejected) Arrow tables for an in-memory table (Arrow, pandas or Polars): the valid
+    rows with ``decision`` and ``rules``, and one row per bad fact (row, fact, value, code)."""
+    con = connect()
+    con.register("ledger", table)
+    source = exp.to_table("ledger")
+    columns = _describe(con, source, "<table>")
+    _check_columns(columns, None, rules)
+    query = build_screen_query(policy, source, columns, rules=rules, as_of=as_of)
+    decided = _relation(con, query.decided).to_arrow_table()
+    rejected = _relation(con, query.rejected).to_arrow_table()
+    con.close()
+    return decided, rejected
+
+
+__all__ = ["CODE", "FORMATS", "Outcome", "connect", "evaluate_arrow", "ledger_format", "open_ledger",
+           "screen_file"]

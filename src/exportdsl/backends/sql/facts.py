@@ -1,0 +1,326 @@
+"""Fact columns in SQL: each fact's canonical value and its per-row error code, from the source column.
+
+This mirrors ``semantics.coerce_value`` for the column types a ledger arrives in (Parquet and Arrow
+types, DuckDB's readings of JSON Lines and CSV). A row whose code is not NULL is never decided;
+the codes are exactly the Python evaluator's: E301 missing, E302 wrong type, E303 out of range.
+
+Tabular inputs differ from a JSON object in two documented ways:
+
+* a NULL cell is a *missing* fact (the default when the fact has one, else E301), since a table
+  cannot leave a key out; and a column the policy does not declare is carried through, never E304;
+* ``text`` sources (CSV cells) are decoded: ``true``/``false``, decimal text (a percent may also be
+  written ``0.1%``), ``YYYY-MM-DD``, and sets as JSON arrays of strings.
+
+Numbers are never rounded. Integer and DECIMAL columns compare on their own decimal grid, DOUBLE
+columns as the Python evaluator reads a float (the shortest decimal that reads back as it; see
+``conditions.compare_number``). Decimal text is read as DECIMAL(38, 18); a text or JSON number
+that does not fit exactly there is rejected with E601 rather than rounded.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import attrs
+from sqlglot import exp
+
+from ...types import COUNTRY_CODES, FactType, Kind
+from .nodes import (negate, and_, case, cast, col, decimal_lit, fn, in_list, is_null, lam, lit, not_null, or_,
+                    try_cast, var)
+
+#: Scale at which decimal text (CSV cells, percent strings, JSON numbers) is read, exactly.
+TEXT_SCALE = 18
+_TEXT_DECIMAL = r"[+-]?[0-9]{1,20}(\.[0-9]{1,18})?"
+_ANY_DECIMAL = r"[+-]?[0-9]+(\.[0-9]+)?"
+_DATE_SHAPE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_INT_RANGES = {
+    "TINYINT": 2**7, "SMALLINT": 2**15, "INTEGER": 2**31, "BIGINT": 2**63, "HUGEINT": 2**127,
+    "UTINYINT": 2**8, "USMALLINT": 2**16, "UINTEGER": 2**32, "UBIGINT": 2**64, "UHUGEINT": 2**128,
+}
+_DECIMAL_TYPE = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)\Z")
+
+
+@attrs.frozen
+class Source:
+    """What a fact's column holds: a class of SQL type (and its decimal grid), or ``absent``."""
+
+    kind: str            # absent bool int decimal double text date list json other
+    scale: int = 0       # decimal grid of int/decimal columns
+    bound: int = 0       # exclusive bound of |value| * 10**scale for int/decimal columns
+    element: "Source | None" = None
+    sql_type: str = ""
+
+
+def classify(sql_type: str | None) -> Source:
+    """The class of a DuckDB column type (``DESCRIBE``'s spelling); None for a missing column."""
+    if sql_type is None:
+        return Source("absent")
+    t = sql_type.upper().strip()
+    if t.endswith("[]"):
+        return Source("list", element=classify(t[:-2]), sql_type=t)
+    if t == "BOOLEAN":
+        return Source("bool", sql_type=t)
+    if t in _INT_RANGES:
+        return Source("int", 0, _INT_RANGES[t], sql_type=t)
+    match = _DECIMAL_TYPE.match(t)
+    if match:
+        precision, scale = int(match[1]), int(match[2])
+        return Source("decimal", scale, 10**precision, sql_type=t)
+    if t in ("DOUBLE", "FLOAT", "REAL"):
+        return Source("double", sql_type=t)
+    if t in ("VARCHAR", "STRING") or t.startswith("VARCHAR("):
+        return Source("text", sql_type=t)
+    if t == "DATE":
+        return Source("date", sql_type=t)
+    if t == "JSON":
+        return Source("json", sql_type=t)
+    return Source("other", sql_type=t)
+
+
+@attrs.frozen
+class Numeric:
+    """How a numeric fact's canonical value compares: on a decimal grid, or as a double."""
+
+    mode: str            # grid | double
+    scale: int = 0
+    bound: int = 0       # exclusive bound of |value| * 10**scale
+    default: object = None   # double mode: a NULL value means this default (a Decimal), compared exactly
+
+
+@attrs.frozen
+class FactColumn:
+    """A fact in SQL: its canonical value, its error code (NULL when valid), and the raw value."""
+
+    name: str
+    type: FactType
+    value: exp.Expression
+    code: exp.Expression
+    raw: exp.Expression | None
+    numeric: Numeric | None = None
+
+
+E301, E302, E303, E601 = lit("E301"), lit("E302"), lit("E303"), lit("E601")
+_TEXT_GRID = Numeric("grid", TEXT_SCALE, 10**38)
+
+
+def _json_string(raw):
+    return fn("json_extract_string", raw, lit("$"))
+
+
+def _text_number(text, code_if_not_decimal, percent: bool, accept_plain: bool):
+    """(value, problem branches) of a decimal text; percent texts may (or must) end with %."""
+    branches = []
+    if percent:
+        has_pct = fn("ends_with", text, lit("%"))
+        body = case([(has_pct, fn("left", text, exp.Neg(this=exp.Literal.number(1))))], text)
+        shape_ok = fn("regexp_full_match", body, lit(_ANY_DECIMAL))
+        if not accept_plain:
+            shape_ok = and_(has_pct, shape_ok)
+    else:
+        body = text
+        shape_ok = fn("regexp_full_match", body, lit(_ANY_DECIMAL))
+    branches.append((negate(shape_ok), code_if_not_decimal))
+    branches.append((negate(fn("regexp_full_match", body, lit(_TEXT_DECIMAL))), E601))
+    return try_cast(body, f"DECIMAL(38, {TEXT_SCALE})"), branches
+
+
+def _double_number(value):
+    """(value, problem branches) of a DOUBLE: NaN and infinities are E303 as in the evaluator."""
+    return value, [(or_(fn("isnan", value), fn("isinf", value)), E303)]
+
+
+def _number(ftype: FactType, raw, source: Source, decode_text: bool):
+    """(value, Numeric, problem branches) of an integer, number or percent fact."""
+    kind = ftype.kind
+    percent = kind is Kind.PERCENT
+    if source.kind == "int":
+        value, numeric, branches = raw, Numeric("grid", 0, source.bound), []
+    elif source.kind == "decimal":
+        value, numeric, branches = raw, Numeric("grid", source.scale, source.bound), []
+        if kind is Kind.INTEGER:
+            branches.append((exp.NEQ(this=raw, expression=fn("trunc", raw)), E302))
+    elif source.kind == "double":
+        value, branches = _double_number(cast(raw, "DOUBLE"))
+        numeric = Numeric("double")
+        if kind is Kind.INTEGER:
+            branches.append((exp.NEQ(this=value, expression=fn("trunc", value)), E302))
+    elif source.kind == "text" and (decode_text or percent):
+        value, branches = _text_number(raw, E302, percent, accept_plain=decode_text)
+        numeric = _TEXT_GRID
+        if kind is Kind.INTEGER:
+            branches.append((exp.NEQ(this=value, expression=fn("trunc", value)), E302))
+    elif source.kind == "json":
+        # DuckDB reads JSON numbers as doubles: compared as the evaluator compares a float. A percent
+        # string ("0.1%") is read as a double too, when it has at most 15 significant digits (so
+        # that it reads back exactly); longer ones are E601.
+        jtype = fn("json_type", raw)
+        is_string = exp.EQ(this=jtype, expression=lit("VARCHAR"))
+        is_number = in_list(jtype, ["BIGINT", "UBIGINT", "DOUBLE"])
+        text = _json_string(raw)
+        body = fn("left", text, exp.Neg(this=exp.Literal.number(1)))
+        value = case([(is_string, try_cast(body, "DOUBLE"))], try_cast(raw, "DOUBLE"))
+        numeric = Numeric("double")
+        significant = fn("regexp_replace", fn("regexp_replace", body, lit(r"[^0-9]"), lit(""), lit("g")),
+                         lit(r"^0+|0+$"), lit(""), lit("g"))
+        branches = [
+            (negate(or_(is_number, and_(is_string, exp.true() if percent else exp.false()))), E302),
+            (and_(is_string, negate(and_(fn("ends_with", text, lit("%")),
+                                               fn("regexp_full_match", body, lit(_ANY_DECIMAL))))), E302),
+            (and_(is_string, exp.GT(this=fn("length", significant), expression=exp.Literal.number(15))), E601),
+            (and_(in_list(jtype, ["BIGINT", "UBIGINT"]),
+                  exp.GT(this=fn("abs", value), expression=exp.Literal.number(2**53))), E601),
+            (or_(fn("isnan", value), fn("isinf", value)), E303),
+        ]
+        if kind is Kind.INTEGER:
+            branches.append((exp.NEQ(this=value, expression=fn("trunc", value)), E302))
+    else:
+        return exp.Null(), None, [(exp.true(), E302)]
+    if percent:
+        zero, hundred = exp.Literal.number(0), exp.Literal.number(100)
+        branches.append((or_(exp.LT(this=value, expression=zero), exp.GT(this=value, expression=hundred)), E303))
+    return value, numeric, branches
+
+
+def _text_value(raw, source: Source):
+    """The string of a text or JSON-string source, and the branch rejecting other JSON values."""
+    if source.kind == "text":
+        return raw, []
+    if source.kind == "json":
+        return _json_string(raw), [(exp.NEQ(this=fn("json_type", raw), expression=lit("VARCHAR")), E302)]
+    return exp.Null(), [(exp.true(), E302)]
+
+
+def _scalar(ftype: FactType, raw, source: Source, decode_text: bool):
+    """(value, Numeric or None, problem branches in the evaluator's order) of a non-set fact."""
+    kind = ftype.kind
+    if kind in (Kind.INTEGER, Kind.NUMBER, Kind.PERCENT):
+        return _number(ftype, raw, source, decode_text)
+    if kind is Kind.BOOL:
+        if source.kind == "bool":
+            return raw, None, []
+        if source.kind == "json":
+            return (try_cast(raw, "BOOLEAN"), None,
+                    [(exp.NEQ(this=fn("json_type", raw), expression=lit("BOOLEAN")), E302)])
+        if source.kind == "text" and decode_text:
+            return (exp.EQ(this=raw, expression=lit("true")), None,
+                    [(negate(in_list(raw, ["true", "false"])), E302)])
+        return exp.Null(), None, [(exp.true(), E302)]
+    if kind is Kind.DATE:
+        if source.kind == "date":
+            return raw, None, []
+        text, branches = _text_value(raw, source)
+        value = try_cast(text, "DATE")
+        branches = branches + [
+            (negate(fn("regexp_full_match", text, lit(_DATE_SHAPE))), E303),
+            (or_(is_null(value), exp.EQ(this=fn("left", text, exp.Literal.number(4)), expression=lit("0000"))), E303),
+        ]
+        return value, None, branches
+    text, branches = _text_value(raw, source)
+    if kind is Kind.COUNTRY:
+        return text, None, branches + [(negate(in_list(text, COUNTRY_CODES)), E303)]
+    if kind is Kind.ENUM:
+        return text, None, branches + [(negate(in_list(text, ftype.values)), E303)]
+    return text, None, branches  # string
+
+
+def _element_code(element: FactType, x, source: Source):
+    """The code of one set element (NULL when valid) and its canonical string."""
+    if source.kind == "json":
+        text = _json_string(x)
+        branches = [(is_null(x), E302), (exp.NEQ(this=fn("json_type", x), expression=lit("VARCHAR")), E302)]
+    elif source.kind == "text":
+        text, branches = x, [(is_null(x), E302)]
+    else:
+        return exp.Null(), E302
+    if element.kind is Kind.COUNTRY:
+        branches.append((negate(in_list(text, COUNTRY_CODES)), E303))
+    elif element.kind is Kind.ENUM:
+        branches.append((negate(in_list(text, element.values)), E303))
+    return text, case(branches)
+
+
+def _set(ftype: FactType, raw, source: Source, decode_text: bool):
+    """(value as VARCHAR[], problem branches) of a set fact: the first bad element decides the code."""
+    if source.kind == "text" and decode_text:
+        raw = try_cast(raw, "JSON")
+        source = Source("json")
+        parse_branch = [(is_null(raw), E302)]
+    else:
+        parse_branch = []
+    if source.kind == "json":
+        is_array = exp.EQ(this=fn("json_type", raw), expression=lit("ARRAY"))
+        items = case([(is_array, try_cast(raw, "JSON[]"))])
+        element_source = Source("json")
+        branches = parse_branch + [(negate(is_array), E302)]
+    elif source.kind == "list" and source.element.kind in ("text", "json"):
+        items, element_source, branches = raw, source.element, []
+    elif source.kind == "list":
+        # A list of numbers or Booleans: valid only when empty, as in the evaluator.
+        return (cast(exp.Array(expressions=[]), "VARCHAR[]"),
+                [(exp.NEQ(this=fn("len", raw), expression=exp.Literal.number(0)), E302)])
+    else:
+        return exp.Null(), [(exp.true(), E302)]
+    text, element_code = _element_code(ftype.element, var("x"), element_source)
+    first_bad = fn("list_first", fn("list_filter", fn("list_transform", items, lam("x", element_code)),
+                                    lam("c", not_null(var("c")))))
+    branches.append((not_null(first_bad), first_bad))
+    value = fn("list_transform", items, lam("x", text)) if element_source.kind == "json" else items
+    return value, branches
+
+
+def fact_column(fact, sql_type: str | None, decode_text: bool, column: str | None = None) -> FactColumn:
+    """The canonical value and error code of ``fact`` (an ``ir.Fact``) read from a column of
+    ``sql_type`` (None: the ledger has no such column)."""
+    source = classify(sql_type)
+    ftype = fact.type
+    missing = E301 if fact.required else None
+    default, default_numeric = default_sql(fact)
+    if source.kind == "absent":
+        return FactColumn(fact.name, ftype, default if default is not None else exp.Null(),
+                          missing or exp.Null(), None, default_numeric)
+    raw = col(column or fact.name)
+    if ftype.kind is Kind.SET:
+        value, branches = _set(ftype, raw, source, decode_text)
+        numeric = None
+    else:
+        value, numeric, branches = _scalar(ftype, raw, source, decode_text)
+    if default is not None and numeric is not None and numeric.mode == "double":
+        numeric = attrs.evolve(numeric, default=Decimal(fact.default))
+    elif default is not None:
+        if numeric is not None:
+            value, numeric, more = _with_default_grid(value, numeric, default_numeric)
+            branches = branches + more
+            default, _ = default_sql(fact, numeric.scale)
+        value = case([(is_null(raw), default)], value)
+    code = case([(is_null(raw), missing or exp.Null())] + branches)
+    return FactColumn(fact.name, ftype, value, code, raw, numeric)
+
+
+def _with_default_grid(value, numeric: Numeric, default_numeric: Numeric):
+    """A grid value moved to a grid that also holds the fact's default (exactly, else E601)."""
+    scale = max(numeric.scale, default_numeric.scale)
+    more = []
+    if scale != numeric.scale:
+        value = try_cast(value, f"DECIMAL(38, {scale})")
+        more.append((is_null(value), E601))
+    return value, Numeric("grid", scale, 10**38), more
+
+
+def default_sql(fact, scale: int | None = None) -> tuple[exp.Expression | None, Numeric | None]:
+    """The SQL literal of a fact's default (None for a required fact), and its grid for numbers."""
+    if fact.required:
+        return None, None
+    value, kind = fact.default, fact.type.kind
+    if kind is Kind.BOOL:
+        return (exp.true() if value else exp.false()), None
+    if kind in (Kind.INTEGER, Kind.NUMBER, Kind.PERCENT):
+        exponent = Decimal(value).as_tuple().exponent
+        own = max(0, -exponent) if isinstance(exponent, int) else 0
+        scale = own if scale is None else scale
+        return decimal_lit(value, scale), Numeric("grid", scale, 10**38)
+    if kind is Kind.DATE:
+        return cast(lit(value), "DATE"), None
+    if kind is Kind.SET:
+        return cast(exp.Array(expressions=[lit(v) for v in sorted(value)]), "VARCHAR[]"), None
+    return lit(value), None

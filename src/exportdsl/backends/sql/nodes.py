@@ -1,0 +1,180 @@
+"""Small constructors of sqlglot expression nodes, and the dialects the trees are rendered in.
+
+Every string and name from a policy or a ledger enters a tree here, as a literal or a quoted
+identifier; the dialect's generator escapes it. Functions are written with DuckDB's names and
+mapped to Spark's at rendering time (``SPARK_FUNCTIONS``).
+"""
+
+from __future__ import annotations
+
+import decimal
+from decimal import Decimal
+
+from sqlglot import exp
+from sqlglot.dialects.duckdb import DuckDB
+from sqlglot.dialects.spark import Spark
+
+
+class DuckDBLambdas(DuckDB):
+    """DuckDB with its current lambda syntax (``lambda x: body``; ``x -> body`` is deprecated)."""
+
+    class Generator(DuckDB.Generator):
+        def lambda_sql(self, expression: exp.Lambda, arrow_sep: str = "->", wrap: bool = True) -> str:
+            args = self.expressions(expression, flat=True)
+            return f"(lambda {args}: {self.sql(expression, 'this')})"
+
+
+def ident(name: str) -> exp.Identifier:
+    """A quoted identifier (any text, escaped by the generator)."""
+    return exp.Identifier(this=name, quoted=True)
+
+
+def col(name: str, table: str | None = None) -> exp.Column:
+    """A quoted column reference."""
+    return exp.Column(this=ident(name), table=ident(table) if table else None)
+
+
+def lit(text: str) -> exp.Literal:
+    """A string literal."""
+    return exp.Literal.string(text)
+
+
+def num(value) -> exp.Expression:
+    """A numeric literal written from an int or a finite Decimal (its exact text)."""
+    if isinstance(value, Decimal):
+        text = format(value, "f")
+    else:
+        text = str(int(value))
+    if text.startswith("-"):
+        return exp.Neg(this=exp.Literal.number(text[1:]))
+    return exp.Literal.number(text)
+
+
+def exact_context(value: Decimal, scale: int) -> decimal.Context:
+    """A decimal context precise enough to move ``value`` to a grid of ``scale`` without rounding."""
+    return decimal.Context(prec=len(value.as_tuple().digits) + abs(value.as_tuple().exponent) + scale + 2)
+
+
+def decimal_lit(value: Decimal | int, scale: int) -> exp.Expression:
+    """An exact DECIMAL(38, scale) literal (the value must already lie on that scale's grid)."""
+    value = Decimal(value)
+    text = format(value.quantize(Decimal(1).scaleb(-scale), context=exact_context(value, scale)), "f")
+    return cast(lit(text), f"DECIMAL(38, {scale})")
+
+
+def double_lit(value: float) -> exp.Expression:
+    """A DOUBLE literal written as the shortest text that reads back as exactly ``value``."""
+    return cast(lit(repr(value)), "DOUBLE")
+
+
+def cast(expr: exp.Expression, to: str) -> exp.Cast:
+    return exp.Cast(this=expr, to=exp.DataType.build(to))
+
+
+def try_cast(expr: exp.Expression, to: str) -> exp.TryCast:
+    return exp.TryCast(this=expr, to=exp.DataType.build(to))
+
+
+def fn(name: str, *args: exp.Expression) -> exp.Anonymous:
+    """A function call by its DuckDB name (mapped for Spark by :func:`render`)."""
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def lam(var: str, body: exp.Expression) -> exp.Lambda:
+    return exp.Lambda(this=body, expressions=[exp.to_identifier(var)])
+
+
+def var(name: str) -> exp.Column:
+    """A lambda variable reference (unquoted, names chosen here)."""
+    return exp.column(name)
+
+
+def negate(expr: exp.Expression) -> exp.Expression:
+    """``NOT (expr)``, parenthesised so that the generator cannot mis-associate it."""
+    return exp.Not(this=exp.Paren(this=expr))
+
+
+def _grouped(operands):
+    return [exp.Paren(this=o) if isinstance(o, (exp.Connector, exp.Not)) else o for o in operands]
+
+
+def is_null(expr: exp.Expression) -> exp.Expression:
+    return exp.Is(this=expr, expression=exp.Null())
+
+
+def not_null(expr: exp.Expression) -> exp.Expression:
+    return exp.Not(this=is_null(expr))
+
+
+def case(branches: list[tuple[exp.Expression, exp.Expression]], default: exp.Expression | None = None):
+    """``CASE WHEN c THEN v ... ELSE default END`` (the default alone when there is no branch)."""
+    if not branches:
+        return default if default is not None else exp.Null()
+    node = exp.Case()
+    for condition, value in branches:
+        node = node.when(condition, value)
+    if default is not None:
+        node = node.else_(default)
+    return node
+
+
+def in_list(expr: exp.Expression, values) -> exp.Expression:
+    """``expr IN ('a', 'b', ...)`` over string values (FALSE for no values)."""
+    values = sorted(values)
+    if not values:
+        return exp.false()
+    return exp.In(this=expr, expressions=[lit(v) for v in values])
+
+
+def str_array(values) -> exp.Array:
+    """A constant list of strings, sorted."""
+    return exp.Array(expressions=[lit(v) for v in sorted(values)])
+
+
+def and_(*operands: exp.Expression) -> exp.Expression:
+    operands = [o for o in operands if o is not None]
+    if not operands:
+        return exp.true()
+    return exp.and_(*_grouped(operands), copy=False) if len(operands) > 1 else operands[0]
+
+
+def or_(*operands: exp.Expression) -> exp.Expression:
+    if not operands:
+        return exp.false()
+    return exp.or_(*_grouped(operands), copy=False) if len(operands) > 1 else operands[0]
+
+
+def paren(expr: exp.Expression) -> exp.Paren:
+    return exp.Paren(this=expr)
+
+
+#: DuckDB function names and how Spark spells each (a name or a builder of the node).
+SPARK_FUNCTIONS = {
+    "list_has_any": lambda a, b: exp.Anonymous(this="arrays_overlap", expressions=[a, b]),
+    "list_has_all": lambda a, b: exp.EQ(this=exp.Anonymous(this="size", expressions=[
+        exp.Anonymous(this="array_except", expressions=[b, a])]), expression=exp.Literal.number(0)),
+    "len": lambda a: exp.Anonymous(this="size", expressions=[a]),
+    "list_transform": lambda a, f: exp.Anonymous(this="transform", expressions=[a, f]),
+    "list_filter": lambda a, f: exp.Anonymous(this="filter", expressions=[a, f]),
+    "list_first": lambda a: exp.Anonymous(this="element_at", expressions=[a, exp.Literal.number(1)]),
+    "regexp_full_match": lambda a, p: exp.RegexpLike(this=a, expression=p),
+    "isnan": lambda a: exp.Anonymous(this="isnan", expressions=[a]),
+    "isinf": lambda a: exp.Or(this=exp.EQ(this=a, expression=cast(lit("Infinity"), "DOUBLE")),
+                              expression=exp.EQ(this=a, expression=cast(lit("-Infinity"), "DOUBLE"))),
+    "concat_ws": lambda *a: exp.Anonymous(this="concat_ws", expressions=list(a)),
+}
+
+
+def _spark_function(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Anonymous) and node.name in SPARK_FUNCTIONS:
+        return SPARK_FUNCTIONS[node.name](*node.expressions)
+    return node
+
+
+def render(tree: exp.Expression, dialect: str = "duckdb", pretty: bool = False) -> str:
+    """The SQL text of a tree in ``duckdb`` or ``spark``."""
+    if dialect == "duckdb":
+        return tree.sql(dialect=DuckDBLambdas, pretty=pretty)
+    if dialect == "spark":
+        return tree.transform(_spark_function).sql(dialect=Spark, pretty=pretty)
+    raise ValueError(f"unknown SQL dialect {dialect!r}")

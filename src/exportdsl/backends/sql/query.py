@@ -1,0 +1,149 @@
+"""The screening queries of a policy over a relation of ledger rows: decided rows, and rejected facts.
+
+``build_screen_query`` takes the relation as a sqlglot table expression (a table function such as
+``read_parquet('x')`` or a view name) and its columns with their DuckDB types, and returns two
+trees: ``decided`` (the valid rows, their carried columns, ``decision`` and ``rules``) and
+``rejected`` (one row per bad fact of each invalid row: row number, fact, value as text, code).
+Issue 12's ``diff --replay`` can reuse :func:`decide_select` over any relation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import attrs
+from sqlglot import exp
+
+from ... import ir
+from ...types import Kind
+from . import conditions
+from .facts import FactColumn, fact_column
+from .nodes import and_, case, cast, col, ident, is_null, lit, not_null, render
+
+DECISION, RULES = "decision", "rules"
+ROW, FACT, VALUE, CODE = "row", "fact", "value", "code"
+
+
+@attrs.frozen
+class ScreenQuery:
+    """The two queries of one screening, and what they were built from."""
+
+    decided: exp.Expression
+    rejected: exp.Expression
+    facts: tuple[str, ...]
+    carried: tuple[str, ...]
+
+
+def internal_prefix(columns: Sequence[str]) -> str:
+    """A column-name prefix that no ledger column starts with (for the query's own columns)."""
+    prefix = "__xpol_"
+    while any(c.startswith(prefix) for c in columns):
+        prefix = "_" + prefix
+    return prefix
+
+
+def fact_columns(policy: ir.Policy, types: Mapping[str, str], decode_text: bool,
+                 as_of: str | None = None) -> dict[str, FactColumn]:
+    """Each fact's SQL value and code, from the ledger's column types (``as_of`` fixes the date)."""
+    result = {}
+    for name, fact in policy.facts.items():
+        if as_of is not None and name == policy.dated_by:
+            result[name] = FactColumn(name, fact.type, cast(lit(as_of), "DATE"), exp.Null(), None)
+            continue
+        result[name] = fact_column(fact, types.get(name), decode_text)
+    return result
+
+
+def decide_select(policy: ir.Policy, source: exp.Expression, facts: Mapping[str, FactColumn],
+                  carried: Sequence[str], prefix: str, rules: bool = True,
+                  where: exp.Expression | None = None) -> exp.Select:
+    """``SELECT carried..., decision[, rules] FROM source WHERE where``, in three layers: canonical
+    fact values, one Boolean column per rule, then the tiers."""
+    value_names = {name: f"{prefix}v{i}" for i, name in enumerate(facts)}
+    values = exp.select(*[col(c) for c in carried],
+                        *[exp.alias_(f.value, ident(value_names[n])) for n, f in facts.items()]
+                        ).from_(source)
+    if where is not None:
+        values = values.where(where)
+    referenced = {n: attrs.evolve(f, value=col(value_names[n])) for n, f in facts.items()}
+    holds = conditions.rule_columns(policy, referenced)
+    rule_names = {rid: f"{prefix}r{i}" for i, rid in enumerate(holds)}
+    ruled = exp.select(*[col(c) for c in carried],
+                       *[exp.alias_(e, ident(rule_names[rid])) for rid, e in holds.items()]
+                       ).from_(values.subquery(ident(f"{prefix}values")))
+    refs = {rid: col(name) for rid, name in rule_names.items()}
+    outputs = [col(c) for c in carried]
+    outputs.append(exp.alias_(conditions.decision_column(policy, refs), ident(DECISION)))
+    if rules:
+        outputs.append(exp.alias_(conditions.rules_column(policy, refs), ident(RULES)))
+    return exp.select(*outputs).from_(ruled.subquery(ident(f"{prefix}ruled")))
+
+
+def rejected_select(facts: Mapping[str, FactColumn], source: exp.Expression, prefix: str,
+                    row_number: exp.Expression | None = None) -> exp.Expression:
+    """One row per bad fact of each invalid row: (row, fact, value, code), by row then fact order."""
+    row = row_number if row_number is not None else exp.Window(this=exp.RowNumber())
+    checked = [(name, f) for name, f in facts.items() if not isinstance(f.code, exp.Null)]
+    codes = exp.select(exp.alias_(row, ident(f"{prefix}row")),
+                       *[exp.alias_(f.code, ident(f"{prefix}c{i}")) for i, (_, f) in enumerate(checked)],
+                       *[exp.alias_(cast(f.raw, "VARCHAR") if f.raw is not None else exp.Null(),
+                                    ident(f"{prefix}x{i}")) for i, (_, f) in enumerate(checked)]
+                       ).from_(source)
+    bad_rows = exp.select("*").from_(codes.subquery(ident(f"{prefix}codes"))).where(
+        exp.or_(*[not_null(col(f"{prefix}c{i}")) for i in range(len(checked))]) if checked else exp.false())
+    name = f"{prefix}bad"
+    parts = []
+    for i, (fact, _) in enumerate(checked):
+        parts.append(exp.select(
+            exp.alias_(col(f"{prefix}row"), ident(ROW)), exp.alias_(lit(fact), ident(FACT)),
+            exp.alias_(col(f"{prefix}x{i}"), ident(VALUE)), exp.alias_(col(f"{prefix}c{i}"), ident(CODE)),
+            exp.alias_(exp.Literal.number(i), ident(f"{prefix}order")),
+        ).from_(exp.Table(this=ident(name))).where(not_null(col(f"{prefix}c{i}"))))
+    if not parts:
+        return exp.select(exp.alias_(cast(exp.Null(), "BIGINT"), ident(ROW)),
+                          exp.alias_(cast(exp.Null(), "VARCHAR"), ident(FACT)),
+                          exp.alias_(cast(exp.Null(), "VARCHAR"), ident(VALUE)),
+                          exp.alias_(cast(exp.Null(), "VARCHAR"), ident(CODE))).where(exp.false())
+    union = parts[0]
+    for part in parts[1:]:
+        union = exp.union(union, part, distinct=False)
+    ordered = exp.select(col(ROW), col(FACT), col(VALUE), col(CODE)).from_(
+        union.subquery(ident(f"{prefix}all"))).order_by(col(ROW), col(f"{prefix}order"))
+    cte = exp.CTE(this=bad_rows, alias=exp.TableAlias(this=ident(name)), materialized=True)
+    ordered.set("with_", exp.With(expressions=[cte]))
+    return ordered
+
+
+def build_screen_query(policy: ir.Policy, source: exp.Expression, columns: Mapping[str, str], *,
+                       decode_text: bool = False, keep: Sequence[str] | None = None, rules: bool = True,
+                       as_of: str | None = None, row_number: exp.Expression | None = None) -> ScreenQuery:
+    """Both screening queries over ``source`` whose columns (in order) have the given DuckDB types.
+
+    ``keep`` limits the carried columns (default: every column); ``decode_text`` reads text cells
+    as CSV values (see :mod:`.facts`); ``as_of`` evaluates every row on that date.
+    """
+    prefix = internal_prefix(list(columns))
+    facts = fact_columns(policy, columns, decode_text, as_of)
+    carried = list(columns) if keep is None else list(keep)
+    decided = decide_select(policy, source, facts, carried, prefix, rules, where=conditions.valid(facts))
+    rejected = rejected_select(facts, source, prefix, row_number)
+    return ScreenQuery(decided, rejected, tuple(facts), tuple(carried))
+
+
+def compile_query(policy: ir.Policy, dialect: str = "duckdb", rules: bool = True) -> str:
+    """The screening query of a policy over a relation ``ledger`` whose columns are the facts, typed
+    as a Parquet ledger would type them (what ``exportdsl compile --target sql`` prints)."""
+    columns = {name: example_type(fact.type.kind, fact.type) for name, fact in policy.facts.items()}
+    query = build_screen_query(policy, exp.to_table("ledger"), columns, rules=rules)
+    return render(query.decided, dialect, pretty=True) + ";\n"
+
+
+def example_type(kind: Kind, ftype) -> str:
+    """The column type of a typed (Parquet) ledger for a fact of this kind."""
+    return {Kind.BOOL: "BOOLEAN", Kind.INTEGER: "BIGINT", Kind.NUMBER: "DECIMAL(38, 18)",
+            Kind.PERCENT: "DECIMAL(38, 18)", Kind.DATE: "DATE", Kind.SET: "VARCHAR[]"}.get(kind, "VARCHAR")
+
+
+__all__ = ["CODE", "DECISION", "FACT", "ROW", "RULES", "VALUE", "ScreenQuery", "build_screen_query",
+           "compile_query", "decide_select", "fact_columns", "internal_prefix", "rejected_select", "render",
+           "and_", "case", "is_null"]
