@@ -61,6 +61,17 @@ class CompiledPolicy:
         self.decide, self.decision, self.source = decide, decision, source
 
 
+def _children(expr: ir.Expr) -> tuple[ir.Expr, ...]:
+    """The sub-conditions of a condition node (a named condition's body included)."""
+    if isinstance(expr, (ir.And, ir.Or)):
+        return expr.operands
+    if isinstance(expr, ir.Not):
+        return (expr.operand,)
+    if isinstance(expr, ir.Named):
+        return (expr.body,)
+    return ()
+
+
 def _shared_named(conditions) -> dict[int, int]:
     """How many times each named condition (by the identity of its body) is referred to, DAG-wise."""
     counts: dict[int, int] = {}
@@ -70,12 +81,9 @@ def _shared_named(conditions) -> dict[int, int]:
         if isinstance(expr, ir.Named):
             key = id(expr.body)
             counts[key] = counts.get(key, 0) + 1
-            if counts[key] == 1:
-                stack.append(expr.body)
-        elif isinstance(expr, (ir.And, ir.Or)):
-            stack.extend(expr.operands)
-        elif isinstance(expr, ir.Not):
-            stack.append(expr.operand)
+            if counts[key] > 1:
+                continue          # its body was counted at the first reference
+        stack.extend(_children(expr))
     return counts
 
 
@@ -83,14 +91,8 @@ def _size(expr: ir.Expr, limit: int) -> int:
     """Nodes of a condition once names are expanded, counted up to ``limit + 1``."""
     total, stack = 0, [expr]
     while stack and total <= limit:
-        e = stack.pop()
         total += 1
-        if isinstance(e, ir.Named):
-            stack.append(e.body)
-        elif isinstance(e, (ir.And, ir.Or)):
-            stack.extend(e.operands)
-        elif isinstance(e, ir.Not):
-            stack.append(e.operand)
+        stack.extend(_children(stack.pop()))
     return total
 
 
