@@ -263,7 +263,7 @@ class _Codegen:
         raise AssertionError(kind)
 
     def check_number(self, kind: Kind, x: str) -> list[str]:
-        """Exact ints, floats (and, in the exact variant, Decimals) within the fast range.
+        """Exact ints, floats and Decimals within the fast range.
 
         The range is narrower than what :func:`validate_facts` accepts, so the fast path never
         accepts a value that validation would refuse; values outside it take the slow way.
@@ -275,8 +275,16 @@ class _Codegen:
         else:
             float_range = f"not {-_FAST_FLOAT!r} < {x} < {_FAST_FLOAT!r} or ({x} and {-_FAST_TINY!r} < {x} < {_FAST_TINY!r})"
             int_range = f"not {-_FAST_INT} < {x} < {_FAST_INT}"
-        lines = [f"if {x}.__class__ is float:",
-                 f"    if {float_range}: {slow}"]
+        lines = []
+        if not self.exact:
+            # A Decimal that is the shortest text of a float is that float here (exact under the float
+            # cuts); any other Decimal is decided by the exact variant.
+            lines += [f"if {x}.__class__ is _Decimal:",
+                      f"    if not {x}.is_finite() or len(str({x})) > {_FAST_DIGITS}: {slow}",
+                      f"    if _Decimal(repr({x}f := float({x}))) != {x}: {self.to_exact}",
+                      f"    {x} = {x}f"]
+        lines += [f"if {x}.__class__ is float:",
+                  f"    if {float_range}: {slow}"]
         if self.exact:
             lines.append(f"    {x} = _Decimal(repr({x}))")
         lines += [f"elif {x}.__class__ is int:",
@@ -288,8 +296,7 @@ class _Codegen:
             if kind is Kind.PERCENT:
                 lines.append(f"elif not 0 <= {x} <= 100: {slow}")
         else:
-            lines += [f"elif {x}.__class__ is _Decimal: {self.to_exact}",
-                      f"else: {slow}"]
+            lines.append(f"else: {slow}")
         return lines
 
     def default_literal(self, fact: ir.Fact) -> str | None:
