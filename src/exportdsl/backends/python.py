@@ -62,6 +62,17 @@ class CompiledPolicy:
         self.decide, self.decision, self.source = decide, decision, source
 
 
+def _children(expr: ir.Expr) -> tuple[ir.Expr, ...]:
+    """The sub-conditions of a condition node (a named condition's body included)."""
+    if isinstance(expr, (ir.And, ir.Or)):
+        return expr.operands
+    if isinstance(expr, ir.Not):
+        return (expr.operand,)
+    if isinstance(expr, ir.Named):
+        return (expr.body,)
+    return ()
+
+
 def _shared_named(conditions) -> dict[int, int]:
     """How many times each named condition (by the identity of its body) is referred to, DAG-wise."""
     counts: dict[int, int] = {}
@@ -71,12 +82,9 @@ def _shared_named(conditions) -> dict[int, int]:
         if isinstance(expr, ir.Named):
             key = id(expr.body)
             counts[key] = counts.get(key, 0) + 1
-            if counts[key] == 1:
-                stack.append(expr.body)
-        elif isinstance(expr, (ir.And, ir.Or)):
-            stack.extend(expr.operands)
-        elif isinstance(expr, ir.Not):
-            stack.append(expr.operand)
+            if counts[key] > 1:
+                continue          # its body was counted at the first reference
+        stack.extend(_children(expr))
     return counts
 
 
@@ -84,14 +92,8 @@ def _size(expr: ir.Expr, limit: int) -> int:
     """Nodes of a condition once names are expanded, counted up to ``limit + 1``."""
     total, stack = 0, [expr]
     while stack and total <= limit:
-        e = stack.pop()
         total += 1
-        if isinstance(e, ir.Named):
-            stack.append(e.body)
-        elif isinstance(e, (ir.And, ir.Or)):
-            stack.extend(e.operands)
-        elif isinstance(e, ir.Not):
-            stack.append(e.operand)
+        stack.extend(_children(stack.pop()))
     return total
 
 
@@ -262,7 +264,7 @@ class _Codegen:
         raise AssertionError(kind)
 
     def check_number(self, kind: Kind, x: str) -> list[str]:
-        """Exact ints, floats (and, in the exact variant, Decimals) within the fast range.
+        """Exact ints, floats and Decimals within the fast range.
 
         The range is narrower than what :func:`validate_facts` accepts, so the fast path never
         accepts a value that validation would refuse; values outside it take the slow way.
@@ -274,8 +276,16 @@ class _Codegen:
         else:
             float_range = f"not {-_FAST_FLOAT!r} < {x} < {_FAST_FLOAT!r} or ({x} and {-_FAST_TINY!r} < {x} < {_FAST_TINY!r})"
             int_range = f"not {-_FAST_INT} < {x} < {_FAST_INT}"
-        lines = [f"if {x}.__class__ is float:",
-                 f"    if {float_range}: {slow}"]
+        lines = []
+        if not self.exact:
+            # A Decimal that is the shortest text of a float is that float here (exact under the float
+            # cuts); any other Decimal is decided by the exact variant.
+            lines += [f"if {x}.__class__ is _Decimal:",
+                      f"    if not {x}.is_finite() or len(str({x})) > {_FAST_DIGITS}: {slow}",
+                      f"    if _Decimal(repr({x}f := float({x}))) != {x}: {self.to_exact}",
+                      f"    {x} = {x}f"]
+        lines += [f"if {x}.__class__ is float:",
+                  f"    if {float_range}: {slow}"]
         if self.exact:
             lines.append(f"    {x} = _Decimal(repr({x}))")
         lines += [f"elif {x}.__class__ is int:",
@@ -287,8 +297,7 @@ class _Codegen:
             if kind is Kind.PERCENT:
                 lines.append(f"elif not 0 <= {x} <= 100: {slow}")
         else:
-            lines += [f"elif {x}.__class__ is _Decimal: {self.to_exact}",
-                      f"else: {slow}"]
+            lines.append(f"else: {slow}")
         return lines
 
     def default_literal(self, fact: ir.Fact) -> str | None:
