@@ -71,12 +71,12 @@ class RuleLinter:
 
     def run(self) -> list[Diagnostic]:
         """Every semantic finding, then one note per check that ran out of budget."""
-        started = time.monotonic()
-        try:
+        try:   # building the space and lowering the rules get the budget once (then the checks get it)
             self.logic = Logic(self.policy, self.budget)
         except OutOfTime:   # the conditions alone outgrew the budget: no semantic check could run
             self.skipped["all semantic checks"] = len(self.policy.rules)
             return self._skipped_notes()
+        started = time.monotonic()
         self.position = {rule.id: i for i, rule in enumerate(self.policy.rules)}
         spent = 0.0
         for share, phase in ((0.2, "never-holds"), (0.45, "never-decides"), (0.25, "subsumed"), (0.1, "overlap")):
