@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
+import math
 import sys
 from collections.abc import Iterator
 from decimal import Decimal
@@ -32,6 +34,28 @@ def _json_default(value):
     if isinstance(value, (set, frozenset)):
         return sorted(value)
     raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def _seconds(text: str) -> float:
+    """A time budget in seconds: a finite number >= 0 (``nan``, ``inf``, ``1e999`` and negatives are usage errors)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds: give a finite number, 0 or more")
+    return value
+
+
+def _count(text: str) -> int:
+    """A count: a whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative: give 0 or more")
+    return value
 
 
 def _reject_constant(name: str):
@@ -130,7 +154,7 @@ def cmd_lint(args) -> int:
     """Lint policies (files or folders); exit 1 when there is a warning, 0 with notes only, 2 on errors."""
     from .errors import Severity
     from .lint import Budget
-    from .lint.report import render_sarif, summary, to_json
+    from .lint.report import render_sarif, summary, to_json, to_text
 
     paths: list[str] = []
     for path in args.paths:
@@ -150,7 +174,7 @@ def cmd_lint(args) -> int:
         print(render_sarif(findings))
     else:
         if findings:
-            print(render_text(findings) + "\n")
+            print(to_text(findings) + "\n")
         print(summary(findings, len(policies)))
     return EXIT_FOUND if any(d.severity is Severity.WARNING for d in findings) else EXIT_OK
 
@@ -266,19 +290,27 @@ def cmd_diff(args) -> int:
     """Semantic diff of two policies; exit 1 when some transaction changes decision."""
     from .diff import Budget, diff
 
+    from .diff import report
+
     old, new = load(args.old), load(args.new)
     budget = Budget(max_seconds=args.timeout)
-    result = diff(old.ir, new.ir, where=args.where, as_of=args.as_of, budget=budget)
+    options = {}
+    accepted = inspect.signature(diff).parameters
+    if "outline" in accepted:
+        options["outline"] = args.outline
+    if "detail" in accepted:
+        options["detail"] = args.detail
+    result = diff(old.ir, new.ir, where=args.where, as_of=args.as_of, budget=budget, **options)
+    labels = (report.label(old.ir, args.old), report.label(new.ir, args.new))
     if args.format == "json":
-        from .diff.report import dumps
-        text = dumps(result.to_json(), indent=2) + "\n"
+        text = report.dumps(report.to_json(result, labels=labels), indent=2) + "\n"
     elif args.format == "markdown":
-        text = result.to_markdown()
+        text = report.to_markdown(result, labels=labels, detail=args.detail)
     elif args.format == "html":
-        text = result.to_html()
+        text = report.to_html(result, labels=labels, detail=args.detail)
     else:
         color = args.color == "always" or (args.color == "auto" and args.output is None and sys.stdout.isatty())
-        text = result.to_text(color=color)
+        text = report.to_text(result, color=color, labels=labels, detail=args.detail)
     if args.output:
         try:
             Path(args.output).write_text(text, encoding="utf-8")
@@ -374,7 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
                                        "exit 1 on a warning")
     lint.add_argument("paths", nargs="+", metavar="PATH", help="policy files, or folders of *.xpol files")
     lint.add_argument("--format", choices=["text", "json", "sarif"], default="text")
-    lint.add_argument("--budget", type=float, default=3.0, metavar="SECONDS",
+    lint.add_argument("--budget", type=_seconds, default=3.0, metavar="SECONDS",
                       help="time for the semantic checks of each policy; past it a note says what was skipped")
     lint.set_defaults(run=cmd_lint)
 
@@ -402,9 +434,14 @@ def build_parser() -> argparse.ArgumentParser:
     df.add_argument("--as-of", metavar="DATE", help="only transactions dated DATE (the 'dated by' fact)")
     df.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE")
     df.add_argument("--color", choices=["auto", "always", "never"], default="auto")
-    df.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
+    df.add_argument("--timeout", type=_seconds, default=120.0, metavar="SECONDS",
                     help="time budget of the diff (default 120); past it the report says INCOMPLETE "
                          "and the exit code is 2")
+    df.add_argument("--outline", action="store_true",
+                    help="allow outline regions: a region's condition may be the tightest per-fact bounds "
+                         "(membership stays exact through the changed rules)")
+    df.add_argument("--detail", type=_count, default=0, metavar="N",
+                    help="list up to N unchanged rules that co-decide in part of a region (default: only their count)")
     df.set_defaults(run=cmd_diff)
 
     test = sub.add_parser("test", help="run policy tests (YAML files); exit 1 on a failure")
