@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import itertools
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -28,6 +30,28 @@ class _ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str):
         self.print_usage(sys.stderr)
         raise UsageError(Diagnostic("E402", message, help=f"see '{self.prog} --help'"))
+
+
+def _seconds(text: str) -> float:
+    """A time budget in seconds: a finite number >= 0 (``nan``, ``inf``, ``1e999`` and negatives are usage errors)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds: give a finite number, 0 or more")
+    return value
+
+
+def _count(text: str) -> int:
+    """A count: a whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative: give 0 or more")
+    return value
 
 
 def _load_policies(paths: list[str]) -> tuple[list[Policy], list[Diagnostic]]:
@@ -87,7 +111,7 @@ def cmd_lint(args) -> int:
     """Lint policies (files or folders); exit 1 when there is a warning, 0 with notes only, 2 on errors."""
     from .errors import Severity
     from .lint import Budget
-    from .lint.report import render_sarif, summary, to_json
+    from .lint.report import render_sarif, summary, to_json, to_text
 
     paths: list[str] = []
     for path in args.paths:
@@ -107,7 +131,7 @@ def cmd_lint(args) -> int:
         print(render_sarif(findings))
     else:
         if findings:
-            print(render_text(findings) + "\n")
+            print(to_text(findings) + "\n")
         print(summary(findings, len(policies)))
     return EXIT_FOUND if any(d.severity is Severity.WARNING for d in findings) else EXIT_OK
 
@@ -234,8 +258,9 @@ def cmd_test(args) -> int:
 
 
 def cmd_diff(args) -> int:
-    """Semantic diff of two policies; exit 1 when some transaction changes decision."""
-    from .diff import Budget, diff
+    """Semantic diff of two policies (or of one policy on two days); exit 1 when some transaction
+    changes decision."""
+    from .diff import Budget, diff, report
 
     budget = Budget(max_seconds=args.timeout)
     if args.between:
@@ -243,13 +268,22 @@ def cmd_diff(args) -> int:
             raise UsageError(Diagnostic("E402", "--between compares one policy on two days: give one POLICY "
                                         "and no --as-of", help="exportdsl diff POLICY --between DAY1 DAY2"))
         from .diff.temporal import between
-        result = between(load(args.old).ir, *args.between, where=args.where, budget=budget)
+        policy = load(args.old)
+        result = between(policy.ir, *args.between, where=args.where, budget=budget)
+        labels = (report.label(result.old, args.old), report.label(result.new, args.old))
     else:
         if args.new is None:
             raise UsageError(Diagnostic("E402", "diff needs OLD and NEW policies, or one POLICY with --between",
                                         help="exportdsl diff OLD NEW, or exportdsl diff POLICY --between DAY1 DAY2"))
         old, new = load(args.old), load(args.new)
-        result = diff(old.ir, new.ir, where=args.where, as_of=args.as_of, budget=budget)
+        options = {}
+        accepted = inspect.signature(diff).parameters
+        if "outline" in accepted:
+            options["outline"] = args.outline
+        if "detail" in accepted:
+            options["detail"] = args.detail
+        result = diff(old.ir, new.ir, where=args.where, as_of=args.as_of, budget=budget, **options)
+        labels = (report.label(old.ir, args.old), report.label(new.ir, args.new))
     impact = None
     if args.replay:
         from .diff.ledger import replay
@@ -257,27 +291,25 @@ def cmd_diff(args) -> int:
     elif args.value_column or args.affected:
         raise UsageError(Diagnostic("E402", "--value-column and --affected go with --replay LEDGER"))
     counts = impact.counts if impact is not None else None
+    replayed = {"replay": impact.to_json()} if impact is not None else {}
     if args.group_by == "citation":
         from .diff import checklist
-        from .diff.report import dumps
         if args.format == "json":
-            text = dumps({**result.to_json(), "by_citation": checklist.to_json(result, counts),
-                          **({"replay": impact.to_json()} if impact else {})}, indent=2) + "\n"
+            text = report.dumps({**report.to_json(result, labels=labels),
+                                 "by_citation": checklist.to_json(result, counts), **replayed}, indent=2) + "\n"
         else:
             text = {"markdown": checklist.to_markdown, "html": checklist.to_html,
                     "text": checklist.to_text}[args.format](result, counts)
     elif args.format == "json":
-        from .diff.report import dumps
-        text = dumps({**result.to_json(), **({"replay": impact.to_json()} if impact else {})}, indent=2) + "\n"
+        text = report.dumps({**report.to_json(result, labels=labels), **replayed}, indent=2) + "\n"
     elif args.format == "markdown":
-        text = result.to_markdown()
+        text = report.to_markdown(result, labels=labels, detail=args.detail)
     elif args.format == "html":
-        text = result.to_html()
+        text = report.to_html(result, labels=labels, detail=args.detail)
     else:
         color = args.color == "always" or (args.color == "auto" and args.output is None and sys.stdout.isatty())
-        text = result.to_text(color=color)
+        text = report.to_text(result, color=color, labels=labels, detail=args.detail)
     if impact is not None and args.group_by is None and args.format in ("text", "markdown"):
-        from .escape import for_terminal
         heading = "\nLedger replay\n" if args.format == "text" else "\n## Ledger replay\n\n"
         text += heading + "\n".join(("  " if args.format == "text" else "    ") + for_terminal(line)
                                      for line in impact.lines()) + "\n"
@@ -415,7 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
                                        "exit 1 on a warning")
     lint.add_argument("paths", nargs="+", metavar="PATH", help="policy files, or folders of *.xpol files")
     lint.add_argument("--format", choices=["text", "json", "sarif"], default="text")
-    lint.add_argument("--budget", type=float, default=3.0, metavar="SECONDS",
+    lint.add_argument("--budget", type=_seconds, default=3.0, metavar="SECONDS",
                       help="time for the semantic checks of each policy; past it a note says what was skipped")
     lint.set_defaults(run=cmd_lint)
 
@@ -452,9 +484,14 @@ def build_parser() -> argparse.ArgumentParser:
     df.add_argument("--as-of", metavar="DATE", help="only transactions dated DATE (the 'dated by' fact)")
     df.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE")
     df.add_argument("--color", choices=["auto", "always", "never"], default="auto")
-    df.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
+    df.add_argument("--timeout", type=_seconds, default=120.0, metavar="SECONDS",
                     help="time budget of the diff (default 120); past it the report says INCOMPLETE "
                          "and the exit code is 2")
+    df.add_argument("--outline", action="store_true",
+                    help="allow outline regions: a region's condition may be the tightest per-fact bounds "
+                         "(membership stays exact through the changed rules)")
+    df.add_argument("--detail", type=_count, default=0, metavar="N",
+                    help="list up to N unchanged rules that co-decide in part of a region (default: only their count)")
     df.set_defaults(run=cmd_diff)
 
     tl = sub.add_parser("timeline", help="the days on which some decision of a policy changes; exit 1 if any")
@@ -462,7 +499,7 @@ def build_parser() -> argparse.ArgumentParser:
     tl.add_argument("--from", dest="start", metavar="DAY", help="first day to look at (YYYY-MM-DD)")
     tl.add_argument("--to", dest="end", metavar="DAY", help="last day to look at (YYYY-MM-DD)")
     tl.add_argument("--format", choices=["text", "json"], default="text")
-    tl.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
+    tl.add_argument("--timeout", type=_seconds, default=120.0, metavar="SECONDS",
                     help="time budget of each day's diff (default 120); past it: INCOMPLETE, exit 2")
     tl.set_defaults(run=cmd_timeline)
 

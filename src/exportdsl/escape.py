@@ -69,3 +69,15 @@ def markdown_code(text: str) -> str:
     fence = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
     return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def json_for_terminal(text: str) -> str:
+    """JSON text (from ``json.dumps(..., ensure_ascii=False)``) with the characters that
+    :func:`for_terminal` escapes written as JSON ``\\uNNNN`` escapes: the same JSON value, safe to print.
+    (``json.dumps`` already escapes C0 controls; this adds DEL, C1 controls, bidi controls, U+2028/9
+    and U+FEFF, which may only occur inside JSON strings.)"""
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+# What json.dumps leaves raw inside strings (it escapes C0 controls; newlines outside strings are layout).
+_UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u2028\u2029\ufeff" + "".join(sorted(BIDI_CONTROLS)) + "]")

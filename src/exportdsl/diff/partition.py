@@ -17,6 +17,9 @@ cell is one of these", which makes partial evaluation exact and cheap.
 from __future__ import annotations
 
 import datetime
+import decimal
+import math
+import time
 import weakref
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
@@ -82,12 +85,26 @@ class _Other:
 OTHER = _Other()
 
 
+class OutOfTime(Exception):
+    """A diff's or a lint's time budget ran out while its space was being built or its conditions
+    lowered (internal: ``diff()`` reports INCOMPLETE, the linter W191)."""
+
+
+_NEVER = float("inf")
+
+
+def check_clock(deadline: float) -> None:
+    """Raise :class:`OutOfTime` past ``deadline`` (a ``time.monotonic()`` value)."""
+    if deadline != _NEVER and time.monotonic() > deadline:
+        raise OutOfTime()
+
+
 # ---- collecting the constants the policies use ------------------------------------------
 
-def constants(exprs: Iterable[ir.Expr]) -> dict[str, set]:
+def constants(exprs: Iterable[ir.Expr], deadline: float = _NEVER) -> dict[str, set]:
     """Fact name to the constants that conditions compare it with (elements, for set facts)."""
     found: dict[str, set] = {}
-    for expr in _atoms(exprs):
+    for expr in _atoms(exprs, deadline):
         match expr:
             case ir.Compare(fact=fact, value=value):
                 found.setdefault(fact, set()).add(value)
@@ -98,19 +115,26 @@ def constants(exprs: Iterable[ir.Expr]) -> dict[str, set]:
     return found
 
 
-def element_groups(exprs: Iterable[ir.Expr]) -> dict[str, set[tuple[bool, frozenset]]]:
+def element_groups(exprs: Iterable[ir.Expr], deadline: float = _NEVER) -> dict[str, set[tuple[bool, frozenset]]]:
     """For each set fact, the element sets its atoms test: ``(is_all, elements)``."""
     found: dict[str, set] = {}
-    for expr in _atoms(exprs):
+    for expr in _atoms(exprs, deadline):
         if isinstance(expr, ir.SetTest):
             found.setdefault(expr.fact, set()).add((expr.quantifier is Quantifier.ALL, expr.values))
     return found
 
 
-def _atoms(exprs: Iterable[ir.Expr]):
+def _atoms(exprs: Iterable[ir.Expr], deadline: float = _NEVER):
+    """The atoms below some conditions; a subtree shared by several parents is visited once."""
     stack = list(exprs)
+    seen: dict[int, ir.Expr] = {}   # id -> node (kept alive, so that ids stay unique)
     while stack:
         expr = stack.pop()
+        if id(expr) in seen:
+            continue
+        seen[id(expr)] = expr
+        if not len(seen) & 1023:
+            check_clock(deadline)
         match expr:
             case ir.And(operands=ops) | ir.Or(operands=ops):
                 stack.extend(ops)
@@ -156,16 +180,56 @@ def _bounds(kind: Kind):
     return None, None
 
 
+# Literals may carry any number of digits (``x > 10000000000000000000000000000.5``), more than
+# Decimal's default context keeps (28): every sum and midpoint here runs in a context sized to its
+# operands, with rounding trapped, and discrete bounds use floor/ceiling (exact on any Decimal).
+
+def exact_context(*values) -> decimal.Context:
+    """A Decimal context in which adding, subtracting and halving ``values`` is exact (it traps
+    rounding, so a mistake fails loudly instead of landing in the wrong cell)."""
+    numbers = [Decimal(v) for v in values]
+    top = max((n.adjusted() for n in numbers if n), default=0) + 2
+    bottom = min((n.as_tuple().exponent for n in numbers), default=0)
+    bottom = min(bottom, 0) - 1            # halving adds one digit below the last one
+    return decimal.Context(prec=max(top - bottom, 28), Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN,
+                           traps=[decimal.Inexact, decimal.InvalidOperation, decimal.Overflow])
+
+
+def _exact_mean(low, high) -> Decimal:
+    context = exact_context(low, high)
+    return context.divide(context.add(Decimal(low), Decimal(high)), 2)
+
+
+def _exact_add(value, delta) -> Decimal:
+    return exact_context(value, delta).add(Decimal(value), Decimal(delta))
+
+
+def _first_above(kind: Kind, low):
+    """The least value of a discrete type strictly above ``low`` (a literal, maybe fractional)."""
+    return math.floor(_as_ordinal(kind, low)) + 1
+
+
+def _last_below(kind: Kind, high):
+    """The greatest value of a discrete type strictly below ``high``."""
+    return math.ceil(_as_ordinal(kind, high)) - 1
+
+
+def _holds_point(kind: Kind, value) -> bool:
+    """Whether a literal is a value of the type (an integer fact compared with 2.5 has no such value)."""
+    if kind is not Kind.INTEGER:
+        return True
+    return value == math.floor(value)
+
+
 def _gap_nonempty(kind: Kind, low, high) -> bool:
     """Whether the open interval (low, high) (None: unbounded, clamped to the type's bounds) has values."""
     lo_bound, hi_bound = _bounds(kind)
-    step = _step(kind)
-    lo = _as_ordinal(kind, low) if low is not None else None
-    hi = _as_ordinal(kind, high) if high is not None else None
-    if step is not None:
-        first = lo + step if lo is not None else lo_bound
-        last = hi - step if hi is not None else hi_bound
+    if _step(kind) is not None:
+        first = _first_above(kind, low) if low is not None else lo_bound
+        last = _last_below(kind, high) if high is not None else hi_bound
         return first is None or last is None or first <= last
+    lo = low
+    hi = high
     if lo is not None and hi is not None:
         return lo < hi
     if lo is None and hi is not None:
@@ -175,7 +239,7 @@ def _gap_nonempty(kind: Kind, low, high) -> bool:
     return True
 
 
-def ordered_cells(kind: Kind, points: Iterable) -> tuple[Interval, ...]:
+def ordered_cells(kind: Kind, points: Iterable, deadline: float = _NEVER) -> tuple[Interval, ...]:
     """The cells of an ordered domain cut at ``points``, skipping cells the type cannot fill."""
     lo_bound, hi_bound = _bounds(kind)
     values = sorted({p for p in points
@@ -184,10 +248,13 @@ def ordered_cells(kind: Kind, points: Iterable) -> tuple[Interval, ...]:
                     key=lambda p: _as_ordinal(kind, p))
     cells: list[Interval] = []
     previous = None
-    for value in values:
+    for count, value in enumerate(values):
+        if not count & 1023:
+            check_clock(deadline)
         if _gap_nonempty(kind, previous, value):
             cells.append(Interval(previous, value))
-        cells.append(Interval(value, value, point=True))
+        if _holds_point(kind, value):   # an integer fact has no value 2.5: that literal only cuts
+            cells.append(Interval(value, value, point=True))
         previous = value
     if _gap_nonempty(kind, previous, None):
         cells.append(Interval(previous, None))
@@ -206,7 +273,7 @@ def _domain_values(ftype: FactType):
 
 
 def build_variables(facts: Mapping[str, FactType], used: Mapping[str, set],
-                    groups: Mapping[str, set] | None = None) -> list[Variable]:
+                    groups: Mapping[str, set] | None = None, deadline: float = _NEVER) -> list[Variable]:
     """The variables of the space over ``facts`` (name -> type), given the constants and element groups in use."""
     variables: list[Variable] = []
     for order, (name, ftype) in enumerate(facts.items()):
@@ -223,7 +290,7 @@ def build_variables(facts: Mapping[str, FactType], used: Mapping[str, set],
             if universe is None or set(universe) - set(values):
                 variables.append(Variable(f"{name}[*]", name, ftype, (ABSENT, PRESENT), OTHER, order, mentioned))
         elif ftype.is_ordered:
-            variables.append(Variable(name, name, ftype, ordered_cells(kind, values), None, order))
+            variables.append(Variable(name, name, ftype, ordered_cells(kind, values, deadline), None, order))
         else:
             universe = _domain_values(ftype)
             if kind is Kind.BOOL:
@@ -283,31 +350,33 @@ def _interval_value(kind: Kind, cell: Interval):
     if cell.point:
         return cell.low
     lo_bound, hi_bound = _bounds(kind)
-    low = _as_ordinal(kind, cell.low) if cell.low is not None else None
-    high = _as_ordinal(kind, cell.high) if cell.high is not None else None
-    step = _step(kind)
-    if step is not None:
-        if low is not None:
-            value = low + step
-        elif high is not None:
-            value = high - step if hi_bound is None or high - step <= hi_bound else hi_bound
+    if _step(kind) is not None:
+        if cell.low is not None:
+            value = _first_above(kind, cell.low)
+        elif cell.high is not None:
+            value = _last_below(kind, cell.high)
+            if hi_bound is not None and value > hi_bound:
+                value = hi_bound
         else:
             value = 0 if kind is Kind.INTEGER else datetime.date(2025, 1, 1).toordinal()
-        if low is None and lo_bound is not None and value < lo_bound:
+        if cell.low is None and lo_bound is not None and value < lo_bound:
             value = lo_bound
         return datetime.date.fromordinal(value).isoformat() if kind is Kind.DATE else value
+    low, high = cell.low, cell.high
     if low is not None and high is not None:
-        middle = (Decimal(low) + Decimal(high)) / 2
-        return _tidy(middle)
+        return _tidy(_exact_mean(low, high))
     if low is not None:
-        return _tidy(Decimal(low) + 1) if hi_bound is None else _tidy((Decimal(low) + Decimal(hi_bound)) / 2)
+        return _tidy(_exact_add(low, 1)) if hi_bound is None else _tidy(_exact_mean(low, hi_bound))
     if high is not None:
-        return _tidy(Decimal(high) - 1) if lo_bound is None else _tidy(Decimal(lo_bound))
+        return _tidy(_exact_add(high, -1)) if lo_bound is None else _tidy(Decimal(lo_bound))
     return 0 if lo_bound is None else lo_bound
 
 
 def _tidy(value: Decimal):
-    return int(value) if value == value.to_integral_value() else value.normalize()
+    """An integral value as an ``int`` (exactly), any other with its trailing zeros dropped (exactly)."""
+    if value == math.floor(value):
+        return math.floor(value)
+    return value.normalize(exact_context(value))
 
 
 def cell_of(variable: Variable, facts: Mapping) -> int:
@@ -339,7 +408,49 @@ def cell_of(variable: Variable, facts: Mapping) -> int:
 
 def atom_cells(expr: ir.Expr, variable: Variable) -> frozenset[int]:
     """The cells of a scalar variable on which an atom over its fact holds."""
-    return frozenset(index for index, value in enumerate(representatives(variable)) if _atom_holds(expr, value))
+    negated, cells = signed_atom_cells(expr, variable)
+    return frozenset(range(len(variable.cells))) - cells if negated else cells
+
+
+def signed_atom_cells(expr: ir.Expr, variable: Variable) -> tuple[bool, frozenset[int]]:
+    """``(negated, cells)``: the atom holds on ``cells``, or (``negated``) on every cell but them.
+
+    Found by looking the constant up among the cells (linear in the answer, not in the cells),
+    so that a chain of thousands of atoms over one fact lowers in linear time; the complement
+    form keeps ``x != 1 and x != 2 and ...`` small. Falls back to testing every representative.
+    """
+    index = _cell_index(variable)
+    match expr:
+        case ir.Compare(op=op, value=constant):
+            at = index.get(constant)
+            if at is not None and (op in (CompareOp.EQ, CompareOp.NE) or isinstance(variable.cells[at], Interval)):
+                if op in (CompareOp.EQ, CompareOp.NE):
+                    return op is CompareOp.NE, frozenset([at])
+                if op in (CompareOp.LT, CompareOp.GE):   # the cells below the point (or all others)
+                    return op is CompareOp.GE, frozenset(range(at))
+                return op is CompareOp.GT, frozenset(range(at + 1))   # up to the point (or all others)
+        case ir.Member(values=values):
+            if all(value in index for value in values):
+                return False, frozenset(index[value] for value in values)
+    return False, frozenset(i for i, value in enumerate(representatives(variable)) if _atom_holds(expr, value))
+
+
+def _cell_index(variable: Variable) -> dict:
+    """A scalar variable's cells by the one value each point or value cell holds (computed once)."""
+    found = _INDEXES.get(variable)
+    if found is None:
+        found = {}
+        for i, cell in enumerate(variable.cells):
+            if isinstance(cell, Interval):
+                if cell.point:
+                    found[cell.low] = i
+            elif cell is not OTHER:
+                found[cell] = i
+        _INDEXES[variable] = found
+    return found
+
+
+_INDEXES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def representatives(variable: Variable) -> tuple:

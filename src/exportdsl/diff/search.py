@@ -26,7 +26,8 @@ from .boolexpr import FALSE, TRUE, Store
 from ..combining import decisive_conditions
 from ..errors import Diagnostic, Error
 from ..operators import Quantifier
-from .partition import ABSENT, OTHER, PRESENT, Variable, atom_cells, build_variables, constants, element_groups
+from .partition import (ABSENT, OTHER, PRESENT, OutOfTime, Variable, atom_cells, build_variables, check_clock,
+                        constants, element_groups, signed_atom_cells)
 from .regions import Declared, Region, dimension_box, dimensions, make_region
 from ..semantics import MISSING
 from ..types import FactType, Kind, enum_of, set_of
@@ -53,11 +54,14 @@ class Budget:
 class Space:
     """The variables of a comparison and the lowering of IR conditions onto them."""
 
-    def __init__(self, facts: Mapping[str, FactType], used: Mapping[str, set], groups: Mapping[str, set]):
+    def __init__(self, facts: Mapping[str, FactType], used: Mapping[str, set], groups: Mapping[str, set],
+                 deadline: float = float("inf")):
         self.facts = dict(facts)
-        self.variables: list[Variable] = build_variables(self.facts, used, groups)
+        self.variables: list[Variable] = build_variables(self.facts, used, groups, deadline)
         self.sizes = tuple(len(v.cells) for v in self.variables)
         self.store = Store(self.sizes)
+        self.deadline = deadline   # building and lowering raise OutOfTime past it
+        self._lowered: dict[int, tuple] = {}
         self.index = {v.name: i for i, v in enumerate(self.variables)}
         self.by_fact: dict[str, list[int]] = {}
         self.class_of: dict[tuple[str, object], int] = {}
@@ -72,7 +76,22 @@ class Space:
         return sorted({self.class_of[(fact, e)] for e in elements})
 
     def lower(self, expr: ir.Expr) -> int:
-        """An IR condition as an expression id of :attr:`store`."""
+        """An IR condition as an expression id of :attr:`store`.
+
+        Shared subtrees (a named condition used twice by the next one, 60 levels deep) are lowered
+        once: the memo is keyed by node identity (hashing a DAG's nodes would expand it). Raises
+        :class:`OutOfTime` past :attr:`deadline`, checked once per node lowered.
+        """
+        key = id(expr)
+        found = self._lowered.get(key)
+        if found is not None and found[0] is expr:
+            return found[1]
+        check_clock(self.deadline)
+        result = self._lower(expr)
+        self._lowered[key] = (expr, result)   # the node itself is kept, so that its id stays unique
+        return result
+
+    def _lower(self, expr: ir.Expr) -> int:
         store = self.store
         match expr:
             case ir.Const(value=value):
@@ -82,9 +101,9 @@ class Space:
             case ir.Not(operand=operand):
                 return store.negate(self.lower(operand))
             case ir.And(operands=ops):
-                return store.conj(self.lower(op) for op in ops)
+                return store.conj(self._junction(ops, conjunction=True))
             case ir.Or(operands=ops):
-                return store.disj(self.lower(op) for op in ops)
+                return store.disj(self._junction(ops, conjunction=False))
             case ir.Compare(fact=fact) | ir.Member(fact=fact):
                 var = self.by_fact[fact][0]
                 return store.atom(var, atom_cells(expr, self.variables[var]))
@@ -98,6 +117,38 @@ class Space:
             case ir.IsEmpty(fact=fact):
                 return store.conj(store.atom(v, [ABSENT]) for v in self.by_fact.get(fact, []))
         raise AssertionError(f"unknown IR node {expr!r}")
+
+    def _junction(self, ops, conjunction: bool) -> list[int]:
+        """The operands of a conjunction or disjunction, lowered; atoms over one scalar fact are merged
+        first (no atom per operand is stored), so that a chain of thousands stays linear."""
+        parts: list[int] = []
+        merged: dict[int, set] = {}
+        for op in ops:
+            if isinstance(op, ir.Not) and isinstance(op.operand, (ir.Compare, ir.Member)):
+                atom, flip = op.operand, True
+            else:
+                atom, flip = op, False
+            if not isinstance(atom, (ir.Compare, ir.Member)):
+                parts.append(self.lower(op))
+                continue
+            check_clock(self.deadline)   # each operand costs up to the variable's cells: check each
+            var = self.by_fact[atom.fact][0]
+            negated, cells = signed_atom_cells(atom, self.variables[var])
+            negated ^= flip
+            current = merged.get(var)
+            if current is None:
+                current = merged[var] = set(range(self.sizes[var])) if conjunction else set()
+            if conjunction:
+                if negated:
+                    current -= cells
+                else:
+                    current &= cells
+            elif negated:
+                current |= set(range(self.sizes[var])) - cells
+            else:
+                current |= cells
+        parts.extend(self.store.atom(var, cells) for var, cells in merged.items())
+        return parts
 
 
 # ---- policy states -----------------------------------------------------------------------------
@@ -366,25 +417,31 @@ class DiffResult:
 def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
          as_of: str | None = None, budget: Budget = Budget()) -> DiffResult:
     """Compare two checked policies exactly (optionally only where a condition holds, or on one date)."""
-    from .structure import structural_changes
+    from .structure import CUT_SHORT, structural_changes
 
     started = time.monotonic()
+    deadline = started + budget.max_seconds
     facts = union_facts(old, new)
     where_ir = _where(where, old, new, facts, as_of)
     exprs = [r.condition for p in (old, new) for r in p.rules] + ([where_ir] if where_ir is not None else [])
-    used = constants(exprs)
-    groups = element_groups(exprs)
-    for name, ftype in facts.items():
-        own = [p.facts[name].type for p in (old, new) if name in p.facts]
-        if ftype.is_set and ftype.element.kind is Kind.ENUM and len(own) == 2 and own[0] != own[1]:
-            differing = set(own[0].element.values) ^ set(own[1].element.values)
-            used.setdefault(name, set()).update(differing)
-        elif ftype.kind is Kind.ENUM and len(own) == 2 and own[0] != own[1]:
-            used.setdefault(name, set())
-    space = Space(facts, used, groups)
-    search = _Search(space, old, new, budget)
-    guard = space.lower(where_ir) if where_ir is not None else TRUE
-    raw = search.explore(_state(space, old), _state(space, new), guard)
+    try:
+        used = constants(exprs, deadline)
+        groups = element_groups(exprs, deadline)
+        for name, ftype in facts.items():
+            own = [p.facts[name].type for p in (old, new) if name in p.facts]
+            if ftype.is_set and ftype.element.kind is Kind.ENUM and len(own) == 2 and own[0] != own[1]:
+                differing = set(own[0].element.values) ^ set(own[1].element.values)
+                used.setdefault(name, set()).update(differing)
+            elif ftype.kind is Kind.ENUM and len(own) == 2 and own[0] != own[1]:
+                used.setdefault(name, set())
+        space = Space(facts, used, groups, deadline)
+        search = _Search(space, old, new, budget)
+        search.deadline = deadline
+        guard = space.lower(where_ir) if where_ir is not None else TRUE
+        raw = search.explore(_state(space, old), _state(space, new), guard)
+    except OutOfTime:   # the conditions alone outgrew the budget: nothing is known, say INCOMPLETE
+        return DiffResult(old, new, (), tuple(structural_changes(old, new, deadline)), False, 0,
+                          _where_text(where_ir, old, new), time.monotonic() - started, 0)
     dims = dimensions(space)
     merged = _merge([(frozenset(dimension_box(dims, dict(box)).items()), o, n) for box, o, n in raw],
                     tuple(d.size for d in dims), search.deadline)
@@ -395,12 +452,17 @@ def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
     regions = [make_region(space, dims, boxes, o, n, declared) for (o, n), boxes in by_outcome.items()]
     regions.sort(key=lambda r: (r.old, r.new, r.old_rules, r.new_rules, r.condition))
     combos = {(r.old, r.old_rules, r.new, r.new_rules) for r in regions}
-    where_text = None
-    if where_ir is not None:
-        from ..render import condition_text
-        where_text = condition_text(where_ir, {**old.facts, **new.facts})
-    return DiffResult(old, new, tuple(regions), tuple(structural_changes(old, new)), search.complete,
-                      len(combos), where_text, time.monotonic() - started, search.nodes)
+    structural = tuple(structural_changes(old, new, deadline))
+    complete = search.complete and not any(change.kind == CUT_SHORT for change in structural)
+    return DiffResult(old, new, tuple(regions), structural, complete,
+                      len(combos), _where_text(where_ir, old, new), time.monotonic() - started, search.nodes)
+
+
+def _where_text(where_ir, old: ir.Policy, new: ir.Policy) -> str | None:
+    if where_ir is None:
+        return None
+    from ..render import condition_text
+    return condition_text(where_ir, {**old.facts, **new.facts})
 
 
 def _default(name: str, *policies: ir.Policy):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import attrs
 
@@ -59,13 +60,28 @@ def _describe_rule(rule: ir.Rule, policy: ir.Policy) -> tuple[str, ...]:
     return tuple(f"{k}: {v}" for k, v in fields.items() if v != "-")
 
 
-def structural_changes(old: ir.Policy, new: ir.Policy) -> list[Change]:
-    """Every declaration that differs between two policies, in a stable order."""
+#: The kind of the last change when the time budget ran out before every rule was compared.
+CUT_SHORT = "not compared"
+
+
+def _header_change(what: str, changed: str, before: str | None, after: str | None) -> list[Change]:
+    """A policy's name or version changed, added or removed (never "renamed: p → None")."""
+    if before == after:
+        return []
+    if after is None:
+        return [Change(f"{what} removed", f"{before} (the new version has no {what})")]
+    if before is None:
+        return [Change(f"{what} added", f"{after} (the old version had no {what})")]
+    return [Change(changed, f"{before} → {after}")]
+
+
+def structural_changes(old: ir.Policy, new: ir.Policy, deadline: float = float("inf")) -> list[Change]:
+    """Every declaration that differs between two policies, in a stable order. Past ``deadline``
+    (checked every few hundred rules) the rules left are not compared: a last change of kind
+    :data:`CUT_SHORT` says how many."""
     changes: list[Change] = []
-    if old.name != new.name:
-        changes.append(Change("policy renamed", f"{old.name} → {new.name}"))
-    if old.version != new.version:
-        changes.append(Change("version changed", f"{old.version or '-'} → {new.version or '-'}"))
+    changes += _header_change("name", "policy renamed", old.name, new.name)
+    changes += _header_change("version", "version changed", old.version, new.version)
     if old.decisions != new.decisions:
         gained = [d for d in new.decisions if d not in old.decisions]
         lost = [d for d in old.decisions if d not in new.decisions]
@@ -107,7 +123,12 @@ def structural_changes(old: ir.Policy, new: ir.Policy) -> list[Change]:
     for rule in old.rules:
         if rule.id not in new_rules:
             changes.append(Change("rule removed", rule.id, _describe_rule(rule, old)))
-    for rule in new.rules:
+    for count, rule in enumerate(new.rules):
+        if not count & 255 and time.monotonic() > deadline:
+            left = len(new.rules) - count
+            changes.append(Change(CUT_SHORT, f"{left} rule(s) of the new policy", (
+                "the time budget ran out before they were compared with the old policy",)))
+            return changes
         before = old_rules.get(rule.id)
         if before is None:
             changes.append(Change("rule added", rule.id, _describe_rule(rule, new)))

@@ -146,10 +146,16 @@ def _date_windows(index: _Index, findings: list[Diagnostic]) -> list[str]:
 
 # ---- W121-W123: unused declarations ------------------------------------------------------------------
 
-def _walk(expr: ir.Expr):
+def _walk(expr: ir.Expr, seen: dict | None = None):
+    """Every node below ``expr`` once (a named condition shared by several parents is not expanded);
+    ``seen`` (id -> node) carries the visited nodes across several roots."""
     stack = [expr]
+    seen = {} if seen is None else seen
     while stack:
         node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen[id(node)] = node
         yield node
         if isinstance(node, (ir.And, ir.Or)):
             stack.extend(node.operands)
@@ -165,9 +171,11 @@ def _uses(policy: ir.Policy) -> tuple[set[str], set[str], set[str]]:
     facts, sets, conditions = set(), set(), set()
     if policy.dated_by:
         facts.add(policy.dated_by)
+    from_rules: dict = {}
+    from_conditions: dict = {}
     for root, from_rule in ([(r.condition, True) for r in policy.rules]
                             + [(c, False) for c in policy.conditions.values()]):
-        for node in _walk(root):
+        for node in _walk(root, from_rules if from_rule else from_conditions):
             fact = getattr(node, "fact", None)
             if fact is not None:
                 facts.add(fact)

@@ -16,7 +16,7 @@ from .. import ir
 from ..diff.boolexpr import FALSE, TRUE
 from ..combining import decisive_conditions
 from ..diff.search import Space
-from ..diff.partition import constants, element_groups
+from ..diff.partition import OutOfTime, constants, element_groups
 
 
 @attrs.frozen(slots=True)
@@ -32,6 +32,9 @@ class OutOfBudget(Exception):
     """One satisfiability question needed more search nodes than its budget."""
 
 
+__all__ = ["Budget", "Cover", "Logic", "OutOfBudget", "OutOfTime"]
+
+
 class Cover:
     """Rule conditions as unions of boxes (their disjunctive normal forms), indexed by bit masks: for
     each variable and cell, the boxes that allow it. Decides exactly whether a box escapes a union."""
@@ -43,6 +46,8 @@ class Cover:
         self.masks: list[int | None] = []   # expression -> mask of its boxes (None: too many boxes)
         self.members: list[list[int]] = []  # expression -> indices of its boxes
         for index, expr in enumerate(exprs):
+            if logic.expired():
+                raise OutOfTime()
             boxes = logic.boxes(expr, max_boxes)
             if boxes is None:
                 self.masks.append(None)
@@ -60,6 +65,8 @@ class Cover:
         self.constrains = [0] * len(sizes)   # variable -> boxes with an atom on it
         uses = [0] * len(sizes)
         for bit, box in enumerate(self.boxes):
+            if not bit & 63 and logic.expired():
+                raise OutOfTime()
             for var, cells in box.items():
                 uses[var] += 1
                 self.constrains[var] |= 1 << bit
@@ -127,7 +134,9 @@ class Logic:
         self.deadline = time.monotonic() + budget.max_seconds
         exprs = [rule.condition for rule in policy.rules] + list(policy.conditions.values())
         facts = {name: fact.type for name, fact in policy.facts.items()}
-        self.space = Space(facts, constants(exprs), element_groups(exprs))
+        # building the space and lowering raise OutOfTime past the deadline (see RuleLinter.run)
+        self.space = Space(facts, constants(exprs, self.deadline), element_groups(exprs, self.deadline),
+                           self.deadline)
         self.store = self.space.store
         lower = self.space.lower
         self.when = {rule.id: lower(rule.when) for rule in policy.rules}
@@ -145,6 +154,10 @@ class Logic:
     def expired(self) -> bool:
         """True once the overall time budget is spent."""
         return time.monotonic() > self.deadline
+
+    def remaining(self) -> float:
+        """Seconds left before the deadline (0 when past it)."""
+        return max(0.0, self.deadline - time.monotonic())
 
     def sat(self, expr: int) -> bool:
         """Whether some transaction satisfies ``expr``; raises :class:`OutOfBudget` past the node budget."""

@@ -8,6 +8,7 @@ from importlib import metadata
 from pathlib import Path
 
 from ..errors import CODES, Diagnostic, Severity, render_text
+from ..escape import for_terminal, json_for_terminal
 
 #: The SARIF version written, and the schema it follows.
 SARIF_VERSION = "2.1.0"
@@ -30,13 +31,14 @@ def summary(diagnostics: Sequence[Diagnostic], policies: int) -> str:
 
 
 def to_text(diagnostics: Sequence[Diagnostic]) -> str:
-    """The findings in the layout of errors: location, code, message, source line, caret, help."""
-    return render_text(diagnostics)
+    """The findings in the layout of errors: location, code, message, source line, caret, help; control
+    bytes, escape sequences and bidi controls from the policy shown escaped (``\\x1b``, ``\\u202e``)."""
+    return for_terminal(render_text(diagnostics))
 
 
 def to_json(diagnostics: Sequence[Diagnostic]) -> str:
     """The findings as a JSON array (the same objects as ``check --format json`` errors)."""
-    return json.dumps([d.to_json() for d in diagnostics], indent=2, ensure_ascii=False)
+    return json_for_terminal(json.dumps([d.to_json() for d in diagnostics], indent=2, ensure_ascii=False))
 
 
 def _version() -> str:
@@ -90,4 +92,4 @@ def to_sarif(diagnostics: Sequence[Diagnostic]) -> dict:
 
 def render_sarif(diagnostics: Sequence[Diagnostic]) -> str:
     """:func:`to_sarif` as indented JSON text."""
-    return json.dumps(to_sarif(diagnostics), indent=2, ensure_ascii=False)
+    return json_for_terminal(json.dumps(to_sarif(diagnostics), indent=2, ensure_ascii=False))

@@ -11,7 +11,7 @@ from .. import ir
 from ..diff.boolexpr import FALSE
 from ..combining import overridden_by
 from ..errors import Diagnostic, Severity
-from .logic import Budget, Cover, Logic, OutOfBudget
+from .logic import Budget, Cover, Logic, OutOfBudget, OutOfTime
 
 #: Most rules named in one message.
 MAX_NAMED = 3
@@ -30,6 +30,30 @@ def _names(ids) -> str:
     return shown + (f" and {len(ids) - MAX_NAMED} more" if len(ids) > MAX_NAMED else "")
 
 
+def _applies_names(expr: ir.Expr) -> set[str]:
+    """The rules that ``applies(...)`` names below a condition (each shared node visited once)."""
+    names, stack, seen = set(), [expr], {}
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen[id(node)] = node
+        if isinstance(node, ir.Named):
+            if node.name.startswith("applies(") and node.name.endswith(")"):
+                names.add(node.name[len("applies("):-1])
+            stack.append(node.body)
+        elif isinstance(node, (ir.And, ir.Or)):
+            stack.extend(node.operands)
+        elif isinstance(node, ir.Not):
+            stack.append(node.operand)
+    return names
+
+
+def _reference_kinds(users: dict[str, str]) -> str:
+    kinds = sorted(set(users.values()))
+    return " and ".join("through applies(...)" if k == "applies(...)" else "in 'overrides'" for k in kinds)
+
+
 @attrs.define
 class RuleLinter:
     """Runs the semantic lints of one checked policy; ``span_of`` gives the span to report a rule or condition at."""
@@ -43,10 +67,15 @@ class RuleLinter:
     logic: Logic = attrs.field(default=None)
     cover: Cover = attrs.field(default=None)
     position: dict = attrs.field(factory=dict)
+    _references: dict | None = attrs.field(default=None, alias="_references")
 
     def run(self) -> list[Diagnostic]:
         """Every semantic finding, then one note per check that ran out of budget."""
-        self.logic = Logic(self.policy, self.budget)
+        try:   # building the space and lowering the rules get the budget once (then the checks get it)
+            self.logic = Logic(self.policy, self.budget)
+        except OutOfTime:   # the conditions alone outgrew the budget: no semantic check could run
+            self.skipped["all semantic checks"] = len(self.policy.rules)
+            return self._skipped_notes()
         started = time.monotonic()
         self.position = {rule.id: i for i, rule in enumerate(self.policy.rules)}
         spent = 0.0
@@ -65,6 +94,9 @@ class RuleLinter:
                 self.subsumed(deciding)
             else:
                 self.overlaps(deciding)
+        return self._skipped_notes()
+
+    def _skipped_notes(self) -> list[Diagnostic]:
         for check, count in self.skipped.items():
             self.findings.append(Diagnostic(
                 "W191", f"lint check '{check}' skipped for {count} question(s): the policy is too large "
@@ -76,6 +108,14 @@ class RuleLinter:
     # ---- helpers
     def warn(self, code: str, message: str, span, help: str | None, severity=Severity.WARNING) -> None:
         self.findings.append(Diagnostic(code, message, span, help, severity))
+
+    def out_of_time(self, check: str) -> bool:
+        """True (and the question counted as skipped) once the phase's time is spent: a per-rule loop
+        asks this before its own work, which may be linear in the rules (so the loop stays bounded)."""
+        if self.logic.expired():
+            self.skipped[check] = self.skipped.get(check, 0) + 1
+            return True
+        return False
 
     def ask(self, check: str, question: Callable[..., bool], *args) -> bool | None:
         """The answer to a satisfiability question, or None (counted as skipped) past the budget."""
@@ -135,12 +175,18 @@ class RuleLinter:
         overriders = overridden_by(policy)
         rules = policy.rules
         live_ids = {rule.id for rule in live}
-        cover = self.cover = Cover(logic, [logic.decisive[r.id] for r in rules])
+        try:
+            cover = self.cover = Cover(logic, [logic.decisive[r.id] for r in rules])
+        except OutOfTime:   # too many rules to index in the time left: the check (and the cover) is skipped
+            self.skipped["never-decides"] = self.skipped.get("never-decides", 0) + len(live)
+            return set()
         above = {severity: cover.mask(i for i, s in enumerate(rules) if policy.severity(s.decision) > severity)
                  for severity in range(len(policy.decisions))}
         shadowed = set()
         for index, rule in enumerate(rules):
             if rule.id not in live_ids:
+                continue
+            if self.out_of_time("never-decides"):
                 continue
             mine = logic.decisive[rule.id]
             severity = policy.severity(rule.decision)
@@ -191,7 +237,8 @@ class RuleLinter:
         kept = tuple(attrs.evolve(r, overrides=tuple(t for t in r.overrides if t != rule.id))
                      for r in self.policy.rules if r.id != rule.id)
         reduced = attrs.evolve(self.policy, rules=kept)
-        result = diff(self.policy, reduced, budget=DiffBudget(max_nodes=self.budget.max_nodes, max_seconds=1.0))
+        result = diff(self.policy, reduced, budget=DiffBudget(max_nodes=self.budget.max_nodes,
+                                                                  max_seconds=min(1.0, self.logic.remaining())))
         if not result.complete:
             self.skipped["never-decides"] = self.skipped.get("never-decides", 0) + 1
             return False
@@ -211,6 +258,8 @@ class RuleLinter:
             for rule in group:
                 if rule.overrides:
                     continue   # it also sets other rules aside: not redundant even when subsumed
+                if self.out_of_time("subsumed"):
+                    continue
                 mine = logic.decisive[rule.id]
                 mentioned = store.vars[mine]
                 for other in group:
@@ -230,18 +279,41 @@ class RuleLinter:
                                           "on exactly the same transactions", self.span_of("rule", rule.id),
                                   f"remove one of them (keep {other.id}, or merge their titles and citations)")
                     else:
+                        users = self.referenced_by().get(rule.id)
+                        if users:
+                            advice = (f"{rule.id} changes no decision, only the rules reported, but keep it: "
+                                      f"{_names(users)} refer{'s' if len(users) == 1 else ''} to it "
+                                      f"({_reference_kinds(users)}), so removing it would break or change "
+                                      f"{'that rule' if len(users) == 1 else 'them'}; narrow the broader rule "
+                                      "if it was meant to be narrower")
+                        else:
+                            advice = (f"{rule.id} changes no decision, only the rules reported: remove it, or "
+                                      "narrow the broader rule if it was meant to be narrower")
                         self.warn("W113", f"rule {rule.id} is subsumed by rule {other.id}: wherever {rule.id} "
                                           f"applies, {other.id} applies too and gives the same decision "
-                                          f"({rule.decision})", self.span_of("rule", rule.id),
-                                  f"{rule.id} changes no decision, only the rules reported: remove it, or "
-                                  "narrow the broader rule if it was meant to be narrower")
+                                          f"({rule.decision})", self.span_of("rule", rule.id), advice)
                     break
+
+    def referenced_by(self) -> dict[str, dict[str, str]]:
+        """Rule id -> {id of a rule or named condition referring to it: how ("applies(...)" or "overrides")}."""
+        if self._references is None:
+            found: dict[str, dict[str, str]] = {}
+            roots = [(r.id, r.condition) for r in self.policy.rules] + list(self.policy.conditions.items())
+            for user, root in roots:
+                for name in _applies_names(root):
+                    if name != user:
+                        found.setdefault(name, {})[user] = "applies(...)"
+            for rule in self.policy.rules:
+                for target in rule.overrides:
+                    found.setdefault(target, {}).setdefault(rule.id, "overrides")
+            self._references = found
+        return self._references
 
     def _implies(self, a: ir.Rule, b: ir.Rule) -> bool:
         """Whether rule ``a`` counts only where rule ``b`` counts (decisive conditions)."""
         cover, logic = self.cover, self.logic
         ia, ib = self.position[a.id], self.position[b.id]
-        if cover.masks[ia] is not None and cover.masks[ib] is not None:
+        if cover is not None and cover.masks[ia] is not None and cover.masks[ib] is not None:
             return not any(cover.escapes(cover.boxes[bit], cover.masks[ib]) for bit in cover.members[ia])
         return logic.implies(logic.decisive[a.id], logic.decisive[b.id])
 
@@ -253,7 +325,7 @@ class RuleLinter:
         for rule in deciding:
             severity = policy.severity(rule.decision)
             exception_like = rule.overrides or severity == 0 or severity < policy.severity(policy.default)
-            if not exception_like:
+            if not exception_like or self.out_of_time("overlap"):
                 continue
             mine = logic.decisive[rule.id]
             beaten = [s.id for s in policy.rules
@@ -262,8 +334,10 @@ class RuleLinter:
                       and self.ask("overlap", logic.sat, store.conj([mine, logic.decisive[s.id]]))]
             if beaten:
                 what = "overrides other rules" if rule.overrides else "gives the least severe decision"
-                self.warn("W114", f"rule {rule.id} ({rule.decision}) {what}, but on some transactions it matches "
-                                  f"the more severe rule(s) {_names(beaten)} also apply and decide",
+                others = (f"the more severe rule {beaten[0]} also applies and decides" if len(beaten) == 1
+                          else f"the more severe rules {_names(beaten)} also apply and decide")
+                self.warn("W114", f"rule {rule.id} ({rule.decision}) {what}, yet on some of the transactions "
+                                  f"it matches, {others} instead",
                           self.span_of("rule", rule.id),
                           f"if {rule.id} is meant as an exception to them, add 'overrides {beaten[0]}'; "
                           "otherwise this is the intended most-severe-wins outcome",
