@@ -250,3 +250,5 @@ class Module(Node):
 
     decls: tuple[Decl, ...]
     comments: tuple[Comment, ...] = attrs.field(default=(), eq=False)
+    #: Warnings about the text itself (W15x diagnostics), found while parsing.
+    warnings: tuple = attrs.field(default=(), eq=False, repr=False)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import ast
-from .errors import CheckError, Diagnostic
-from .parser import parse
+from .errors import CheckError, Diagnostic, ParseError
+from .parser import parse, read_policy_file
 from .source import Source
 
 #: Longest chain of ``extends`` a policy may build on.
@@ -34,23 +34,34 @@ def resolve(module: ast.Module, _chain: tuple[Path, ...] = ()) -> ast.Module:
                                     help="a policy builds on one base; let the base extend another"))
     decl = extends[0]
     chain = (*_chain, _own_path(module))
-    path = (_base_dir(module) / decl.path).resolve()
+    if "\0" in decl.path:
+        raise CheckError(Diagnostic("E104", f"cannot read base policy {decl.path!r}: the path contains a NUL "
+                                    "character", decl.span))
+    try:
+        path = (_base_dir(module) / decl.path).resolve()
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise CheckError(Diagnostic("E104", f"cannot read base policy {decl.path!r}: {exc}", decl.span)) from None
     if path in chain:
         cycle = " -> ".join(p.name for p in (*chain[chain.index(path):], path))
         raise CheckError(Diagnostic("E213", f"policies extend each other in a cycle: {cycle}", decl.span))
     if len(chain) > MAX_EXTENDS_DEPTH:
         raise CheckError(Diagnostic("E213", f"'extends' chain longer than {MAX_EXTENDS_DEPTH} files", decl.span))
+    text = read_policy_file(path, label="base policy", span=decl.span, error=CheckError, regular_only=True)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CheckError(Diagnostic("E104", f"cannot read base policy '{decl.path}': "
-                                    f"{getattr(exc, 'strerror', None) or exc}",
-                                    decl.span, help=f"looked for {path}")) from None
-    base = resolve(parse(Source(_display(path), text)), chain)
+        parsed = parse(Source(_display(path), text))
+    except ParseError as exc:
+        # Quote nothing of a file that does not even parse: it may be no policy at all (/etc/passwd).
+        first = exc.diagnostics[0]
+        where = f" at line {first.span.line}, column {first.span.column}" if first.span is not None else ""
+        raise CheckError(Diagnostic(
+            first.code, f"base policy {decl.path!r} does not parse: error {first.code}{where}", decl.span,
+            help=f"check it on its own: exportdsl check {_display(path)}")) from None
+    base = resolve(parsed, chain)
     own = [d for d in module.decls if not isinstance(d, ast.ExtendsDecl)]
     has_header = any(isinstance(d, ast.PolicyDecl) for d in own)
     inherited = [d for d in base.decls if not (has_header and isinstance(d, ast.PolicyDecl))]
-    return ast.Module((*inherited, *own), comments=module.comments, span=module.span)
+    return ast.Module((*inherited, *own), comments=module.comments, span=module.span,
+                      warnings=(*base.warnings, *module.warnings))
 
 
 def _own_path(module: ast.Module) -> Path:

@@ -15,9 +15,9 @@ from .backends import interpreter
 from .backends.python import compile_policy
 from .check import lower
 from .compose import resolve
-from .errors import Diagnostic, ParseError
+from .errors import Diagnostic
 from .explain import explain as explain_text
-from .parser import parse
+from .parser import parse, read_policy_file
 from .schema import json_schema
 from .semantics import validate_facts
 from .source import Source
@@ -57,11 +57,12 @@ class Policy:
     Build one with :func:`exportdsl.load` or :func:`exportdsl.compile`.
     """
 
-    __slots__ = ("_ir", "_module", "_compiled", "_facts", "__weakref__")
+    __slots__ = ("_ir", "_module", "_compiled", "_facts", "_warnings", "__weakref__")
 
-    def __init__(self, module: ast.Module, policy_ir: ir.Policy):
+    def __init__(self, module: ast.Module, policy_ir: ir.Policy, warnings: Iterable[Diagnostic] = ()):
         init = object.__setattr__
         init(self, "_module", module)
+        init(self, "_warnings", tuple(warnings))
         init(self, "_ir", policy_ir)
         init(self, "_compiled", compile_policy(policy_ir))
         init(self, "_facts", MappingProxyType({name: f.type for name, f in policy_ir.facts.items()}))
@@ -112,6 +113,11 @@ class Policy:
     def ast(self) -> ast.Module:
         """The syntax tree as parsed."""
         return self._module
+
+    @property
+    def warnings(self) -> tuple[Diagnostic, ...]:
+        """Warnings about the policy text itself (W15x), from this file and the files it extends."""
+        return self._warnings
 
     @property
     def generated_source(self) -> str:
@@ -188,7 +194,8 @@ def compile_text(text: str, name: str | None = None) -> Policy:
     """Parse, check and compile policy text; raises ParseError or CheckError with diagnostics."""
     with _gc_paused():
         module = parse(Source(name or "<string>", text))
-        return Policy(module, lower(resolve(module)))
+        resolved = resolve(module)
+        return Policy(module, lower(resolved), resolved.warnings)
 
 
 def load(path: str | Path) -> Policy:
@@ -199,8 +206,4 @@ def load(path: str | Path) -> Policy:
     diagnostic found.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ParseError(Diagnostic("E104", f"cannot read policy {str(path)!r}: {exc.strerror or exc}")) from None
-    return compile_text(text, str(path))
+    return compile_text(read_policy_file(path), str(path))

@@ -6,6 +6,8 @@ import bisect
 
 import attrs
 
+from .escape import for_terminal
+
 
 #: Longest source line shown whole under a diagnostic; longer lines are cut around the caret.
 _MAX_SNIPPET = 120
@@ -80,6 +82,10 @@ class Source:
             text = ("..." if left else "") + text[left:right] + ("..." if right < len(text) else "")
             col = col - left + (3 if left else 0)
             width = min(width, _MAX_SNIPPET // 2)
+        # control and bidi characters are shown escaped, so the line prints as what it is
+        before = for_terminal(text[: col - 1])
+        marked = for_terminal(text[col - 1: col - 1 + width])
+        after = for_terminal(text[col - 1 + width:])
         gutter = f"{line:>4} | "
-        pad = "".join("\t" if ch == "\t" else " " for ch in text[: col - 1])
-        return f"{gutter}{text}\n{' ' * (len(gutter) - 2)}| {pad}{'^' * width}"
+        pad = "".join("\t" if ch == "\t" else " " for ch in before)
+        return f"{gutter}{before}{marked}{after}\n{' ' * (len(gutter) - 2)}| {pad}{'^' * max(1, len(marked))}"
