@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import bisect
+import re
 
 import attrs
 
 from .escape import for_terminal
 
+
+_NEWLINE = re.compile("\n")
 
 #: Longest source line shown whole under a diagnostic; longer lines are cut around the caret.
 _MAX_SNIPPET = 120
@@ -47,22 +50,26 @@ class Source:
 
     name: str
     text: str
-    _line_starts: tuple[int, ...] = attrs.field(init=False, eq=False, repr=False)
+    _line_starts: tuple[int, ...] | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
-    def __attrs_post_init__(self) -> None:
-        starts = [0]
-        starts.extend(i + 1 for i, ch in enumerate(self.text) if ch == "\n")
-        object.__setattr__(self, "_line_starts", tuple(starts))
+    def _starts(self) -> tuple[int, ...]:
+        """Offsets where lines start; found on first use (only diagnostics need them), at C speed."""
+        starts = self._line_starts
+        if starts is None:
+            starts = (0, *(m.end() for m in _NEWLINE.finditer(self.text)))
+            object.__setattr__(self, "_line_starts", starts)
+        return starts
 
     def line_col(self, offset: int) -> tuple[int, int]:
         """1-based (line, column) of a character offset."""
         offset = max(0, min(offset, len(self.text)))
-        index = bisect.bisect_right(self._line_starts, offset) - 1
-        return index + 1, offset - self._line_starts[index] + 1
+        starts = self._starts()
+        index = bisect.bisect_right(starts, offset) - 1
+        return index + 1, offset - starts[index] + 1
 
     def line_text(self, line: int) -> str:
         """The text of a 1-based line, without its newline."""
-        start = self._line_starts[line - 1]
+        start = self._starts()[line - 1]
         end = self.text.find("\n", start)
         return self.text[start:] if end < 0 else self.text[start:end]
 
