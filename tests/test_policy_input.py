@@ -347,9 +347,12 @@ def test_bidi_control_in_strings_and_comments_is_a_warning(tmp_path, capsys):
     assert [d.span.line for d in policy.warnings] == [6, 7]
     path = tmp_path / "t.xpol"
     path.write_text(text, encoding="utf-8")
+    for command in (["check"], ["lint"]):
+        assert main([*command, str(path)]) == (0 if command == ["check"] else 1)
+        out = capsys.readouterr().out
+        assert out.count("warning[W151]") == 2 and "\\u202e" in out and "\u202e" not in out
     assert main(["check", "--no-lint", str(path)]) == 0
-    out = capsys.readouterr().out
-    assert out.count("warning[W151]") == 2 and "\\u202e" in out and "\u202e" not in out
+    assert "W151" not in capsys.readouterr().out
 
 
 def test_bidi_warnings_of_a_base_reach_the_policy(tmp_path):

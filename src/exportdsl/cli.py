@@ -101,7 +101,6 @@ def cmd_check(args) -> int:
         _print_diagnostics(problems, args.format)
         return EXIT_ERROR
     findings = [[] for _ in policies] if args.no_lint else _lint_policies(policies)
-    findings = [[*policy.warnings, *found] for policy, found in zip(policies, findings)]
     if args.format == "json":
         entries = []
         for path, p, found in zip(args.policies, policies, findings):
