@@ -79,8 +79,8 @@ def test_golden_shape(path: Path):
 
 
 def test_long_line_window_marks_only_the_sides_that_were_cut():
-    line = "rule R { " + "not " * 150 + "x = 1 -> b }"
-    with pytest.raises(exportdsl.ParseError) as info:
+    line = "rule R { " + "x = 1 and " * 40 + "y = 1 -> b }"     # the error (unknown fact y) near the end
+    with pytest.raises(exportdsl.CheckError) as info:
         exportdsl.compile("decisions a < b\nfact x: integer\n" + line + "\n")
     shown = info.value.diagnostics[0].render().split("\n")[1].split(" | ", 1)[1]
     assert shown.startswith("...")             # the start of the line was cut ...

@@ -253,3 +253,5 @@ class Module(Node):
     #: After ``extends`` is resolved: the text of every file of the chain, this one first, then its
     #: base, and so on (empty before resolving, or for a module that extends nothing).
     chain: tuple = attrs.field(default=(), eq=False, repr=False)
+    #: Warnings about the text itself (W15x diagnostics), found while parsing.
+    warnings: tuple = attrs.field(default=(), eq=False, repr=False)

@@ -17,19 +17,36 @@ from .operators import CompareOp, LiteralKind, Quantifier
 from .types import BOOL, FactType, Kind
 
 
-def ir_depth(expr: ir.Expr) -> int:
-    """Nesting depth of an IR condition (and, or, not and names count), computed without recursion."""
-    deepest, stack = 0, [(expr, 1)]
+def _children(node: ir.Expr) -> tuple:
+    if isinstance(node, (ir.And, ir.Or)):
+        return node.operands
+    if isinstance(node, ir.Not):
+        return (node.operand,)
+    if isinstance(node, ir.Named):
+        return (node.body,)
+    return ()
+
+
+def ir_depth(expr: ir.Expr, memo: dict[int, int] | None = None) -> int:
+    """Nesting depth of an IR condition (and, or, not and names count), computed without recursion.
+
+    Conditions are DAGs (a named condition is one object wherever it is used): each node's depth is
+    computed once and kept in ``memo`` (by node identity), so the work is linear in the DAG's size,
+    not in the size of the tree it unfolds to. Share one memo across the rules of a policy.
+    """
+    memo = {} if memo is None else memo
+    stack = [(expr, False)]
     while stack:
-        node, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if isinstance(node, (ir.And, ir.Or)):
-            stack.extend((op, depth + 1) for op in node.operands)
-        elif isinstance(node, ir.Not):
-            stack.append((node.operand, depth + 1))
-        elif isinstance(node, ir.Named):
-            stack.append((node.body, depth + 1))
-    return deepest
+        node, expanded = stack.pop()
+        if id(node) in memo:
+            continue
+        children = _children(node)
+        if expanded or not children:
+            memo[id(node)] = 1 + max((memo[id(c)] for c in children), default=0)
+            continue
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in memo)
+    return memo[id(expr)]
 
 
 #: Deepest a rule's condition may be once named conditions and applies(...) are inlined.
@@ -145,9 +162,10 @@ class _Checker(DeclarationChecks):
 
     def check_expanded_depth(self, rules: list[ir.Rule]) -> None:
         """Named conditions and applies(...) inline other conditions; bound the depth this builds."""
+        memo: dict[int, int] = {}   # the rules' conditions stay alive meanwhile, so ids stay unique
         for rule in rules:
             for expr in (rule.condition,):
-                depth = ir_depth(expr)
+                depth = ir_depth(expr, memo)
                 if depth > MAX_EXPANDED_DEPTH:
                     self.error("E102", f"rule {rule.id}'s condition is nested {depth} levels deep once named "
                                f"conditions and applies(...) are expanded (the limit is {MAX_EXPANDED_DEPTH})",

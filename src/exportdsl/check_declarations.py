@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 
 from . import ast, ir
 from .errors import Diagnostic, did_you_mean
 from .operators import RESERVED, LiteralKind
 from .semantics import MISSING, ValueProblem, coerce_value, literal_value
-from .types import SCALAR_KINDS, FactType, Kind, enum_of, set_of
+from .types import SCALAR_KINDS, FactType, Kind, country_suggestion, enum_of, set_of
 
 #: Upper bounds that keep a policy's size sane.
 MAX_RULES = 50_000
@@ -17,6 +18,17 @@ MAX_SET_MEMBERS = 100_000
 
 _SET_ELEMENT_KINDS = frozenset({Kind.ENUM, Kind.STRING, Kind.COUNTRY, Kind.INTEGER, Kind.NUMBER,
                                 Kind.PERCENT, Kind.DATE})
+
+
+def _bare_number_for_percent(text: str) -> tuple[str, str]:
+    """The message and help for a number without ``%`` written for a percent fact."""
+    message = f"{text} is a number but the fact is a percent (written in percentage points, with %)"
+    value = Decimal(text)
+    if 0 < abs(value) <= 1:
+        hundred = format((value * 100).normalize(), "f")
+        return message, (f"write {text}% for {text} percent; if {text} is a fraction, that is {hundred} percent: "
+                         f"write {hundred}%")
+    return message, f"write {text}% for {text} percent"
 
 
 class DeclarationChecks:
@@ -80,14 +92,14 @@ class DeclarationChecks:
                 return None
             return set_of(inner)
         if texpr.enum_values is not None:
-            values: list[str] = []
+            values: dict[str, None] = {}   # insertion-ordered, with constant-time lookups
             for lit in texpr.enum_values:
                 if lit.kind not in (LiteralKind.NAME, LiteralKind.STRING):
                     self.error("E204", f"enum values are names or strings, not {lit.kind.value} {lit.text}", lit.span)
                 elif lit.text in values:
                     self.error("E207", f"enum value '{lit.text}' is listed twice", lit.span)
                 else:
-                    values.append(lit.text)
+                    values[lit.text] = None
             if not values:
                 self.error("E211", "an enum needs at least one value", texpr.span or self.current_span)
                 return None
@@ -147,7 +159,15 @@ class DeclarationChecks:
         try:
             return literal_value(ftype, lit.kind, lit.text)
         except ValueProblem as problem:
-            self.error(problem.code, problem.message, lit.span, problem.help)
+            message, help_text = problem.message, problem.help
+            element = ftype.element if ftype.is_set else ftype
+            if element.kind is Kind.PERCENT and lit.kind is LiteralKind.NUMBER:
+                message, help_text = _bare_number_for_percent(lit.text)
+            elif element.kind is Kind.COUNTRY and problem.code == "E203":
+                code = country_suggestion(lit.text)
+                if code is not None:
+                    help_text = f"the ISO 3166-1 code for {lit.text} is {code}: write {code}"
+            self.error(problem.code, message, lit.span, help_text)
             return None
 
     def literal_set(self, ftype: FactType, items: Iterable[ast.Literal]) -> frozenset | None:

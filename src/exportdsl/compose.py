@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import ast
-from .errors import CheckError, Diagnostic
-from .parser import parse
+from .errors import CheckError, Diagnostic, ParseError
+from .parser import parse, read_policy_file
 from .source import Source
 
 #: Longest chain of ``extends`` a policy may build on.
@@ -36,9 +36,12 @@ def resolve(module: ast.Module, _chain: tuple[Path, ...] = (), *, confine: Path 
                                     help="a policy builds on one base; let the base extend another"))
     decl = extends[0]
     chain = (*_chain, _own_path(module))
+    if "\0" in decl.path:
+        raise CheckError(Diagnostic("E104", f"cannot read base policy {decl.path!r}: the path contains a NUL "
+                                    "character", decl.span))
     try:
         path = (_base_dir(module) / decl.path).resolve()
-    except (OSError, ValueError) as exc:  # a NUL in the path, a symlink loop
+    except (OSError, RuntimeError, ValueError) as exc:
         raise CheckError(Diagnostic("E104", f"cannot read base policy {decl.path!r}: {exc}", decl.span)) from None
     if path in chain:
         cycle = " -> ".join(p.name for p in (*chain[chain.index(path):], path))
@@ -48,19 +51,24 @@ def resolve(module: ast.Module, _chain: tuple[Path, ...] = (), *, confine: Path 
     if confine is not None and not path.is_relative_to(confine):
         raise CheckError(Diagnostic("E421", f"base policy '{decl.path}' is outside the folder being served",
                                     decl.span, help="extend only policies inside that folder"))
+    text = read_policy_file(path, label="base policy", span=decl.span, error=CheckError, regular_only=True)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CheckError(Diagnostic("E104", f"cannot read base policy '{decl.path}': "
-                                    f"{getattr(exc, 'strerror', None) or exc}",
-                                    decl.span, help=f"looked for {path}")) from None
-    base = resolve(parse(Source(_display(path), text)), chain, confine=confine)
+        parsed = parse(Source(_display(path), text))
+    except ParseError as exc:
+        # Quote nothing of a file that does not even parse: it may be no policy at all (/etc/passwd).
+        first = exc.diagnostics[0]
+        where = f" at line {first.span.line}, column {first.span.column}" if first.span is not None else ""
+        raise CheckError(Diagnostic(
+            first.code, f"base policy {decl.path!r} does not parse: error {first.code}{where}", decl.span,
+            help=f"check it on its own: exportdsl check {_display(path)}")) from None
+    base = resolve(parsed, chain, confine=confine)
     own = [d for d in module.decls if not isinstance(d, ast.ExtendsDecl)]
     has_header = any(isinstance(d, ast.PolicyDecl) for d in own)
     inherited = [d for d in base.decls if not (has_header and isinstance(d, ast.PolicyDecl))]
     own_source = module.span.source if module.span is not None else None
     base_chain = base.chain or ((base.span.source,) if base.span is not None else ())
     return ast.Module((*inherited, *own), comments=module.comments, span=module.span,
+                      warnings=(*base.warnings, *module.warnings),
                       chain=(own_source, *base_chain) if own_source is not None else base_chain)
 
 

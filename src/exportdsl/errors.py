@@ -31,6 +31,8 @@ CODES: dict[str, str] = {
     "E103": "Policy text larger than the limit.",
     "E104": "A policy file cannot be read.",
     "E105": "Malformed literal: a date that is no calendar date, an unterminated string or a bad escape.",
+    "E106": "A number or percent literal longer than the limit.",
+    "E107": "A bidirectional control character outside a string or comment (Trojan Source).",
     # E2xx: checking a policy against its declarations
     "E201": "Unknown fact.",
     "E202": "Unknown named set or named condition.",
@@ -93,6 +95,7 @@ CODES: dict[str, str] = {
     "W123": "A named condition is declared but never used.",
     "W131": "An until date before (or on) the effective date of a rule or suspension.",
     "W141": "A string value that is a near miss of another value written for the same fact.",
+    "W151": "A bidirectional control character in a string or comment (Trojan Source).",
     "W191": "Note: a lint check was skipped for part of a policy too large for the lint budget.",
 }
 

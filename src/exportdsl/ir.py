@@ -63,33 +63,96 @@ class IsEmpty(Expr):
     fact: str
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, cache_hash=True)
 class Not(Expr):
     """Negation."""
 
     operand: Expr
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, cache_hash=True)
 class And(Expr):
     """Conjunction of two or more operands."""
 
     operands: tuple[Expr, ...]
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, cache_hash=True)
 class Or(Expr):
     """Disjunction of two or more operands."""
 
     operands: tuple[Expr, ...]
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, eq=False)
 class Named(Expr):
-    """A named condition, inlined where it is used; the name is kept for explanations."""
+    """A named condition, inlined where it is used; the name is kept for explanations.
+
+    The checker lowers each named condition once and reuses the same object wherever it is named,
+    so conditions form a DAG, not a tree: a chain of conditions that each use the previous one twice
+    doubles the tree at every step. Hashing and equality therefore work on the DAG: the hash is
+    computed once and kept, and equality compares each pair of shared nodes once
+    (:func:`same_condition`), so neither is exponential in the chain's length.
+    """
 
     name: str
     body: Expr
+    _hash: int | None = attrs.field(default=None, init=False, repr=False)
+
+    def __hash__(self) -> int:
+        cached = self._hash
+        if cached is None:
+            cached = hash((Named, self.name, self.body))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
+    def __eq__(self, other) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, Named):
+            return NotImplemented
+        return same_condition(self, other)
+
+    def __ne__(self, other) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+
+def _compound_parts(node: Expr) -> tuple:
+    """The sub-conditions of a node (operands, operand or body); () for a leaf."""
+    if isinstance(node, (And, Or)):
+        return node.operands
+    if isinstance(node, Not):
+        return (node.operand,)
+    if isinstance(node, Named):
+        return (node.body,)
+    return ()
+
+
+def same_condition(a: Expr, b: Expr) -> bool:
+    """Structural equality of two conditions that may share sub-conditions, each pair of nodes
+    compared at most once (without recursion)."""
+    seen: set[tuple[int, int]] = set()
+    stack = [(a, b)]
+    while stack:
+        x, y = stack.pop()
+        if x is y or (id(x), id(y)) in seen:
+            continue
+        seen.add((id(x), id(y)))
+        if type(x) is not type(y):
+            return False
+        if isinstance(x, Named):
+            if x.name != y.name or (x._hash is not None and y._hash is not None and x._hash != y._hash):
+                return False
+        elif isinstance(x, (And, Or)):
+            if len(x.operands) != len(y.operands):
+                return False
+        elif not isinstance(x, Not):
+            if x != y:        # a leaf: attrs equality of its fields
+                return False
+            continue
+        stack.extend(zip(_compound_parts(x), _compound_parts(y)))
+    return True
 
 
 @attrs.frozen(slots=True)

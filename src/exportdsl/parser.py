@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+import stat
 import threading
 from functools import lru_cache
 from importlib import resources
@@ -12,7 +15,8 @@ from lark import Lark, Token, Tree
 from lark.visitors import Transformer
 
 from . import ast
-from .errors import Diagnostic, ParseError
+from .errors import Diagnostic, ParseError, Severity
+from .escape import BIDI_CONTROLS
 from .operators import CompareOp, LiteralKind, Quantifier
 from .parser_cache import private_cache_file
 from .source import Source
@@ -21,8 +25,26 @@ from .source import Source
 MAX_NESTING = 100
 #: Largest policy text accepted, in characters.
 MAX_SOURCE_CHARS = 8_000_000
+#: Longest number or percent literal, in characters (sign, digits, point and ``%`` included).
+MAX_NUMBER_CHARS = 100
 
-_comments = threading.local()
+_BOM = "\ufeff"
+_WORD_CHAR = re.compile(r"[A-Za-z0-9_]")
+_WORD = re.compile(r"[A-Za-z0-9_]*")
+_BIDI = re.compile("[" + "".join(sorted(BIDI_CONTROLS)) + "]")
+# Tokens after which `not` is part of `x not in`, `is not empty` or `contains any not in`.
+_POSTFIX_NOT_AFTER = frozenset({"NAME", "IS", "ANY"})
+
+_lexing = threading.local()
+
+
+class _LexState:
+    """What one parse's lexer callbacks and post-lexer need: the text, and where comments go."""
+
+    __slots__ = ("source", "text", "comments")
+
+    def __init__(self, source: Source, text: str):
+        self.source, self.text, self.comments = source, text, []
 
 
 def grammar_text() -> str:
@@ -35,10 +57,67 @@ def grammar_text() -> str:
 
 
 def _collect_comment(token: Token) -> Token:
-    sink = getattr(_comments, "sink", None)
-    if sink is not None:
-        sink.append(token)
+    state = getattr(_lexing, "state", None)
+    if state is not None:
+        state.comments.append(token)
     return token
+
+
+class _Guard(lark.lark.PostLex):
+    """Checks each token as it is lexed, before the parser sees it, so that hostile text fails fast:
+
+    * a keyword must end at a word boundary (the contextual lexer would otherwise read ``setd`` as
+      ``set d`` where only keywords are expected);
+    * a number or percent literal is at most :data:`MAX_NUMBER_CHARS` long;
+    * parentheses and ``not`` nested deeper than :data:`MAX_NESTING` stop the parse at once. What is
+      counted here (open parentheses and the unbroken run of prefix ``not``) is never more than the
+      depth that :func:`_check_nesting` measures exactly on the tree, so no valid text is refused.
+    """
+
+    always_accept = ()
+
+    def process(self, stream):
+        state: _LexState = _lexing.state
+        text, source = state.text, state.source
+        keywords = _keyword_types()
+        parens: list[bool] = []   # per open parenthesis: does it count as a nesting level?
+        depth = run = 0           # counted open parentheses; prefix `not`s in the current run
+        previous = None
+        for token in stream:
+            kind = token.type
+            if kind in keywords:
+                end = token.end_pos
+                if end < len(text) and _WORD_CHAR.match(text, end):
+                    raise _glued_keyword(source, token)
+            if kind == "NOT":
+                if previous in _POSTFIX_NOT_AFTER:
+                    run = 0
+                elif previous in ("NOT", "LPAR"):
+                    run += 1
+                else:
+                    run = 1
+            elif kind == "LPAR":
+                counted = previous != "APPLIES"
+                parens.append(counted)
+                depth += counted
+                if previous not in ("NOT", "LPAR"):
+                    run = 0
+            elif kind == "RPAR":
+                if parens and parens.pop():
+                    depth -= 1
+                run = 0
+            else:
+                run = 0
+                if kind in ("NUMBER", "PERCENT") and len(token) > MAX_NUMBER_CHARS:
+                    raise ParseError(Diagnostic(
+                        "E106", f"number of {len(token):,} characters is longer than the limit of "
+                                f"{MAX_NUMBER_CHARS}", source.span(token.start_pos, token.end_pos),
+                        help="write the value with fewer digits",
+                    ))
+            if depth + run > MAX_NESTING:
+                raise _too_deep(source, token.start_pos)
+            previous = kind
+            yield token
 
 
 @lru_cache(maxsize=1)
@@ -51,6 +130,7 @@ def _parser() -> Lark:
         maybe_placeholders=False,
         lexer_callbacks={"COMMENT": _collect_comment},
         cache=private_cache_file(grammar, lark.__version__) or False,   # LALR tables kept between runs
+        postlex=_Guard(),
     )
 
 
@@ -82,12 +162,39 @@ def _describe_expected(expected) -> str:
     return ", ".join(shown)
 
 
+@lru_cache(maxsize=1)
 def _keywords() -> frozenset[str]:
     return frozenset(
         term.pattern.value
         for term in _parser().terminals
         if isinstance(term.pattern, lark.lexer.PatternStr) and term.pattern.value.isalpha()
     )
+
+
+@lru_cache(maxsize=1)
+def _keyword_types() -> frozenset[str]:
+    return frozenset(
+        term.name
+        for term in _parser().terminals
+        if isinstance(term.pattern, lark.lexer.PatternStr) and term.pattern.value.isalpha()
+    )
+
+
+def _glued_keyword(source: Source, token: Token) -> ParseError:
+    word = _WORD.match(source.text, token.start_pos).group()
+    return ParseError(Diagnostic(
+        "E100", f"unexpected {word!r}", source.span(token.start_pos, token.start_pos + len(word)),
+        help=f"a keyword such as '{token}' ends at a space or a symbol; "
+             f"if you meant '{token}' followed by a name, write '{token} {word[len(token):]}'",
+    ))
+
+
+def _too_deep(source: Source, at: int) -> ParseError:
+    return ParseError(Diagnostic(
+        "E102", f"condition nested more than {MAX_NESTING} levels deep",
+        source.span(at, at + 1),
+        help="split the condition into named conditions",
+    ))
 
 
 def _syntax_error(source: Source, exc: lark.exceptions.UnexpectedInput) -> ParseError:
@@ -100,17 +207,27 @@ def _syntax_error(source: Source, exc: lark.exceptions.UnexpectedInput) -> Parse
                 source.span(exc.pos_in_stream, exc.pos_in_stream + 1),
                 help='strings end on the same line; inside them write \\" \\\\ \\n or \\t',
             ))
+        at = exc.pos_in_stream
+        if char in BIDI_CONTROLS:
+            return ParseError(Diagnostic(
+                "E107", f"bidirectional control character U+{ord(char):04X} outside a string or comment",
+                source.span(at, at + 1),
+                help="delete it: it makes the code display in a different order from how it is read "
+                     "(Trojan Source)",
+            ))
+        help_text = f"expected {_describe_expected(exc.allowed)}" if exc.allowed else None
+        if char == "%" and source.text[:at].rstrip(" \t")[-1:].isdigit():
+            number = re.search(r"[0-9.]+$", source.text[:at].rstrip(" \t")).group()
+            help_text = f"write the percent sign right after the number, without a space: {number}%"
         return ParseError(Diagnostic(
-            "E101", f"unexpected character {char!r}",
-            source.span(exc.pos_in_stream, exc.pos_in_stream + 1),
-            help=f"expected {_describe_expected(exc.allowed)}" if exc.allowed else None,
+            "E101", f"unexpected character {char!r}", source.span(at, at + 1), help=help_text,
         ))
     token = getattr(exc, "token", None)
     if isinstance(exc, lark.exceptions.UnexpectedEOF) or token is None or token.type == "$END":
         end = len(source.text.rstrip())
         return ParseError(Diagnostic(
             "E100", "unexpected end of text", source.span(end, end + 1),
-            help=f"expected {_describe_expected(exc.expected)}",
+            help=_missing_decision_help(source, end) or f"expected {_describe_expected(exc.expected)}",
         ))
     start = token.start_pos if token.start_pos is not None else (pos or 0)
     span = source.span(start, start + max(1, len(str(token))))
@@ -124,7 +241,26 @@ def _syntax_error(source: Source, exc: lark.exceptions.UnexpectedInput) -> Parse
     help_text = f"expected {_describe_expected(expected)}"
     if str(token) in _keywords() and "NAME" in expected:
         help_text = f"'{token}' is a reserved word and cannot be used as a name; " + help_text
+    if token.type in _RULE_META:
+        help_text = (f"'{token}' goes at the top of the rule, before the condition: "
+                     f"rule ID {{ title \"...\" cite \"...\" CONDITION -> DECISION }}")
+    help_text = _missing_decision_help(source, start) or help_text
     return ParseError(Diagnostic("E100", f"unexpected {str(token)!r}", span, help=help_text))
+
+
+_RULE_META = frozenset({"TITLE", "CITE", "EFFECTIVE", "UNTIL", "OVERRIDES"})
+_DECISIONS_LINE = re.compile(r"^[ \t]*decisions[ \t]+([A-Za-z_][A-Za-z0-9_]*(?:[ \t]*<[ \t]*[A-Za-z_][A-Za-z0-9_]*)*)",
+                             re.MULTILINE)
+
+
+def _missing_decision_help(source: Source, at: int) -> str | None:
+    """For text that stops right after ``->``: what goes there, with the decisions the text declares."""
+    if not source.text[:at].rstrip().endswith("->"):
+        return None
+    found = _DECISIONS_LINE.search(source.text)
+    names = ", ".join(n.strip() for n in found.group(1).split("<")) if found else None
+    listed = f"one of the declared decisions: {names}" if names else "a decision declared by 'decisions'"
+    return f"a rule's condition ends with -> DECISION; after '->' write {listed}"
 
 
 def _first_position(tree: Tree, source: Source) -> int:
@@ -147,12 +283,7 @@ def _check_nesting(source: Source, tree: Tree) -> None:
         if node.data in ("or_expr", "and_expr", "not_expr", "paren"):
             depth += 1
             if depth > MAX_NESTING:
-                at = _first_position(node, source)
-                raise ParseError(Diagnostic(
-                    "E102", f"condition nested more than {MAX_NESTING} levels deep",
-                    source.span(at, at + 1),
-                    help="split the condition into named conditions",
-                ))
+                raise _too_deep(source, _first_position(node, source))
         stack.extend((child, depth) for child in node.children if isinstance(child, Tree))
 
 
@@ -163,16 +294,75 @@ def _parse_tree(source: Source, start: str) -> tuple[Tree, list[Token]]:
                     f"{MAX_SOURCE_CHARS:,}",
             help="split the policy into smaller files",
         ))
-    comments: list[Token] = []
-    _comments.sink = comments
+    text = source.text
+    if text.startswith(_BOM):
+        text = " " + text[1:]   # a UTF-8 byte-order mark: read as a space, so offsets stay put
+    state = _LexState(source, text)
+    _lexing.state = state
     try:
-        tree = _parser().parse(source.text, start=start)
+        tree = _parser().parse(text, start=start)
     except lark.exceptions.UnexpectedInput as exc:
         raise _syntax_error(source, exc) from None
     finally:
-        _comments.sink = None
+        _lexing.state = None
     _check_nesting(source, tree)
-    return tree, comments
+    return tree, state.comments
+
+
+def bidi_warnings(source: Source) -> tuple[Diagnostic, ...]:
+    """W151 for each bidirectional control character in text that parsed (so it is inside a string
+    or a comment: anywhere else the lexer refuses it with E107)."""
+    return tuple(
+        Diagnostic("W151", f"bidirectional control character U+{ord(m.group()):04X} in a string or comment",
+                   source.span(m.start(), m.end()), severity=Severity.WARNING,
+                   help="it can make the text display in a different order from how it is read "
+                        "(Trojan Source); delete it unless the text needs it")
+        for m in _BIDI.finditer(source.text)
+    )
+
+
+def read_policy_file(path: str | Path, *, label: str = "policy", span=None, error=ParseError,
+                     regular_only: bool = False) -> str:
+    """The text of a policy file, read with bounded work; raises ``error`` with E104 (cannot be read,
+    not UTF-8, not a regular file when ``regular_only``) or E103 (larger than the limit).
+
+    A UTF-8 byte-order mark at the start is dropped. The file is opened without blocking, so a FIFO
+    with no writer cannot hang the reader; at most :data:`MAX_SOURCE_CHARS` characters' worth of
+    bytes are read, so ``/dev/zero`` cannot exhaust memory.
+    """
+    shown = repr(str(path))
+
+    def fail(code: str, reason: str, help_text: str | None = None):
+        raise error(Diagnostic(code, f"cannot read {label} {shown}: {reason}", span, help_text))
+
+    if "\0" in str(path):
+        fail("E104", "the path contains a NUL character")
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except (OSError, ValueError) as exc:
+        fail("E104", getattr(exc, "strerror", None) or str(exc))
+    limit = MAX_SOURCE_CHARS * 4 + 3   # UTF-8 takes at most 4 bytes a character, and a BOM 3
+    try:
+        with os.fdopen(fd, "rb") as handle:
+            mode = os.fstat(handle.fileno()).st_mode
+            if stat.S_ISDIR(mode):
+                fail("E104", "it is a directory")
+            if not stat.S_ISREG(mode):
+                if regular_only:
+                    fail("E104", "not a regular file", "a policy is a regular file of UTF-8 text")
+                os.set_blocking(handle.fileno(), True)
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        fail("E104", exc.strerror or str(exc))
+    if len(data) > limit:
+        fail("E103", f"larger than the limit of {MAX_SOURCE_CHARS:,} characters",
+             "split the policy into smaller files")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        fail("E104", f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start:,})",
+             "save the file as UTF-8")
 
 
 def parse(text: str, name: str = "<string>") -> ast.Module:
@@ -183,7 +373,8 @@ def parse(text: str, name: str = "<string>") -> ast.Module:
     kept = tuple(
         ast.Comment(str(tok), span=source.span(tok.start_pos, tok.end_pos)) for tok in comments
     )
-    return ast.Module(module.decls, comments=kept, span=source.span(0, len(source.text)))
+    return ast.Module(module.decls, comments=kept, span=source.span(0, len(source.text)),
+                      warnings=bidi_warnings(source))
 
 
 def parse_condition(text: str, name: str = "<condition>") -> ast.Expr:

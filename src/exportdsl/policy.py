@@ -62,16 +62,19 @@ class Policy:
     """
 
     __slots__ = {
-        "_ir": None, "_module": None, "_compiled": None, "_facts": None, "_hash": None, "__weakref__": None,
+        "_ir": None, "_module": None, "_compiled": None, "_facts": None, "_hash": None, "_warnings": None,
+        "__weakref__": None,
         # The generated function itself, so that a call costs no method dispatch.
         "decide": "``decide(facts) -> (decision, rule_ids)``: the bare pair, without a Decision object "
                   "(the fastest call with rule ids). Raises like :meth:`evaluate`.",
     }
 
-    def __init__(self, module: ast.Module, policy_ir: ir.Policy, content_hash: str | None = None):
+    def __init__(self, module: ast.Module, policy_ir: ir.Policy, warnings: Iterable[Diagnostic] = (), *,
+                 content_hash: str | None = None):
         init = object.__setattr__
         init(self, "_hash", content_hash or source_hash((module.span.source,) if module.span else ()))
         init(self, "_module", module)
+        init(self, "_warnings", tuple(warnings))
         init(self, "_ir", policy_ir)
         compiled = compile_policy(policy_ir)
         init(self, "_compiled", compiled)
@@ -134,6 +137,11 @@ class Policy:
     def ast(self) -> ast.Module:
         """The syntax tree as parsed."""
         return self._module
+
+    @property
+    def warnings(self) -> tuple[Diagnostic, ...]:
+        """Warnings about the policy text itself (W15x), from this file and the files it extends."""
+        return self._warnings
 
     @property
     def generated_source(self) -> str:
@@ -242,7 +250,8 @@ def compile_text(text: str, name: str | None = None) -> Policy:
     with _gc_paused():
         module = parse(Source(name or "<string>", text))
         resolved = resolve(module)
-        return Policy(module, lower(resolved), source_hash(resolved.chain or (module.span.source,)))
+        return Policy(module, lower(resolved), resolved.warnings,
+                      content_hash=source_hash(resolved.chain or (module.span.source,)))
 
 
 def load(path: str | Path) -> Policy:
@@ -252,9 +261,7 @@ def load(path: str | Path) -> Policy:
     including E104 for a file that cannot be read) or :class:`CheckError` (E2xx), each with every
     diagnostic found.
     """
+    from .parser import read_policy_file
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ParseError(Diagnostic("E104", f"cannot read policy {str(path)!r}: {exc.strerror or exc}")) from None
-    return compile_text(text, str(path))
+    return compile_text(read_policy_file(path), str(path))

@@ -58,8 +58,39 @@ def set_text(element: FactType, values) -> str:
 _PRECEDENCE = {ir.Or: 1, ir.And: 2, ir.Not: 3}
 
 
+#: Most condition nodes that ``names=False`` spells out; past it named conditions keep their names.
+MAX_SPELLED_NODES = 20_000
+
+
+def _unfolded_size(expr: ir.Expr, limit: int) -> int:
+    """How many nodes the condition has once named conditions are spelled out (shared named
+    conditions counted at each use), computed on the DAG and capped just past ``limit``."""
+    sizes: dict[int, int] = {}
+    stack = [(expr, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if id(node) in sizes:
+            continue
+        match node:
+            case ir.And(operands=parts) | ir.Or(operands=parts):
+                pass
+            case ir.Not(operand=part) | ir.Named(body=part):
+                parts = (part,)
+            case _:
+                parts = ()
+        if expanded or not parts:
+            sizes[id(node)] = min(limit + 1, 1 + sum(sizes[id(p)] for p in parts))
+            continue
+        stack.append((node, True))
+        stack.extend((p, False) for p in parts)
+    return sizes[id(expr)]
+
+
 def condition_text(expr: ir.Expr, facts: Mapping[str, ir.Fact], *, names: bool = True) -> str:
-    """A condition in policy syntax; ``names=False`` spells named conditions and sets out."""
+    """A condition in policy syntax; ``names=False`` spells named conditions and sets out (unless
+    that would take more than :data:`MAX_SPELLED_NODES` nodes: then named conditions keep their names)."""
+    if not names and _unfolded_size(expr, MAX_SPELLED_NODES) > MAX_SPELLED_NODES:
+        names = True
     return _text(expr, facts, names, 0)
 
 

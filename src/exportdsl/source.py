@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import re
 
 import attrs
 
+from .escape import for_terminal
+
+
+_NEWLINE = re.compile("\n")
 
 #: Longest source line shown whole under a diagnostic; longer lines are cut around the caret.
 _MAX_SNIPPET = 120
@@ -46,22 +51,26 @@ class Source:
 
     name: str
     text: str
-    _line_starts: tuple[int, ...] = attrs.field(init=False, eq=False, repr=False)
+    _line_starts: tuple[int, ...] | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
-    def __attrs_post_init__(self) -> None:
-        starts = [0]
-        starts.extend(i + 1 for i, ch in enumerate(self.text) if ch == "\n")
-        object.__setattr__(self, "_line_starts", tuple(starts))
+    def _starts(self) -> tuple[int, ...]:
+        """Offsets where lines start; found on first use (only diagnostics need them), at C speed."""
+        starts = self._line_starts
+        if starts is None:
+            starts = (0, *(m.end() for m in _NEWLINE.finditer(self.text)))
+            object.__setattr__(self, "_line_starts", starts)
+        return starts
 
     def line_col(self, offset: int) -> tuple[int, int]:
         """1-based (line, column) of a character offset."""
         offset = max(0, min(offset, len(self.text)))
-        index = bisect.bisect_right(self._line_starts, offset) - 1
-        return index + 1, offset - self._line_starts[index] + 1
+        starts = self._starts()
+        index = bisect.bisect_right(starts, offset) - 1
+        return index + 1, offset - starts[index] + 1
 
     def line_text(self, line: int) -> str:
         """The text of a 1-based line, without its newline."""
-        start = self._line_starts[line - 1]
+        start = self._starts()[line - 1]
         end = self.text.find("\n", start)
         return self.text[start:] if end < 0 else self.text[start:end]
 
@@ -81,9 +90,13 @@ class Source:
             text = ("..." if left else "") + text[left:right] + ("..." if right < len(text) else "")
             col = col - left + (3 if left else 0)
             width = min(width, _MAX_SNIPPET // 2)
+        # control and bidi characters are shown escaped, so the line prints as what it is
+        before = for_terminal(text[: col - 1])
+        marked = for_terminal(text[col - 1: col - 1 + width])
+        after = for_terminal(text[col - 1 + width:])
         gutter = f"{line:>4} | "
-        pad = "".join("\t" if ch == "\t" else " " for ch in text[: col - 1])
-        return f"{gutter}{text}\n{' ' * (len(gutter) - 2)}| {pad}{'^' * width}"
+        pad = "".join("\t" if ch == "\t" else " " for ch in before)
+        return f"{gutter}{before}{marked}{after}\n{' ' * (len(gutter) - 2)}| {pad}{'^' * max(1, len(marked))}"
 
 
 #: Prefix of every policy content hash; a new hashing scheme gets a new prefix.

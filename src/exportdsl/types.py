@@ -97,3 +97,29 @@ COUNTRY_CODES = frozenset(
     TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW XK
     """.split()
 )
+
+#: Common country names and non-ISO codes people write instead of the ISO 3166-1 alpha-2 code,
+#: upper-cased with spaces and dots dropped (for the help line of an unknown country code; never
+#: accepted as values).
+COUNTRY_ALIASES = {
+    "UK": "GB", "EL": "GR", "EN": "GB", "ENGLAND": "GB", "BRITAIN": "GB", "GREATBRITAIN": "GB",
+    "UNITEDKINGDOM": "GB", "SCOTLAND": "GB", "WALES": "GB", "USA": "US", "AMERICA": "US",
+    "UNITEDSTATES": "US", "CHINA": "CN", "PRC": "CN", "HONGKONG": "HK", "MACAU": "MO", "MACAO": "MO",
+    "TAIWAN": "TW", "GERMANY": "DE", "DEUTSCHLAND": "DE", "GER": "DE", "FRANCE": "FR", "ITALY": "IT",
+    "SPAIN": "ES", "NETHERLANDS": "NL", "HOLLAND": "NL", "BELGIUM": "BE", "SWITZERLAND": "CH",
+    "AUSTRIA": "AT", "SWEDEN": "SE", "NORWAY": "NO", "DENMARK": "DK", "FINLAND": "FI", "POLAND": "PL",
+    "GREECE": "GR", "PORTUGAL": "PT", "IRELAND": "IE", "RUSSIA": "RU", "UKRAINE": "UA", "BELARUS": "BY",
+    "TURKEY": "TR", "TURKIYE": "TR", "IRAN": "IR", "IRAQ": "IQ", "SYRIA": "SY", "ISRAEL": "IL",
+    "SAUDIARABIA": "SA", "UAE": "AE", "JAPAN": "JP", "KOREA": "KR", "SOUTHKOREA": "KR",
+    "NORTHKOREA": "KP", "DPRK": "KP", "INDIA": "IN", "PAKISTAN": "PK", "VIETNAM": "VN",
+    "SINGAPORE": "SG", "MALAYSIA": "MY", "INDONESIA": "ID", "THAILAND": "TH", "PHILIPPINES": "PH",
+    "AUSTRALIA": "AU", "NEWZEALAND": "NZ", "CANADA": "CA", "MEXICO": "MX", "BRAZIL": "BR",
+    "ARGENTINA": "AR", "CHILE": "CL", "CUBA": "CU", "VENEZUELA": "VE", "SOUTHAFRICA": "ZA",
+    "EGYPT": "EG", "NIGERIA": "NG", "MYANMAR": "MM", "BURMA": "MM", "KOSOVO": "XK",
+}
+
+
+def country_suggestion(text: str) -> str | None:
+    """The ISO code for a common country name or alias (``China`` -> ``CN``, ``UK`` -> ``GB``), or None."""
+    key = "".join(ch for ch in text.upper() if ch.isalpha())
+    return COUNTRY_ALIASES.get(key)

@@ -43,6 +43,7 @@ def lint(policy: ir.Policy, module: ast.Module, *, budget: Budget = Budget(),
         findings.append(finding)
     findings.extend(_unused(policy, index, extended_by))
     findings.extend(_near_misses(policy, index))
+    findings.extend(module.warnings)   # about the text itself (W15x), found by the parser
     return _sorted(findings)
 
 
