@@ -121,3 +121,20 @@ class Store:
             result = self.disj(self.assign(e, var, cell) for e in node[1])
         self._assigned[key] = result
         return result
+
+    def holds(self, expr: int, cells, memo: dict | None = None) -> bool:
+        """Whether an expression holds when every variable ``v`` lies in ``cells[v]``."""
+        if expr <= TRUE:
+            return expr == TRUE
+        memo = {} if memo is None else memo
+        found = memo.get(expr)
+        if found is None:
+            node = self.nodes[expr]
+            if node[0] == _ATOM:
+                found = cells[node[1]] in node[2]
+            elif node[0] == _AND:
+                found = all(self.holds(e, cells, memo) for e in node[1])
+            else:
+                found = any(self.holds(e, cells, memo) for e in node[1])
+            memo[expr] = found
+        return found

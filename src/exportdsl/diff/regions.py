@@ -14,9 +14,19 @@ from decimal import Decimal
 import attrs
 
 from .partition import OTHER, PRESENT, Interval, Variable, cell_of, other_value, representative
+from ..errors import Error
 from ..render import set_text, value_text
 from ..semantics import MISSING, validate_facts
 from ..types import COUNTRY_CODES, FactType, Kind
+
+#: The outcome of a policy whose facts are outside its declared values (the other version may decide).
+INVALID = "<invalid>"
+
+
+class DiffError(Error):
+    """Two policies that cannot be compared (incompatible fact types, a bad --where, a bad --detail),
+    or an internal inconsistency found by checking a witness (E503)."""
+
 
 #: A set fact with more element classes than this is reported class by class.
 MAX_CLASSES_PER_DIMENSION = 10
@@ -71,10 +81,17 @@ def _cell_in(space, dim: Dimension, facts: Mapping) -> int:
 
 @attrs.frozen(eq=False)
 class Region:
-    """The transactions that change from ``old`` to ``new``, decided by the same rules on each side.
+    """The transactions whose outcome changes with one key: (``old``, ``new``, ``old_rules``,
+    ``new_rules``), where ``old_rules``/``new_rules`` are the *changed* rules among the deciders
+    on each side (rules added, removed, or whose decision or applicability differs).
 
-    ``condition`` is policy syntax (it parses back as a condition); ``alternatives`` lists its
-    disjoint parts after the shared ``common`` constraints, for display.
+    ``old_always``/``new_always``: unchanged rules that co-decide at every transaction of the
+    region; ``old_sometimes``/``new_sometimes``: those that co-decide at only some of them (empty
+    when not computed, see ``sometimes_known``). ``condition`` is policy syntax (it parses back as
+    a condition): exact when ``exact``, otherwise an *outline* (the tightest per-fact bounds, a
+    superset of the region; "" when not computed); membership (:meth:`matches`) is always exact,
+    through the key. ``alternatives`` lists an exact condition's disjoint parts after the shared
+    ``common`` constraints, for display.
     """
 
     old: str
@@ -85,15 +102,29 @@ class Region:
     witness: dict
     common: str = ""
     alternatives: tuple[str, ...] = ()
+    old_always: tuple[str, ...] = ()
+    new_always: tuple[str, ...] = ()
+    old_sometimes: tuple[str, ...] = ()
+    new_sometimes: tuple[str, ...] = ()
+    sometimes_known: bool = True
+    exact: bool = True
     boxes: tuple = attrs.field(default=(), repr=False)
     space: object = attrs.field(default=None, repr=False)   # diff.Space
     dims: tuple = attrs.field(default=(), repr=False)
     declared: Mapping = attrs.field(factory=dict, repr=False)
+    keyer: object = attrs.field(default=None, repr=False)   # facts -> key of a changed transaction, or None
+
+    @property
+    def key(self) -> tuple:
+        """(old decision, new decision, old changed deciders, new changed deciders)."""
+        return (self.old, self.new, self.old_rules, self.new_rules)
 
     def matches(self, facts: Mapping) -> bool:
         """Whether a transaction (over the union of both policies' facts; defaults apply) lies here."""
         declared = self.declared
         canonical = validate_facts(declared, {k: v for k, v in facts.items() if k in declared})
+        if self.keyer is not None:
+            return self.keyer(canonical) == self.key
         cells = {}
         for box in self.boxes:
             for d in box:
@@ -106,12 +137,17 @@ class Region:
     def to_json(self) -> dict:
         """A JSON-ready dict of the region."""
         return {"old": self.old, "new": self.new, "old_rules": list(self.old_rules),
-                "new_rules": list(self.new_rules), "condition": self.condition,
-                "alternatives": len(self.alternatives) or 1, "witness": self.witness}
+                "new_rules": list(self.new_rules), "condition": self.condition, "exact": self.exact,
+                "alternatives": len(self.alternatives) or 1, "witness": self.witness,
+                "old_always": list(self.old_always), "new_always": list(self.new_always),
+                "old_sometimes": list(self.old_sometimes) if self.sometimes_known else None,
+                "new_sometimes": list(self.new_sometimes) if self.sometimes_known else None}
 
 
-def make_region(space, dims: list, boxes: list[dict], old: tuple, new: tuple, declared: Mapping) -> Region:
-    """One region from disjoint boxes with the same outcome: shared constraints, then the alternatives."""
+def make_region(space, dims: list, boxes: list[dict], old: tuple, new: tuple, declared: Mapping,
+                **extra) -> Region:
+    """One region from disjoint boxes with the same key: shared constraints, then the alternatives
+    (``extra``: the other :class:`Region` fields, such as ``old_always`` and ``keyer``)."""
     shared = {d: c for d, c in boxes[0].items() if all(b.get(d) == c for b in boxes[1:])}
     common = box_text(space, dims, shared) if shared else ""
     if len(boxes) > 1:
@@ -127,7 +163,7 @@ def make_region(space, dims: list, boxes: list[dict], old: tuple, new: tuple, de
     else:
         condition = common or "true"
     return Region(old[0], new[0], old[1], new[1], condition, witness(space, dims, boxes[0]), common,
-                  alternatives, tuple(boxes), space, tuple(dims), declared)
+                  alternatives, boxes=tuple(boxes), space=space, dims=tuple(dims), declared=declared, **extra)
 
 
 @attrs.frozen(slots=True)
@@ -262,16 +298,21 @@ def _free_text(space, fact: str, var_indices: list[int], points: set[tuple]) -> 
     every = [tuple((i >> b) & 1 for b in range(n)) for i in range(1 << n)]
     false = [p for p in every if p not in points]
 
-    def above(p, q):  # p >= q pointwise
-        return all(x >= y for x, y in zip(p, q))
-    monotone = all(q in points for p in points for q in every if above(q, p))
+    def ups(p):  # the points one element above p
+        return [p[:i] + (1,) + p[i + 1:] for i in range(n) if not p[i]]
+
+    def downs(p):
+        return [p[:i] + (0,) + p[i + 1:] for i in range(n) if p[i]]
+    # (anti)monotone over a Boolean lattice: closed under single steps up (down) is closed under all
+    monotone = all(q in points for p in points for q in ups(p))
     if monotone:
-        maximal_false = [p for p in false if not any(q != p and above(q, p) for q in false)]
+        false_set = set(false)
+        maximal_false = [p for p in false if not any(q in false_set for q in ups(p))]
         clauses = [_any_text(space, fact, [var_indices[i] for i in range(n) if not p[i]]) for p in maximal_false]
         return " and ".join(sorted(clauses))
-    antitone = all(q in points for p in points for q in every if above(p, q))
+    antitone = all(q in points for p in points for q in downs(p))
     if antitone:
-        maximal_true = [p for p in points if not any(q != p and above(q, p) for q in points)]
+        maximal_true = [p for p in points if not any(q in points for q in ups(p))]
         terms = [_any_text(space, fact, [var_indices[i] for i in range(n) if not p[i]], negated=True)
                  for p in maximal_true]
         return "(" + " or ".join(sorted(terms)) + ")" if len(terms) > 1 else terms[0]

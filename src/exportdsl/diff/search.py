@@ -24,20 +24,12 @@ from .. import ir
 from ..check import lower_condition
 from .boolexpr import FALSE, TRUE, Store
 from ..combining import decisive_conditions
-from ..errors import Diagnostic, Error
+from ..errors import Diagnostic
 from ..operators import Quantifier
 from .partition import ABSENT, OTHER, PRESENT, Variable, atom_cells, build_variables, constants, element_groups
-from .regions import Declared, Region, dimension_box, dimensions, make_region
+from .regions import INVALID, Declared, DiffError, Region, dimensions
 from ..semantics import MISSING
 from ..types import FactType, Kind, enum_of, set_of
-
-#: The outcome of a policy whose facts are outside its declared values (the other version may decide).
-INVALID = "<invalid>"
-
-
-class DiffError(Error):
-    """Two policies that cannot be compared (incompatible fact types, a bad --where)."""
-
 
 @attrs.frozen(slots=True)
 class Budget:
@@ -209,33 +201,6 @@ class _Search:
         return result
 
 
-def _merge(regions: list, sizes, deadline: float = float("inf")) -> list:
-    """Merge regions (frozenset boxes of ``(dimension, cells)``) with the same outcome whose boxes
-    differ in one dimension only, until none do (or the deadline passes: unmerged boxes are still exact)."""
-    regions = list(dict.fromkeys(regions))
-    changed = True
-    while changed and time.monotonic() < deadline:
-        changed = False
-        dims = sorted({d for box, _, _ in regions for d, _ in box})
-        for dim in dims:
-            buckets: dict[tuple, list] = {}
-            for box, o, n in regions:
-                own = next((item for item in box if item[0] == dim), None)
-                rest = box - {own} if own is not None else box
-                buckets.setdefault((rest, o, n), []).append(own)
-            if len(buckets) == len(regions):
-                continue
-            changed = True
-            regions = []
-            for (rest, o, n), owns in buckets.items():
-                if any(own is None for own in owns):
-                    regions.append((rest, o, n))
-                    continue
-                union = frozenset().union(*(own[1] for own in owns))
-                regions.append((rest if len(union) == sizes[dim] else rest | {(dim, union)}, o, n))
-    return regions
-
-
 # ---- comparing fact declarations ------------------------------------------------------------------
 
 def union_facts(old: ir.Policy, new: ir.Policy) -> dict[str, FactType]:
@@ -309,7 +274,8 @@ def _source_order(policy: ir.Policy) -> dict[str, int]:
 
 @attrs.frozen(eq=False)
 class DiffResult:
-    """What changed from ``old`` to ``new``: structural changes, and the exact regions of changed decisions."""
+    """What changed from ``old`` to ``new``: structural changes, the changed rules, and one exact
+    region per key of a changed transaction (see :class:`~.regions.Region`)."""
 
     old: ir.Policy
     new: ir.Policy
@@ -320,6 +286,9 @@ class DiffResult:
     where: str | None = None
     seconds: float = 0.0
     nodes: int = 0
+    changed_rules: tuple[str, ...] = ()
+    detail: tuple | None = None
+    engine: str = "partition"
 
     @property
     def changed(self) -> bool:
@@ -335,7 +304,7 @@ class DiffResult:
         return dict(sorted(counts.items()))
 
     def rule_summary(self) -> dict[str, int]:
-        """Regions in which each rule decides (in either version)."""
+        """Regions in which each changed rule decides (in either version)."""
         counts: dict[str, int] = {}
         for region in self.regions:
             for rule in sorted(set(region.old_rules) | set(region.new_rules)):
@@ -363,12 +332,28 @@ class DiffResult:
         return to_html(self)
 
 
+#: Budget of the exact partition search tried first (it gives exact conditions); past it the SAT search runs.
+PARTITION_ATTEMPT = Budget(max_nodes=20_000, max_seconds=2.0, max_boxes=2_000)
+
+
 def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
-         as_of: str | None = None, budget: Budget = Budget()) -> DiffResult:
-    """Compare two checked policies exactly (optionally only where a condition holds, or on one date)."""
+         as_of: str | None = None, budget: Budget = Budget(), outline: bool = False,
+         detail: int | None = None, engine: str = "auto") -> DiffResult:
+    """Compare two checked policies exactly (optionally only where a condition holds, or on one date).
+
+    One region per key (old decision, new decision, changed old deciders, changed new deciders).
+    ``outline``: compute the outline conditions of a large report (more than
+    :data:`~.assemble.OUTLINE_LIMIT` regions; smaller ones always have them). ``detail``: a region
+    number (1-based) whose breakdown by the full old outcome goes to ``DiffResult.detail``.
+    ``engine``: ``"auto"`` (the partition search when it finishes within
+    :data:`PARTITION_ATTEMPT`, else SAT), ``"partition"`` or ``"sat"`` (for tests).
+    """
+    from .assemble import Keyer, from_keys, from_partition, verify_witnesses
+    from .keyed import KeySearch, OutOfBudget
     from .structure import structural_changes
 
     started = time.monotonic()
+    deadline = started + budget.max_seconds
     facts = union_facts(old, new)
     where_ir = _where(where, old, new, facts, as_of)
     exprs = [r.condition for p in (old, new) for r in p.rules] + ([where_ir] if where_ir is not None else [])
@@ -382,25 +367,89 @@ def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
         elif ftype.kind is Kind.ENUM and len(own) == 2 and own[0] != own[1]:
             used.setdefault(name, set())
     space = Space(facts, used, groups)
-    search = _Search(space, old, new, budget)
     guard = space.lower(where_ir) if where_ir is not None else TRUE
-    raw = search.explore(_state(space, old), _state(space, new), guard)
+    sides = (_side(space, old), _side(space, new))
+    orders = (_source_order(old), _source_order(new))
+    search = KeySearch(space, *sides, deadline, budget.max_nodes)
+    complete = True
+    try:
+        changed = _changed_rules(search, space, old, new, sides)
+    except OutOfBudget:
+        changed, complete = frozenset(orders[0]) | frozenset(orders[1]), False
+    search.start(changed, guard)
+    keyer = Keyer(space, sides, changed, guard, orders)
     dims = dimensions(space)
-    merged = _merge([(frozenset(dimension_box(dims, dict(box)).items()), o, n) for box, o, n in raw],
-                    tuple(d.size for d in dims), search.deadline)
-    by_outcome: dict = {}
-    for box, o, n in merged:
-        by_outcome.setdefault((o, n), []).append(dict(box))
     declared = {name: Declared(ftype, _default(name, new, old)) for name, ftype in facts.items()}
-    regions = [make_region(space, dims, boxes, o, n, declared) for (o, n), boxes in by_outcome.items()]
-    regions.sort(key=lambda r: (r.old, r.new, r.old_rules, r.new_rules, r.condition))
-    combos = {(r.old, r.old_rules, r.new, r.new_rules) for r in regions}
+    raw = None
+    if engine != "sat":
+        attempt = budget if engine == "partition" else Budget(
+            min(budget.max_nodes, PARTITION_ATTEMPT.max_nodes),
+            min(budget.max_seconds, PARTITION_ATTEMPT.max_seconds),
+            min(budget.max_boxes, PARTITION_ATTEMPT.max_boxes))
+        partition = _Search(space, old, new, attempt)
+        raw = partition.explore(_state(space, old), _state(space, new), guard)
+        nodes = partition.nodes
+        if not partition.complete:
+            if engine == "partition":
+                complete = False
+            else:
+                raw = None
+    if raw is not None:
+        regions, breakdown = from_partition(space, dims, raw, changed, declared, keyer, deadline, detail)
+        used_engine = "partition"
+    else:
+        regions, breakdown, found_all = from_keys(search, space, dims, (old, new), changed, orders,
+                                                  declared, keyer, outline, detail)
+        complete = complete and found_all
+        nodes = search.calls
+        used_engine = "sat"
+    search.enc.delete()
+    verify_witnesses(regions, old, new, changed)
     where_text = None
     if where_ir is not None:
         from ..render import condition_text
         where_text = condition_text(where_ir, {**old.facts, **new.facts})
-    return DiffResult(old, new, tuple(regions), tuple(structural_changes(old, new)), search.complete,
-                      len(combos), where_text, time.monotonic() - started, search.nodes)
+    changed_sorted = tuple(sorted(changed & set(orders[0]), key=orders[0].__getitem__)) + tuple(
+        sorted(changed - set(orders[0]), key=lambda r: orders[1].get(r, -1)))
+    return DiffResult(old, new, tuple(regions), tuple(structural_changes(old, new)), complete,
+                      len(regions), where_text, time.monotonic() - started, nodes, changed_sorted,
+                      breakdown, used_engine)
+
+
+def _side(space: Space, policy: ir.Policy):
+    """A version as the key search sees it: the rules' full applicability (overrides folded in) and,
+    most severe, the ``<invalid>`` pseudo-rule."""
+    from .keyed import Side
+    conditions = decisive_conditions(policy)
+    entries = []
+    invalid = _invalid_condition(space, policy)
+    if invalid != FALSE:
+        entries.append((len(policy.decisions), INVALID, INVALID, invalid))
+    entries += [(policy.severity(rule.decision), rule.id, rule.decision, space.lower(conditions[rule.id]))
+                for rule in policy.rules]
+    return Side(tuple(entries), policy.default)
+
+
+def _changed_rules(search, space: Space, old: ir.Policy, new: ir.Policy, sides) -> frozenset:
+    """C: the rules present in one version only, or whose decision or applicability differs on some
+    transaction both versions accept; ``<invalid>`` when the versions reject different transactions.
+    When the decision line orders two shared decisions differently, every rule is changed."""
+    common = [d for d in old.decisions if d in new.decisions]
+    entries = [{rid: (decision, cond) for _, rid, decision, cond in side.entries} for side in sides]
+    if common != [d for d in new.decisions if d in old.decisions]:
+        return frozenset(entries[0]) | frozenset(entries[1])
+    store = space.store
+    valid = store.conj([store.negate(entries[i][INVALID][1]) for i in (0, 1) if INVALID in entries[i]])
+    changed = set()
+    for rid in [*entries[0], *(r for r in entries[1] if r not in entries[0])]:
+        a, b = entries[0].get(rid), entries[1].get(rid)
+        if rid == INVALID:
+            a, b = a or (INVALID, FALSE), b or (INVALID, FALSE)
+            if search.differ_somewhere(a[1], b[1], TRUE):
+                changed.add(rid)
+        elif a is None or b is None or a[0] != b[0] or search.differ_somewhere(a[1], b[1], valid):
+            changed.add(rid)
+    return frozenset(changed)
 
 
 def _default(name: str, *policies: ir.Policy):
