@@ -138,39 +138,60 @@ def _point_box(dims, cells) -> dict:
     return box
 
 
+def _hull(space, key: tuple, conditions) -> dict:
+    """The variables that the region's changed deciders read, each with the cells those rules allow
+    (the region lies inside: each rule applies on its side)."""
+    store = space.store
+    hull: dict = {}
+    for side, rules in ((0, key[2]), (1, key[3])):
+        for rid in rules:
+            if rid == INVALID:
+                continue
+            cond = conditions[side][rid]
+            for var in store.vars[cond]:
+                hull.setdefault(var, frozenset(range(len(space.variables[var].cells))))
+            for var, cells in store.hull(cond).items():
+                hull[var] = hull[var] & cells
+    return hull
+
+
 def from_keys(search, space, dims, policies, changed, orders, declared, keyer, outline: bool, detail):
     """Regions from every key the SAT search finds (witness from the key's model; always co-deciding
-    rules proven under the key; outline and sometimes co-deciding rules for small reports or on
-    request). Returns (regions, breakdown, complete)."""
+    rules proven under the key; outlines for reports of at most :data:`OUTLINE_LIMIT` regions or on
+    request, sometimes co-deciding rules on request). Returns (regions, breakdown, complete)."""
     from .keyed import Found
+    old, new = policies
+    unchanged = [rule for rule in old.rules if rule.id not in changed]
+    by_decision: dict[str, list[str]] = {}
+    for rule in unchanged:
+        by_decision.setdefault(rule.decision, []).append(rule.id)
+    decision_of = {r.id: r.decision for r in unchanged}
     found: list[Found] = []
     complete = True
     try:
-        search.keys(found)
+        search.keys(found, by_decision)
     except OutOfBudget:
         complete = False
 
     def ordered(rules, side):
         return tuple(sorted(rules, key=orders[side].__getitem__))
     keyed = sorted(((f.old, f.new, ordered(f.old_changed, 0), ordered(f.new_changed, 1)), f) for f in found)
-    old, new = policies
-    unchanged = [rule for rule in old.rules if rule.id not in changed]
-    conditions = {rid: cond for side in keyer.sides for _, rid, _, cond in side.entries}
+    conditions = [{rid: cond for _, rid, _, cond in side.entries} for side in keyer.sides]
     shown = outline or len(keyed) <= OUTLINE_LIMIT
     regions = []
     for key, f in keyed:
-        candidates = [r.id for r in unchanged if r.decision in (key[0], key[1])]
-        decision_of = {r.id: r.decision for r in unchanged}
+        candidates = sorted(f.applies, key=orders[0].__getitem__)
         always, sometimes, condition, known = (), (), "", False
         try:
             always = search.always(f, candidates)
+            if outline:
+                every = by_decision.get(key[0], []) + (by_decision.get(key[1], []) if key[1] != key[0] else [])
+                sometimes = search.sometimes(f, sorted(every, key=orders[0].__getitem__), always)
             if shown:
-                sometimes = search.sometimes(f, candidates, always)
-                read = {v for rid in (*key[2], *key[3], *always) for v in space.store.vars[conditions[rid]]}
-                bounds = {v: c for v, c in search.outline(f, sorted(read)).items()
+                bounds = {v: c for v, c in search.outline(f, _hull(space, key, conditions)).items()
                           if len(c) < len(space.variables[v].cells)}
                 condition = box_text(space, dims, dimension_box(dims, bounds))
-                known = True
+            known = outline
         except OutOfBudget:
             complete = False
         regions.append(Region(
@@ -210,7 +231,7 @@ def verify_witnesses(regions, old, new, changed) -> None:
             raise
     for index, region in enumerate(regions, 1):
         got = key_of(*(outcome(decide, facts, region.witness) for decide, facts in evaluators), changed)
-        if got != region.key or not region.matches(region.witness):
+        if got != region.key:
             raise DiffError(Diagnostic("E503", f"internal error: the witness of region {index} does not give its "
                                    f"key ({got} instead of {region.key})",
                                    help="please report this with both policies; the diff is not trustworthy"))

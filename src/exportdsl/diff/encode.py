@@ -152,12 +152,16 @@ class Encoding:
     def cell(self, model: list[int], var: int) -> int:
         """The cell of variable ``var`` in a model."""
         kind, literals = self.layout[var]
-        value = self.value
+        size = len(model)
         if kind == _BOOLEAN:
-            return 1 if value(model, literals[0]) else 0
+            index = literals[0] - 1
+            return 1 if index < size and model[index] > 0 else 0
+        for i, lit in enumerate(literals):
+            if lit - 1 < size and model[lit - 1] > 0:
+                return i
         if kind == _ONE_HOT:
-            return next(i for i, lit in enumerate(literals) if value(model, lit))
-        return next((i for i, lit in enumerate(literals) if value(model, lit)), len(literals))
+            raise AssertionError("a one-hot variable without a cell")
+        return len(literals)
 
     def cell_is_literal(self, var: int, cell: int) -> int:
         """A literal for "variable ``var`` is in ``cell``"."""

@@ -43,7 +43,7 @@ class Found:
     new_changed: frozenset
     assumptions: tuple
     cells: tuple
-    applies: frozenset   # rule ids (of either version) whose applicability literal is true in the model
+    applies: frozenset   # unchanged rules giving the old or new decision that apply in the model
 
 
 class _SideLiterals:
@@ -80,6 +80,7 @@ class KeySearch:
         self.max_calls = max_calls
         self.calls = 0
         self.sides = (_SideLiterals(self.enc, old), _SideLiterals(self.enc, new))
+        self.applies = self.sides[0].applies | self.sides[1].applies   # unchanged rules: either side's literal
         self.changed: frozenset = frozenset()
         self.key: list[tuple[int, int, str, str]] = []   # (literal, side, "decision" | "rule", name)
         self.selector = 0
@@ -133,17 +134,25 @@ class KeySearch:
         return solver.get_model() if solver.solve(assumptions=list(assumptions)) else None
 
     # ---- enumeration of the keys
-    def keys(self, found: list[Found]) -> None:
-        """Append every key to ``found`` (raises :class:`OutOfBudget` with the ones found so far kept)."""
-        enc, value = self.enc, Encoding.value
-        rules = [(rid, lit) for side in self.sides for rid, lit in side.applies.items()]
+    def keys(self, found: list[Found], unchanged: dict[str, list[str]]) -> None:
+        """Append every key to ``found`` (raises :class:`OutOfBudget` with the ones found so far kept).
+
+        ``unchanged``: decision -> the unchanged rules giving it; those applying in a key's model are
+        the candidates for its always co-deciding rules (read from the model now, so that models
+        are never kept)."""
+        enc = self.enc
+        applies = self.applies
+        probes = {d: [(rid, abs(applies[rid]) - 1, applies[rid] > 0) for rid in rules]
+                  for d, rules in unchanged.items()}
+        key = [(abs(lit) - 1, lit > 0, side, what, name) for lit, side, what, name in self.key]
         while True:
             model = self.solve([self.selector])
             if model is None:
                 return
-            values = tuple(value(model, lit) for lit, _, _, _ in self.key)
+            size = len(model)
+            values = tuple(index < size and (model[index] > 0) == positive for index, positive, _, _, _ in key)
             decisions, changed = ["", ""], (set(), set())
-            for (_, side, what, name), truth in zip(self.key, values):
+            for (_, _, side, what, name), truth in zip(key, values):
                 if truth:
                     if what == "decision":
                         decisions[side] = name
@@ -151,9 +160,11 @@ class KeySearch:
                         changed[side].add(name)
             assumptions = tuple(lit if truth else -lit for (lit, _, _, _), truth in zip(self.key, values))
             cells = tuple(enc.cell(model, var) for var in range(len(enc.layout)))
-            applies = frozenset(rid for rid, lit in rules if value(model, lit))
+            candidates = probes.get(decisions[0], []) + (probes.get(decisions[1], []) if decisions[1] != decisions[0] else [])
+            applying = frozenset(rid for rid, index, positive in candidates
+                                 if index < size and (model[index] > 0) == positive)
             found.append(Found(decisions[0], decisions[1], frozenset(changed[0]), frozenset(changed[1]),
-                               assumptions, cells, applies))
+                               assumptions, cells, applying))
             enc.add([-self.selector, *(-lit for lit in assumptions)])
 
     def _region(self, key: Found) -> list[int]:
@@ -163,21 +174,22 @@ class KeySearch:
     def always(self, key: Found, candidates: list[str]) -> tuple[str, ...]:
         """The candidate rules (unchanged, so one literal on both sides) that apply at every
         transaction of the region, in the order given."""
-        applies = self.sides[0].applies | self.sides[1].applies
+        applies, enc = self.applies, self.enc
         open_ = [rid for rid in candidates if rid in key.applies]
-        proven = []
         while open_:
-            rid = open_.pop(0)
-            model = self.solve([*self._region(key), -applies[rid]])
+            # one question for all of them: can one of the open candidates fail to apply here?
+            trigger = enc.new_literal()
+            enc.add([-trigger, *(-applies[rid] for rid in open_)])
+            model = self.solve([*self._region(key), trigger])
+            enc.add([-trigger])
             if model is None:
-                proven.append(rid)
-            else:
-                open_ = [r for r in open_ if Encoding.value(model, applies[r])]
-        return tuple(r for r in candidates if r in proven)
+                break
+            open_ = [r for r in open_ if Encoding.value(model, applies[r])]
+        return tuple(r for r in candidates if r in open_)
 
     def sometimes(self, key: Found, candidates: list[str], always: tuple) -> tuple[str, ...]:
         """The candidate rules that apply at some transaction of the region but not at all of them."""
-        applies = self.sides[0].applies | self.sides[1].applies
+        applies = self.applies
         seen = set(key.applies)
         remaining = [r for r in candidates if r not in always and r not in seen]
         while remaining:
@@ -189,37 +201,33 @@ class KeySearch:
                 remaining = [r for r in remaining if r not in seen]
         return tuple(r for r in candidates if r in seen and r not in always)
 
-    def outline(self, key: Found, variables: list[int]) -> dict[int, frozenset]:
-        """The tightest per-variable bounds of the region: for ordered variables the cells from the
-        lowest to the highest possible one, for the others every possible cell."""
+    def outline(self, key: Found, hull: dict[int, frozenset]) -> dict[int, frozenset]:
+        """The tightest per-variable bounds of the region, for the variables of ``hull`` (cells that
+        the region surely avoids outside of): for ordered variables the cells from the lowest to the
+        highest possible one, for the others every possible cell."""
         enc = self.enc
         region = self._region(key)
+        variables = sorted(hull)
         seen = {var: {key.cells[var]} for var in variables}
 
-        def record(model):
-            for var in variables:
-                seen[var].add(enc.cell(model, var))
+        def ask(var, literal) -> bool:
+            model = self.solve([*region, literal])
+            if model is None:
+                return False
+            for other in variables:
+                seen[other].add(enc.cell(model, other))
+            return True
         for var in variables:
-            size = len(enc.space.variables[var].cells)
+            possible = hull[var]
             if enc.kind(var) == "ordered":
-                while min(seen[var]) > 0:
-                    model = self.solve([*region, enc.below_literal(var, min(seen[var]))])
-                    if model is None:
-                        break
-                    record(model)
-                while max(seen[var]) < size - 1:
-                    model = self.solve([*region, -enc.below_literal(var, max(seen[var]) + 1)])
-                    if model is None:
-                        break
-                    record(model)
+                while min(seen[var]) > min(possible) and ask(var, enc.below_literal(var, min(seen[var]))):
+                    pass
+                while max(seen[var]) < max(possible) and ask(var, -enc.below_literal(var, max(seen[var]) + 1)):
+                    pass
                 seen[var] = set(range(min(seen[var]), max(seen[var]) + 1))
                 continue
-            while len(seen[var]) < size:
-                other = enc.cells_literal(var, [c for c in range(size) if c not in seen[var]])
-                model = self.solve([*region, other])
-                if model is None:
-                    break
-                record(model)
+            while not possible <= seen[var] and ask(var, enc.cells_literal(var, possible - seen[var])):
+                pass
         return {var: frozenset(cells) for var, cells in seen.items()}
 
     def combinations(self, key: Found, side: int = 0) -> list[tuple[str, frozenset]]:

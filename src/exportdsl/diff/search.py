@@ -53,6 +53,7 @@ class Space:
         self.index = {v.name: i for i, v in enumerate(self.variables)}
         self.by_fact: dict[str, list[int]] = {}
         self.class_of: dict[tuple[str, object], int] = {}
+        self._atoms: dict[ir.Expr, int] = {}
         for i, v in enumerate(self.variables):
             self.by_fact.setdefault(v.fact, []).append(i)
             if v.is_element and v.element is not OTHER:
@@ -78,8 +79,11 @@ class Space:
             case ir.Or(operands=ops):
                 return store.disj(self.lower(op) for op in ops)
             case ir.Compare(fact=fact) | ir.Member(fact=fact):
-                var = self.by_fact[fact][0]
-                return store.atom(var, atom_cells(expr, self.variables[var]))
+                found = self._atoms.get(expr)   # rules share atoms: each one's cells are computed once
+                if found is None:
+                    var = self.by_fact[fact][0]
+                    found = self._atoms[expr] = store.atom(var, atom_cells(expr, self.variables[var]))
+                return found
             case ir.SetTest(fact=fact, quantifier=Quantifier.ANY_OTHER, values=values):
                 # an element outside the values: a class of other mentioned elements, or an unmentioned one
                 inside = set(self.class_vars(fact, values))
@@ -332,8 +336,11 @@ class DiffResult:
         return to_html(self)
 
 
-#: Budget of the exact partition search tried first (it gives exact conditions); past it the SAT search runs.
-PARTITION_ATTEMPT = Budget(max_nodes=20_000, max_seconds=2.0, max_boxes=2_000)
+#: The exact partition search is tried first (it gives exact conditions) on pairs of at most this many
+#: rules in all, within :data:`PARTITION_ATTEMPT` nodes and boxes; past either the SAT search runs. Both
+#: limits are counts, never times, so that the engine (and so the report) does not depend on the load.
+PARTITION_RULES = 400
+PARTITION_ATTEMPT = Budget(max_nodes=20_000, max_boxes=2_000)
 
 
 def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
@@ -345,8 +352,8 @@ def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
     ``outline``: compute the outline conditions of a large report (more than
     :data:`~.assemble.OUTLINE_LIMIT` regions; smaller ones always have them). ``detail``: a region
     number (1-based) whose breakdown by the full old outcome goes to ``DiffResult.detail``.
-    ``engine``: ``"auto"`` (the partition search when it finishes within
-    :data:`PARTITION_ATTEMPT`, else SAT), ``"partition"`` or ``"sat"`` (for tests).
+    ``engine``: ``"auto"`` (the partition search for pairs of at most :data:`PARTITION_RULES` rules
+    when it finishes within :data:`PARTITION_ATTEMPT`, else SAT), ``"partition"`` or ``"sat"``.
     """
     from .assemble import Keyer, from_keys, from_partition, verify_witnesses
     from .keyed import KeySearch, OutOfBudget
@@ -381,10 +388,9 @@ def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
     dims = dimensions(space)
     declared = {name: Declared(ftype, _default(name, new, old)) for name, ftype in facts.items()}
     raw = None
-    if engine != "sat":
+    if engine == "partition" or (engine == "auto" and len(old.rules) + len(new.rules) <= PARTITION_RULES):
         attempt = budget if engine == "partition" else Budget(
-            min(budget.max_nodes, PARTITION_ATTEMPT.max_nodes),
-            min(budget.max_seconds, PARTITION_ATTEMPT.max_seconds),
+            min(budget.max_nodes, PARTITION_ATTEMPT.max_nodes), budget.max_seconds,
             min(budget.max_boxes, PARTITION_ATTEMPT.max_boxes))
         partition = _Search(space, old, new, attempt)
         raw = partition.explore(_state(space, old), _state(space, new), guard)
