@@ -392,13 +392,24 @@ def check_with_oracle(pair, where: str | None = None, as_of: str | None = None):
     where_holds = (lambda tx: probe_hits(where_probe, tx) == {0, 1}) if where_probe else None
     results = {}
     for engine in ("partition", "sat"):   # both engines against the brute force (and so against each other)
-        result = results[engine] = engine_diff(old.ir, new.ir, where=where, as_of=as_of, engine=engine)
+        # (the SAT engine with outline=True, which also computes the sometimes co-deciding rules)
+        result = results[engine] = engine_diff(old.ir, new.ir, where=where, as_of=as_of, engine=engine,
+                                               outline=engine == "sat")
+        assert result.regions == () or all(r.sometimes_known for r in result.regions)
         assert result.engine == engine
         seen = check_regions(pair.new_text, old, new, result, transactions, where_holds)
         # every key the brute force found is a region, and every region was found by it
         assert seen == {r.key for r in result.regions}, engine
     assert results["sat"].changed_rules == results["partition"].changed_rules
     assert [r.key for r in results["sat"].regions] == [r.key for r in results["partition"].regions]
+    for a, b in zip(results["sat"].regions, results["partition"].regions):   # (E5) both engines, exactly
+        assert (a.old_always, a.new_always, a.old_sometimes, a.new_sometimes) == \
+               (b.old_always, b.new_always, b.old_sometimes, b.new_sometimes), a.key
+    if results["sat"].regions:   # --detail: the breakdown by the full old outcome, the same from both engines
+        number = len(results["sat"].regions)
+        details = [engine_diff(old.ir, new.ir, where=where, as_of=as_of, engine=e, detail=number).detail
+                   for e in ("partition", "sat")]
+        assert details[0] == details[1] and details[0]
     assert renderings(run_diff(old, new, where=where, as_of=as_of)) == renderings(results["partition"])
     return results["sat"]
 

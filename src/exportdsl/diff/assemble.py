@@ -105,13 +105,13 @@ def from_partition(space, dims, raw, changed, declared, keyer, deadline, detail)
     for box, key in merged:
         by_key.setdefault(key, []).append(dict(box))
     regions = []
-    for key in sorted(by_key):
+    for number, key in enumerate(sorted(by_key)):
         found = sorted(combos[key])
         old_always, old_sometimes = _co_deciding(found, changed, 0)
         new_always, new_sometimes = _co_deciding(found, changed, 1)
         regions.append(make_region(space, dims, by_key[key], (key[0], key[2]), (key[1], key[3]), declared,
                                    old_always=old_always, new_always=new_always, old_sometimes=old_sometimes,
-                                   new_sometimes=new_sometimes, keyer=keyer))
+                                   new_sometimes=new_sometimes, keyer=keyer, variant=number))
     breakdown = None
     if detail is not None:
         key = _detail_key(regions, detail).key
@@ -179,7 +179,7 @@ def from_keys(search, space, dims, policies, changed, orders, declared, keyer, o
     conditions = [{rid: cond for _, rid, _, cond in side.entries} for side in keyer.sides]
     shown = outline or len(keyed) <= OUTLINE_LIMIT
     regions = []
-    for key, f in keyed:
+    for number, (key, f) in enumerate(keyed):
         candidates = sorted(f.applies, key=orders[0].__getitem__)
         always, sometimes, condition, known = (), (), "", False
         try:
@@ -195,7 +195,7 @@ def from_keys(search, space, dims, policies, changed, orders, declared, keyer, o
         except OutOfBudget:
             complete = False
         regions.append(Region(
-            key[0], key[1], key[2], key[3], condition, witness(space, dims, _point_box(dims, f.cells)),
+            key[0], key[1], key[2], key[3], condition, witness(space, dims, _point_box(dims, f.cells), number),
             old_always=tuple(r for r in always if decision_of[r] == key[0]),
             new_always=tuple(r for r in always if decision_of[r] == key[1]),
             old_sometimes=tuple(r for r in sometimes if decision_of[r] == key[0]),

@@ -246,7 +246,7 @@ class KeySearch:
             model = self.solve([*self._region(key), breakdown])
             if model is None:
                 break
-            true = [lit for lit in projected if value(model, lit)]
+            true = [lit for lit in projected if value(model, lit)] + ([enc.true] if enc.true in names else [])
             found.append((decision, frozenset(rid for lit in true for rid in names[lit])))
             enc.add([-breakdown, *(-lit if value(model, lit) else lit for lit in projected)])
         enc.add([-breakdown])

@@ -145,7 +145,7 @@ class Region:
 
 
 def make_region(space, dims: list, boxes: list[dict], old: tuple, new: tuple, declared: Mapping,
-                **extra) -> Region:
+                variant: int = 0, **extra) -> Region:
     """One region from disjoint boxes with the same key: shared constraints, then the alternatives
     (``extra``: the other :class:`Region` fields, such as ``old_always`` and ``keyer``)."""
     shared = {d: c for d, c in boxes[0].items() if all(b.get(d) == c for b in boxes[1:])}
@@ -162,7 +162,7 @@ def make_region(space, dims: list, boxes: list[dict], old: tuple, new: tuple, de
         condition = f"{common} and ({either})" if common else either
     else:
         condition = common or "true"
-    return Region(old[0], new[0], old[1], new[1], condition, witness(space, dims, boxes[0]), common,
+    return Region(old[0], new[0], old[1], new[1], condition, witness(space, dims, boxes[0], variant), common,
                   alternatives, boxes=tuple(boxes), space=space, dims=tuple(dims), declared=declared, **extra)
 
 
@@ -399,8 +399,21 @@ def _json_ready(variable: Variable, cell: int, value):
     return value
 
 
-def witness(space, dims: list[Dimension], box: Mapping[int, frozenset]) -> dict:
-    """A complete transaction (over the union of facts) that lies in the box, JSON-ready."""
+def _other(ftype: FactType, mentioned, variant: int):
+    """A value of the type outside ``mentioned``: the ``variant``-th one (cyclically), so that the
+    witnesses of different regions do not all pick the first unmentioned country."""
+    if ftype.kind is Kind.ENUM or ftype.kind is Kind.COUNTRY:
+        taken = set(mentioned)
+        universe = ftype.values if ftype.kind is Kind.ENUM else sorted(COUNTRY_CODES)
+        free = [v for v in universe if v not in taken]
+        if free:
+            return free[variant % len(free)]
+    return other_value(ftype, mentioned)
+
+
+def witness(space, dims: list[Dimension], box: Mapping[int, frozenset], variant: int = 0) -> dict:
+    """A complete transaction (over the union of facts) that lies in the box, JSON-ready; ``variant``
+    (the region's number) varies the values chosen for "any other value" cells."""
     facts: dict = {}
     for name, ftype in space.facts.items():
         if ftype.is_set:
@@ -414,13 +427,16 @@ def witness(space, dims: list[Dimension], box: Mapping[int, frozenset]) -> dict:
         if not dim.is_set:
             variable = space.variables[dim.vars[0]]
             mentioned = [c for c in variable.cells if not isinstance(c, Interval) and c is not OTHER]
-            facts[dim.fact] = _json_ready(variable, min(cells), representative(variable, min(cells), mentioned))
+            cell = min(cells)
+            value = (_other(variable.type, mentioned, variant) if variable.cells[cell] is OTHER
+                     else representative(variable, cell, mentioned))
+            facts[dim.fact] = _json_ready(variable, cell, value)
             continue
         assignment = min(cells)
         for bit, var_index in enumerate(dim.vars):
             if (assignment >> bit) & 1:
                 variable = space.variables[var_index]
-                element = (other_value(variable.type.element, variable.mentioned) if variable.element is OTHER
+                element = (_other(variable.type.element, variable.mentioned, variant) if variable.element is OTHER
                            else variable.element[0])
                 facts[dim.fact].append(_json_number(element))
     for name, ftype in space.facts.items():
