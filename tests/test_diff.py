@@ -84,10 +84,11 @@ def restrict(policy: exportdsl.Policy, tx: dict) -> dict:
     return {name: value for name, value in tx.items() if name in policy.facts}
 
 
-def outcome(policy: exportdsl.Policy, tx: dict) -> tuple[str, tuple[str, ...]]:
-    """(decision, rule ids); a value outside the policy's declared values is the diff's INVALID."""
+def outcome(policy: exportdsl.Policy, tx: dict, interpret: bool = False) -> tuple[str, tuple[str, ...]]:
+    """(decision, rule ids) by the compiled evaluator (or the reference interpreter); a value outside
+    the policy's declared values is the diff's INVALID."""
     try:
-        return policy.decide(restrict(policy, tx))
+        return (policy.interpret if interpret else policy.decide)(restrict(policy, tx))
     except EvaluationError as exc:
         if all(d.code == "E303" for d in exc.diagnostics):
             return INVALID, (INVALID,)
@@ -127,12 +128,7 @@ def tx_key(result, old, new, tx, evaluate=outcome):
 
 def interpreted(policy, tx):
     """``outcome`` by the reference interpreter instead of the compiled evaluator."""
-    try:
-        return policy.interpret(restrict(policy, tx))
-    except EvaluationError as exc:
-        if all(d.code == "E303" for d in exc.diagnostics):
-            return INVALID, (INVALID,)
-        raise
+    return outcome(policy, tx, interpret=True)
 
 
 def check_co_deciders(region, o, n, changed):

@@ -204,7 +204,7 @@ def _ordered_text(variable: Variable, cells: frozenset) -> str:
     return "(" + " or ".join(f"({t})" if " and " in t else t for t in texts) + ")"
 
 
-def _equality_text(variable: Variable, cells: frozenset) -> str:
+def _equality_text(variable: Variable, cells: frozenset, named: Mapping = {}) -> str:  # noqa: B006 - read only
     ftype, name = variable.type, variable.fact
     if ftype.kind is Kind.BOOL:
         return name if variable.cells[next(iter(cells))] else f"not {name}"
@@ -212,6 +212,12 @@ def _equality_text(variable: Variable, cells: frozenset) -> str:
     outside = [variable.cells[i] for i in range(len(variable.cells)) if i not in cells]
     use_not = OTHER in inside or (OTHER not in outside and len(outside) < len(inside))
     values = [v for v in (outside if use_not else inside) if v is not OTHER]
+    for candidate, negated in ((values, use_not), ([v for v in (inside if use_not else outside) if v is not OTHER],
+                                                   not use_not)):
+        # the policy's own named set, where one holds exactly these values (and no "other" value is involved)
+        set_name = named.get(frozenset(candidate)) if OTHER not in variable.cells and len(candidate) > 1 else None
+        if set_name is not None:
+            return f"{name} {'not in' if negated else 'in'} {set_name}"
     if len(values) == 1:
         return f"{name} {'!=' if use_not else '='} {value_text(ftype, values[0])}"
     return f"{name} {'not in' if use_not else 'in'} {set_text(ftype, values)}"
@@ -366,7 +372,7 @@ def box_text(space, dims: list[Dimension], box: Mapping[int, frozenset]) -> str:
         else:
             variable = space.variables[dim.vars[0]]
             parts.append(_ordered_text(variable, box[index]) if isinstance(variable.cells[0], Interval)
-                         else _equality_text(variable, box[index]))
+                         else _equality_text(variable, box[index], getattr(space, "named_sets", {})))
     return " and ".join(parts) if parts else "true"
 
 

@@ -54,6 +54,8 @@ class Space:
         self.by_fact: dict[str, list[int]] = {}
         self.class_of: dict[tuple[str, object], int] = {}
         self._atoms: dict[ir.Expr, int] = {}
+        #: values -> the name of a named set holding exactly them, for conditions (see :func:`named_sets`)
+        self.named_sets: dict[frozenset, str] = {}
         for i, v in enumerate(self.variables):
             self.by_fact.setdefault(v.fact, []).append(i)
             if v.is_element and v.element is not OTHER:
@@ -374,6 +376,7 @@ def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
         elif ftype.kind is Kind.ENUM and len(own) == 2 and own[0] != own[1]:
             used.setdefault(name, set())
     space = Space(facts, used, groups)
+    space.named_sets = named_sets(new)
     guard = space.lower(where_ir) if where_ir is not None else TRUE
     sides = (_side(space, old), _side(space, new))
     orders = (_source_order(old), _source_order(new))
@@ -420,6 +423,16 @@ def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
     return DiffResult(old, new, tuple(regions), tuple(structural_changes(old, new)), complete,
                       len(regions), where_text, time.monotonic() - started, nodes, changed_sorted,
                       breakdown, used_engine)
+
+
+def named_sets(policy: ir.Policy) -> dict[frozenset, str]:
+    """The policy's named sets of bare names (enum values, country codes) by their members, for
+    writing ``destination in meu_countries`` instead of the expanded list (first declared wins)."""
+    found: dict[frozenset, str] = {}
+    for name, named in policy.sets.items():
+        if named.members and all(m.replace("_", "").isalnum() and not m[0].isdigit() for m in named.members):
+            found.setdefault(frozenset(named.members), name)
+    return found
 
 
 def _side(space: Space, policy: ir.Policy):
