@@ -440,7 +440,10 @@ def run_child(size: int, cap: float, profile_run: bool = False, memory_mb: int =
     import subprocess
     argv = [sys.executable, str(Path(__file__).resolve()), "--child", str(size), "--cap", str(cap),
             "--memory", str(memory_mb)] + (["--profile-run"] if profile_run else [])
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=cap + 120)
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=cap + 120)
+    except subprocess.TimeoutExpired:   # the cap covers the diff; checking and the baseline come after it
+        return {"size": size, "outcome": f"child timed out after {cap + 120:g} s (a loaded machine?)"}, ""
     lines = done.stdout.splitlines()
     report = next((json.loads(line[7:]) for line in lines if line.startswith("RESULT ")), None)
     if report is None:
