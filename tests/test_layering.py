@@ -43,6 +43,8 @@ LAYERS = {
     "diff": 4, "diff.search": 4, "diff.report": 4, "diff.temporal": 4, "diff.checklist": 4, "diff.ledger": 4,  # the diff package: search, reports, days, review by provision
     "screening": 4,                       # assigned here: ledger files and the screen/compile commands
     "spark": 4,                           # assigned here: the documented Spark helper (pyspark only here)
+    "diff": 4, "diff.search": 4, "diff.report": 4,  # the diff package: the search over two policies, reports
+    "diff.encode": 4, "diff.keyed": 4, "diff.assemble": 4,  # the keyed diff: CNF encoding, SAT search, regions
     "lint": 4, "lint.logic": 4, "lint.rules": 4, "lint.checks": 4, "lint.report": 4,  # built on the diff's partition
     # 5: the public API and the programs
     "policy": 5, "__init__": 5, "cli": 5, "__main__": 5, "demo": 5,
@@ -177,3 +179,14 @@ def test_the_screening_engines_load_only_when_used():
     code = "import sys, exportdsl.cli; print(sorted(m for m in ('duckdb', 'sqlglot', 'pyspark') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+#: The modules that may import the SAT solver (python-sat): the diff's search modules.
+SAT_MODULES = {"diff.encode"}
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_only_the_diff_search_imports_the_sat_solver(name):
+    _, external = imports_of(name)
+    if name in SAT_MODULES:
+        assert "pysat" in external, f"{name} is listed as a SAT module but does not import pysat"
+    else:
+        assert "pysat" not in external, f"{name} imports pysat; only {sorted(SAT_MODULES)} may"

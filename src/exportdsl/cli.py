@@ -280,7 +280,7 @@ def cmd_diff(args) -> int:
         accepted = inspect.signature(diff).parameters
         if "outline" in accepted:
             options["outline"] = args.outline
-        if "detail" in accepted:
+        if "detail" in accepted and args.detail is not None:
             options["detail"] = args.detail
         result = diff(old.ir, new.ir, where=args.where, as_of=args.as_of, budget=budget, **options)
         labels = (report.label(old.ir, args.old), report.label(new.ir, args.new))
@@ -292,6 +292,8 @@ def cmd_diff(args) -> int:
         raise UsageError(Diagnostic("E402", "--value-column and --affected go with --replay LEDGER"))
     counts = impact.counts if impact is not None else None
     replayed = {"replay": impact.to_json()} if impact is not None else {}
+    listed = 10 ** 6 if args.detail else 0      # with --detail: every co-deciding rule, not only their count
+    breakdown = getattr(result, "detail", None)
     if args.group_by == "citation":
         from .diff import checklist
         if args.format == "json":
@@ -301,14 +303,20 @@ def cmd_diff(args) -> int:
             text = {"markdown": checklist.to_markdown, "html": checklist.to_html,
                     "text": checklist.to_text}[args.format](result, counts)
     elif args.format == "json":
-        text = report.dumps({**report.to_json(result, labels=labels), **replayed}, indent=2) + "\n"
+        text = report.dumps({**report.to_json(result, labels=labels), **replayed,
+                             **({"detail": list(breakdown)} if breakdown else {})}, indent=2) + "\n"
     elif args.format == "markdown":
-        text = report.to_markdown(result, labels=labels, detail=args.detail)
+        text = report.to_markdown(result, labels=labels, detail=listed)
     elif args.format == "html":
-        text = report.to_html(result, labels=labels, detail=args.detail)
+        text = report.to_html(result, labels=labels, detail=listed)
     else:
         color = args.color == "always" or (args.color == "auto" and args.output is None and sys.stdout.isatty())
-        text = report.to_text(result, color=color, labels=labels, detail=args.detail)
+        text = report.to_text(result, color=color, labels=labels, detail=listed)
+    if breakdown and args.format in ("text", "markdown"):
+        heading = f"\nRegion {args.detail} by the full old outcome\n"
+        text += heading + "".join(
+            "  " + for_terminal(f"{entry['old']}: {', '.join(entry['old_rules']) or 'no rule (default)'}") + "\n"
+            for entry in breakdown)
     if impact is not None and args.group_by is None and args.format in ("text", "markdown"):
         heading = "\nLedger replay\n" if args.format == "text" else "\n## Ledger replay\n\n"
         text += heading + "\n".join(("  " if args.format == "text" else "    ") + for_terminal(line)
@@ -490,8 +498,9 @@ def build_parser() -> argparse.ArgumentParser:
     df.add_argument("--outline", action="store_true",
                     help="allow outline regions: a region's condition may be the tightest per-fact bounds "
                          "(membership stays exact through the changed rules)")
-    df.add_argument("--detail", type=_count, default=0, metavar="N",
-                    help="list up to N unchanged rules that co-decide in part of a region (default: only their count)")
+    df.add_argument("--detail", type=_count, default=None, metavar="N",
+                    help="region N in detail: every unchanged rule co-deciding in part of it (otherwise only "
+                         "their count), and its breakdown by the full old outcome")
     df.set_defaults(run=cmd_diff)
 
     tl = sub.add_parser("timeline", help="the days on which some decision of a policy changes; exit 1 if any")

@@ -64,6 +64,8 @@ CODES: dict[str, str] = {
     "E501": "Two policies declare the same fact with incompatible types, so they cannot be compared.",
     "E502": "A bad --as-of date or a --as-of without a 'dated by' fact.",
     "E520": "An internal consistency check of a comparison over time failed (a bug to report).",
+    "E503": "Internal error of the diff: a region's witness does not give the region's key when evaluated.",
+    "E504": "A --detail region number that the diff does not have.",
     # E4xx: command line and files
     "E401": "A file cannot be read or written.",
     "E402": "Bad command-line usage.",

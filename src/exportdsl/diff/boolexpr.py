@@ -26,6 +26,7 @@ class Store:
         self._index: dict[tuple, int] = {}
         self._assigned: dict[tuple[int, int, int], int] = {}
         self._negated: dict[int, int] = {}
+        self._hulls: dict[int, dict] = {}
 
     def _make(self, key: tuple, variables: frozenset[int]) -> int:
         found = self._index.get(key)
@@ -121,3 +122,42 @@ class Store:
             result = self.disj(self.assign(e, var, cell) for e in node[1])
         self._assigned[key] = result
         return result
+
+    def holds(self, expr: int, cells, memo: dict | None = None) -> bool:
+        """Whether an expression holds when every variable ``v`` lies in ``cells[v]``."""
+        if expr <= TRUE:
+            return expr == TRUE
+        memo = {} if memo is None else memo
+        found = memo.get(expr)
+        if found is None:
+            node = self.nodes[expr]
+            if node[0] == _ATOM:
+                found = cells[node[1]] in node[2]
+            elif node[0] == _AND:
+                found = all(self.holds(e, cells, memo) for e in node[1])
+            else:
+                found = any(self.holds(e, cells, memo) for e in node[1])
+            memo[expr] = found
+        return found
+
+    def hull(self, expr: int) -> dict[int, frozenset[int]]:
+        """Per variable, the cells outside which the expression is surely false (a variable left out
+        may take any cell): the smallest box over the expression's atoms, read off its structure."""
+        if expr <= TRUE:
+            return {}
+        found = self._hulls.get(expr)
+        if found is None:
+            node = self.nodes[expr]
+            if node[0] == _ATOM:
+                found = {node[1]: node[2]}
+            elif node[0] == _AND:
+                found = {}
+                for child in node[1]:
+                    for var, cells in self.hull(child).items():
+                        found[var] = found[var] & cells if var in found else cells
+            else:
+                parts = [self.hull(child) for child in node[1]]
+                common = set(parts[0]).intersection(*parts[1:])
+                found = {var: frozenset().union(*(part[var] for part in parts)) for var in common}
+            self._hulls[expr] = found
+        return found

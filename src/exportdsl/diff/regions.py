@@ -14,9 +14,19 @@ from decimal import Decimal
 import attrs
 
 from .partition import OTHER, PRESENT, Interval, Variable, cell_of, other_value, representative
+from ..errors import Error
 from ..render import set_text, value_text
 from ..semantics import MISSING, validate_facts
 from ..types import COUNTRY_CODES, FactType, Kind
+
+#: The outcome of a policy whose facts are outside its declared values (the other version may decide).
+INVALID = "<invalid>"
+
+
+class DiffError(Error):
+    """Two policies that cannot be compared (incompatible fact types, a bad --where, a bad --detail),
+    or an internal inconsistency found by checking a witness (E503)."""
+
 
 #: A set fact with more element classes than this is reported class by class.
 MAX_CLASSES_PER_DIMENSION = 10
@@ -71,10 +81,17 @@ def _cell_in(space, dim: Dimension, facts: Mapping) -> int:
 
 @attrs.frozen(eq=False)
 class Region:
-    """The transactions that change from ``old`` to ``new``, decided by the same rules on each side.
+    """The transactions whose outcome changes with one key: (``old``, ``new``, ``old_rules``,
+    ``new_rules``), where ``old_rules``/``new_rules`` are the *changed* rules among the deciders
+    on each side (rules added, removed, or whose decision or applicability differs).
 
-    ``condition`` is policy syntax (it parses back as a condition); ``alternatives`` lists its
-    disjoint parts after the shared ``common`` constraints, for display.
+    ``old_always``/``new_always``: unchanged rules that co-decide at every transaction of the
+    region; ``old_sometimes``/``new_sometimes``: those that co-decide at only some of them (empty
+    when not computed, see ``sometimes_known``). ``condition`` is policy syntax (it parses back as
+    a condition): exact when ``exact``, otherwise an *outline* (the tightest per-fact bounds, a
+    superset of the region; "" when not computed); membership (:meth:`matches`) is always exact,
+    through the key. ``alternatives`` lists an exact condition's disjoint parts after the shared
+    ``common`` constraints, for display.
     """
 
     old: str
@@ -85,15 +102,29 @@ class Region:
     witness: dict
     common: str = ""
     alternatives: tuple[str, ...] = ()
+    old_always: tuple[str, ...] = ()
+    new_always: tuple[str, ...] = ()
+    old_sometimes: tuple[str, ...] = ()
+    new_sometimes: tuple[str, ...] = ()
+    sometimes_known: bool = True
+    exact: bool = True
     boxes: tuple = attrs.field(default=(), repr=False)
     space: object = attrs.field(default=None, repr=False)   # diff.Space
     dims: tuple = attrs.field(default=(), repr=False)
     declared: Mapping = attrs.field(factory=dict, repr=False)
+    keyer: object = attrs.field(default=None, repr=False)   # facts -> key of a changed transaction, or None
+
+    @property
+    def key(self) -> tuple:
+        """(old decision, new decision, old changed deciders, new changed deciders)."""
+        return (self.old, self.new, self.old_rules, self.new_rules)
 
     def matches(self, facts: Mapping) -> bool:
         """Whether a transaction (over the union of both policies' facts; defaults apply) lies here."""
         declared = self.declared
         canonical = validate_facts(declared, {k: v for k, v in facts.items() if k in declared})
+        if self.keyer is not None:
+            return self.keyer(canonical) == self.key
         cells = {}
         for box in self.boxes:
             for d in box:
@@ -106,12 +137,17 @@ class Region:
     def to_json(self) -> dict:
         """A JSON-ready dict of the region."""
         return {"old": self.old, "new": self.new, "old_rules": list(self.old_rules),
-                "new_rules": list(self.new_rules), "condition": self.condition,
-                "alternatives": len(self.alternatives) or 1, "witness": self.witness}
+                "new_rules": list(self.new_rules), "condition": self.condition, "exact": self.exact,
+                "alternatives": len(self.alternatives) or 1, "witness": self.witness,
+                "old_always": list(self.old_always), "new_always": list(self.new_always),
+                "old_sometimes": list(self.old_sometimes) if self.sometimes_known else None,
+                "new_sometimes": list(self.new_sometimes) if self.sometimes_known else None}
 
 
-def make_region(space, dims: list, boxes: list[dict], old: tuple, new: tuple, declared: Mapping) -> Region:
-    """One region from disjoint boxes with the same outcome: shared constraints, then the alternatives."""
+def make_region(space, dims: list, boxes: list[dict], old: tuple, new: tuple, declared: Mapping,
+                variant: int = 0, **extra) -> Region:
+    """One region from disjoint boxes with the same key: shared constraints, then the alternatives
+    (``extra``: the other :class:`Region` fields, such as ``old_always`` and ``keyer``)."""
     shared = {d: c for d, c in boxes[0].items() if all(b.get(d) == c for b in boxes[1:])}
     common = box_text(space, dims, shared) if shared else ""
     if len(boxes) > 1:
@@ -126,8 +162,8 @@ def make_region(space, dims: list, boxes: list[dict], old: tuple, new: tuple, de
         condition = f"{common} and ({either})" if common else either
     else:
         condition = common or "true"
-    return Region(old[0], new[0], old[1], new[1], condition, witness(space, dims, boxes[0]), common,
-                  alternatives, tuple(boxes), space, tuple(dims), declared)
+    return Region(old[0], new[0], old[1], new[1], condition, witness(space, dims, boxes[0], variant), common,
+                  alternatives, boxes=tuple(boxes), space=space, dims=tuple(dims), declared=declared, **extra)
 
 
 @attrs.frozen(slots=True)
@@ -168,7 +204,7 @@ def _ordered_text(variable: Variable, cells: frozenset) -> str:
     return "(" + " or ".join(f"({t})" if " and " in t else t for t in texts) + ")"
 
 
-def _equality_text(variable: Variable, cells: frozenset) -> str:
+def _equality_text(variable: Variable, cells: frozenset, named: Mapping = {}) -> str:  # noqa: B006 - read only
     ftype, name = variable.type, variable.fact
     if ftype.kind is Kind.BOOL:
         return name if variable.cells[next(iter(cells))] else f"not {name}"
@@ -176,6 +212,12 @@ def _equality_text(variable: Variable, cells: frozenset) -> str:
     outside = [variable.cells[i] for i in range(len(variable.cells)) if i not in cells]
     use_not = OTHER in inside or (OTHER not in outside and len(outside) < len(inside))
     values = [v for v in (outside if use_not else inside) if v is not OTHER]
+    for candidate, negated in ((values, use_not), ([v for v in (inside if use_not else outside) if v is not OTHER],
+                                                   not use_not)):
+        # the policy's own named set, where one holds exactly these values (and no "other" value is involved)
+        set_name = named.get(frozenset(candidate)) if OTHER not in variable.cells and len(candidate) > 1 else None
+        if set_name is not None:
+            return f"{name} {'not in' if negated else 'in'} {set_name}"
     if len(values) == 1:
         return f"{name} {'!=' if use_not else '='} {value_text(ftype, values[0])}"
     return f"{name} {'not in' if use_not else 'in'} {set_text(ftype, values)}"
@@ -262,16 +304,21 @@ def _free_text(space, fact: str, var_indices: list[int], points: set[tuple]) -> 
     every = [tuple((i >> b) & 1 for b in range(n)) for i in range(1 << n)]
     false = [p for p in every if p not in points]
 
-    def above(p, q):  # p >= q pointwise
-        return all(x >= y for x, y in zip(p, q))
-    monotone = all(q in points for p in points for q in every if above(q, p))
+    def ups(p):  # the points one element above p
+        return [p[:i] + (1,) + p[i + 1:] for i in range(n) if not p[i]]
+
+    def downs(p):
+        return [p[:i] + (0,) + p[i + 1:] for i in range(n) if p[i]]
+    # (anti)monotone over a Boolean lattice: closed under single steps up (down) is closed under all
+    monotone = all(q in points for p in points for q in ups(p))
     if monotone:
-        maximal_false = [p for p in false if not any(q != p and above(q, p) for q in false)]
+        false_set = set(false)
+        maximal_false = [p for p in false if not any(q in false_set for q in ups(p))]
         clauses = [_any_text(space, fact, [var_indices[i] for i in range(n) if not p[i]]) for p in maximal_false]
         return " and ".join(sorted(clauses))
-    antitone = all(q in points for p in points for q in every if above(p, q))
+    antitone = all(q in points for p in points for q in downs(p))
     if antitone:
-        maximal_true = [p for p in points if not any(q != p and above(q, p) for q in points)]
+        maximal_true = [p for p in points if not any(q in points for q in ups(p))]
         terms = [_any_text(space, fact, [var_indices[i] for i in range(n) if not p[i]], negated=True)
                  for p in maximal_true]
         return "(" + " or ".join(sorted(terms)) + ")" if len(terms) > 1 else terms[0]
@@ -325,7 +372,7 @@ def box_text(space, dims: list[Dimension], box: Mapping[int, frozenset]) -> str:
         else:
             variable = space.variables[dim.vars[0]]
             parts.append(_ordered_text(variable, box[index]) if isinstance(variable.cells[0], Interval)
-                         else _equality_text(variable, box[index]))
+                         else _equality_text(variable, box[index], getattr(space, "named_sets", {})))
     return " and ".join(parts) if parts else "true"
 
 
@@ -358,8 +405,21 @@ def _json_ready(variable: Variable, cell: int, value):
     return value
 
 
-def witness(space, dims: list[Dimension], box: Mapping[int, frozenset]) -> dict:
-    """A complete transaction (over the union of facts) that lies in the box, JSON-ready."""
+def _other(ftype: FactType, mentioned, variant: int):
+    """A value of the type outside ``mentioned``: the ``variant``-th one (cyclically), so that the
+    witnesses of different regions do not all pick the first unmentioned country."""
+    if ftype.kind is Kind.ENUM or ftype.kind is Kind.COUNTRY:
+        taken = set(mentioned)
+        universe = ftype.values if ftype.kind is Kind.ENUM else sorted(COUNTRY_CODES)
+        free = [v for v in universe if v not in taken]
+        if free:
+            return free[variant % len(free)]
+    return other_value(ftype, mentioned)
+
+
+def witness(space, dims: list[Dimension], box: Mapping[int, frozenset], variant: int = 0) -> dict:
+    """A complete transaction (over the union of facts) that lies in the box, JSON-ready; ``variant``
+    (the region's number) varies the values chosen for "any other value" cells."""
     facts: dict = {}
     for name, ftype in space.facts.items():
         if ftype.is_set:
@@ -373,13 +433,16 @@ def witness(space, dims: list[Dimension], box: Mapping[int, frozenset]) -> dict:
         if not dim.is_set:
             variable = space.variables[dim.vars[0]]
             mentioned = [c for c in variable.cells if not isinstance(c, Interval) and c is not OTHER]
-            facts[dim.fact] = _json_ready(variable, min(cells), representative(variable, min(cells), mentioned))
+            cell = min(cells)
+            value = (_other(variable.type, mentioned, variant) if variable.cells[cell] is OTHER
+                     else representative(variable, cell, mentioned))
+            facts[dim.fact] = _json_ready(variable, cell, value)
             continue
         assignment = min(cells)
         for bit, var_index in enumerate(dim.vars):
             if (assignment >> bit) & 1:
                 variable = space.variables[var_index]
-                element = (other_value(variable.type.element, variable.mentioned) if variable.element is OTHER
+                element = (_other(variable.type.element, variable.mentioned, variant) if variable.element is OTHER
                            else variable.element[0])
                 facts[dim.fact].append(_json_number(element))
     for name, ftype in space.facts.items():

@@ -24,21 +24,13 @@ from .. import ir
 from ..check import lower_condition
 from .boolexpr import FALSE, TRUE, Store
 from ..combining import decisive_conditions
-from ..errors import Diagnostic, Error
+from ..errors import Diagnostic
 from ..operators import Quantifier
 from .partition import (ABSENT, OTHER, PRESENT, OutOfTime, Variable, atom_cells, build_variables, check_clock,
                         constants, element_groups, signed_atom_cells)
-from .regions import Declared, Region, dimension_box, dimensions, make_region
+from .regions import INVALID, Declared, DiffError, Region, dimensions
 from ..semantics import MISSING
 from ..types import FactType, Kind, enum_of, set_of
-
-#: The outcome of a policy whose facts are outside its declared values (the other version may decide).
-INVALID = "<invalid>"
-
-
-class DiffError(Error):
-    """Two policies that cannot be compared (incompatible fact types, a bad --where)."""
-
 
 @attrs.frozen(slots=True)
 class Budget:
@@ -65,6 +57,9 @@ class Space:
         self.index = {v.name: i for i, v in enumerate(self.variables)}
         self.by_fact: dict[str, list[int]] = {}
         self.class_of: dict[tuple[str, object], int] = {}
+        self._atoms: dict[ir.Expr, int] = {}
+        #: values -> the name of a named set holding exactly them, for conditions (see :func:`named_sets`)
+        self.named_sets: dict[frozenset, str] = {}
         for i, v in enumerate(self.variables):
             self.by_fact.setdefault(v.fact, []).append(i)
             if v.is_element and v.element is not OTHER:
@@ -105,8 +100,11 @@ class Space:
             case ir.Or(operands=ops):
                 return store.disj(self._junction(ops, conjunction=False))
             case ir.Compare(fact=fact) | ir.Member(fact=fact):
-                var = self.by_fact[fact][0]
-                return store.atom(var, atom_cells(expr, self.variables[var]))
+                found = self._atoms.get(expr)   # rules share atoms: each one's cells are computed once
+                if found is None:
+                    var = self.by_fact[fact][0]
+                    found = self._atoms[expr] = store.atom(var, atom_cells(expr, self.variables[var]))
+                return found
             case ir.SetTest(fact=fact, quantifier=Quantifier.ANY_OTHER, values=values):
                 # an element outside the values: a class of other mentioned elements, or an unmentioned one
                 inside = set(self.class_vars(fact, values))
@@ -260,33 +258,6 @@ class _Search:
         return result
 
 
-def _merge(regions: list, sizes, deadline: float = float("inf")) -> list:
-    """Merge regions (frozenset boxes of ``(dimension, cells)``) with the same outcome whose boxes
-    differ in one dimension only, until none do (or the deadline passes: unmerged boxes are still exact)."""
-    regions = list(dict.fromkeys(regions))
-    changed = True
-    while changed and time.monotonic() < deadline:
-        changed = False
-        dims = sorted({d for box, _, _ in regions for d, _ in box})
-        for dim in dims:
-            buckets: dict[tuple, list] = {}
-            for box, o, n in regions:
-                own = next((item for item in box if item[0] == dim), None)
-                rest = box - {own} if own is not None else box
-                buckets.setdefault((rest, o, n), []).append(own)
-            if len(buckets) == len(regions):
-                continue
-            changed = True
-            regions = []
-            for (rest, o, n), owns in buckets.items():
-                if any(own is None for own in owns):
-                    regions.append((rest, o, n))
-                    continue
-                union = frozenset().union(*(own[1] for own in owns))
-                regions.append((rest if len(union) == sizes[dim] else rest | {(dim, union)}, o, n))
-    return regions
-
-
 # ---- comparing fact declarations ------------------------------------------------------------------
 
 def union_facts(old: ir.Policy, new: ir.Policy) -> dict[str, FactType]:
@@ -360,7 +331,8 @@ def _source_order(policy: ir.Policy) -> dict[str, int]:
 
 @attrs.frozen(eq=False)
 class DiffResult:
-    """What changed from ``old`` to ``new``: structural changes, and the exact regions of changed decisions."""
+    """What changed from ``old`` to ``new``: structural changes, the changed rules, and one exact
+    region per key of a changed transaction (see :class:`~.regions.Region`)."""
 
     old: ir.Policy
     new: ir.Policy
@@ -371,6 +343,9 @@ class DiffResult:
     where: str | None = None
     seconds: float = 0.0
     nodes: int = 0
+    changed_rules: tuple[str, ...] = ()
+    detail: tuple | None = None
+    engine: str = "partition"
 
     @property
     def changed(self) -> bool:
@@ -386,7 +361,7 @@ class DiffResult:
         return dict(sorted(counts.items()))
 
     def rule_summary(self) -> dict[str, int]:
-        """Regions in which each rule decides (in either version)."""
+        """Regions in which each changed rule decides (in either version)."""
         counts: dict[str, int] = {}
         for region in self.regions:
             for rule in sorted(set(region.old_rules) | set(region.new_rules)):
@@ -414,9 +389,27 @@ class DiffResult:
         return to_html(self)
 
 
+#: The exact partition search is tried first (it gives exact conditions) on pairs of at most this many
+#: rules in all, within :data:`PARTITION_ATTEMPT` nodes and boxes; past either the SAT search runs. Both
+#: limits are counts, never times, so that the engine (and so the report) does not depend on the load.
+PARTITION_RULES = 400
+PARTITION_ATTEMPT = Budget(max_nodes=20_000, max_boxes=2_000)
+
+
 def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
-         as_of: str | None = None, budget: Budget = Budget()) -> DiffResult:
-    """Compare two checked policies exactly (optionally only where a condition holds, or on one date)."""
+         as_of: str | None = None, budget: Budget = Budget(), outline: bool = False,
+         detail: int | None = None, engine: str = "auto") -> DiffResult:
+    """Compare two checked policies exactly (optionally only where a condition holds, or on one date).
+
+    One region per key (old decision, new decision, changed old deciders, changed new deciders).
+    ``outline``: compute the outline conditions of a large report (more than
+    :data:`~.assemble.OUTLINE_LIMIT` regions; smaller ones always have them). ``detail``: a region
+    number (1-based) whose breakdown by the full old outcome goes to ``DiffResult.detail``.
+    ``engine``: ``"auto"`` (the partition search for pairs of at most :data:`PARTITION_RULES` rules
+    when it finishes within :data:`PARTITION_ATTEMPT`, else SAT), ``"partition"`` or ``"sat"``.
+    """
+    from .assemble import Keyer, from_keys, from_partition, verify_witnesses
+    from .keyed import KeySearch, OutOfBudget
     from .structure import CUT_SHORT, structural_changes
 
     started = time.monotonic()
@@ -435,27 +428,55 @@ def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
             elif ftype.kind is Kind.ENUM and len(own) == 2 and own[0] != own[1]:
                 used.setdefault(name, set())
         space = Space(facts, used, groups, deadline)
-        search = _Search(space, old, new, budget)
-        search.deadline = deadline
+        space.named_sets = named_sets(new)
         guard = space.lower(where_ir) if where_ir is not None else TRUE
-        raw = search.explore(_state(space, old), _state(space, new), guard)
+        sides = (_side(space, old), _side(space, new))
     except OutOfTime:   # the conditions alone outgrew the budget: nothing is known, say INCOMPLETE
         return DiffResult(old, new, (), tuple(structural_changes(old, new, deadline)), False, 0,
                           _where_text(where_ir, old, new), time.monotonic() - started, 0)
+    orders = (_source_order(old), _source_order(new))
+    search = KeySearch(space, *sides, deadline, budget.max_nodes)
+    complete = True
+    try:
+        changed = _changed_rules(search, space, old, new, sides)
+    except OutOfBudget:
+        changed, complete = frozenset(orders[0]) | frozenset(orders[1]), False
+    search.start(changed, guard)
+    keyer = Keyer(space, sides, changed, guard, orders)
     dims = dimensions(space)
-    merged = _merge([(frozenset(dimension_box(dims, dict(box)).items()), o, n) for box, o, n in raw],
-                    tuple(d.size for d in dims), search.deadline)
-    by_outcome: dict = {}
-    for box, o, n in merged:
-        by_outcome.setdefault((o, n), []).append(dict(box))
     declared = {name: Declared(ftype, _default(name, new, old)) for name, ftype in facts.items()}
-    regions = [make_region(space, dims, boxes, o, n, declared) for (o, n), boxes in by_outcome.items()]
-    regions.sort(key=lambda r: (r.old, r.new, r.old_rules, r.new_rules, r.condition))
-    combos = {(r.old, r.old_rules, r.new, r.new_rules) for r in regions}
+    raw = None
+    if engine == "partition" or (engine == "auto" and len(old.rules) + len(new.rules) <= PARTITION_RULES):
+        attempt = budget if engine == "partition" else Budget(
+            min(budget.max_nodes, PARTITION_ATTEMPT.max_nodes), budget.max_seconds,
+            min(budget.max_boxes, PARTITION_ATTEMPT.max_boxes))
+        partition = _Search(space, old, new, attempt)
+        raw = partition.explore(_state(space, old), _state(space, new), guard)
+        nodes = partition.nodes
+        if not partition.complete:
+            if engine == "partition":
+                complete = False
+            else:
+                raw = None
+    if raw is not None:
+        regions, breakdown = from_partition(space, dims, raw, changed, declared, keyer, deadline, detail)
+        used_engine = "partition"
+    else:
+        regions, breakdown, found_all = from_keys(search, space, dims, (old, new), changed, orders,
+                                                  declared, keyer, outline, detail)
+        complete = complete and found_all
+        nodes = search.calls
+        used_engine = "sat"
+    search.enc.delete()
+    verify_witnesses(regions, old, new, changed)
+    where_text = _where_text(where_ir, old, new)
     structural = tuple(structural_changes(old, new, deadline))
-    complete = search.complete and not any(change.kind == CUT_SHORT for change in structural)
+    complete = complete and not any(change.kind == CUT_SHORT for change in structural)
+    changed_sorted = tuple(sorted(changed & set(orders[0]), key=orders[0].__getitem__)) + tuple(
+        sorted(changed - set(orders[0]), key=lambda r: orders[1].get(r, -1)))
     return DiffResult(old, new, tuple(regions), structural, complete,
-                      len(combos), _where_text(where_ir, old, new), time.monotonic() - started, search.nodes)
+                      len(regions), where_text, time.monotonic() - started, nodes, changed_sorted,
+                      breakdown, used_engine)
 
 
 def _where_text(where_ir, old: ir.Policy, new: ir.Policy) -> str | None:
@@ -463,6 +484,52 @@ def _where_text(where_ir, old: ir.Policy, new: ir.Policy) -> str | None:
         return None
     from ..render import condition_text
     return condition_text(where_ir, {**old.facts, **new.facts})
+
+
+def named_sets(policy: ir.Policy) -> dict[frozenset, str]:
+    """The policy's named sets of bare names (enum values, country codes) by their members, for
+    writing ``destination in meu_countries`` instead of the expanded list (first declared wins)."""
+    found: dict[frozenset, str] = {}
+    for name, named in policy.sets.items():
+        if named.members and all(m.replace("_", "").isalnum() and not m[0].isdigit() for m in named.members):
+            found.setdefault(frozenset(named.members), name)
+    return found
+
+
+def _side(space: Space, policy: ir.Policy):
+    """A version as the key search sees it: the rules' full applicability (overrides folded in) and,
+    most severe, the ``<invalid>`` pseudo-rule."""
+    from .keyed import Side
+    conditions = decisive_conditions(policy)
+    entries = []
+    invalid = _invalid_condition(space, policy)
+    if invalid != FALSE:
+        entries.append((len(policy.decisions), INVALID, INVALID, invalid))
+    entries += [(policy.severity(rule.decision), rule.id, rule.decision, space.lower(conditions[rule.id]))
+                for rule in policy.rules]
+    return Side(tuple(entries), policy.default)
+
+
+def _changed_rules(search, space: Space, old: ir.Policy, new: ir.Policy, sides) -> frozenset:
+    """C: the rules present in one version only, or whose decision or applicability differs on some
+    transaction both versions accept; ``<invalid>`` when the versions reject different transactions.
+    When the decision line orders two shared decisions differently, every rule is changed."""
+    common = [d for d in old.decisions if d in new.decisions]
+    entries = [{rid: (decision, cond) for _, rid, decision, cond in side.entries} for side in sides]
+    if common != [d for d in new.decisions if d in old.decisions]:
+        return frozenset(entries[0]) | frozenset(entries[1])
+    store = space.store
+    valid = store.conj([store.negate(entries[i][INVALID][1]) for i in (0, 1) if INVALID in entries[i]])
+    changed = set()
+    for rid in [*entries[0], *(r for r in entries[1] if r not in entries[0])]:
+        a, b = entries[0].get(rid), entries[1].get(rid)
+        if rid == INVALID:
+            a, b = a or (INVALID, FALSE), b or (INVALID, FALSE)
+            if search.differ_somewhere(a[1], b[1], TRUE):
+                changed.add(rid)
+        elif a is None or b is None or a[0] != b[0] or search.differ_somewhere(a[1], b[1], valid):
+            changed.add(rid)
+    return frozenset(changed)
 
 
 def _default(name: str, *policies: ir.Policy):

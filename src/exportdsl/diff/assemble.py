@@ -1,0 +1,237 @@
+"""Regions from keys: the exact partition search's boxes grouped by key, or the SAT search's keys
+with their witnesses, always co-deciding rules and outlines; and the run-time check of every witness.
+
+A key is (old decision, new decision, old deciders ∩ C, new deciders ∩ C) with the rule ids in
+each version's source order (C: the changed rules). :class:`Keyer` computes the key of one
+transaction directly on the partition cells, which is how a region decides membership.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ..backends.python import compile_policy
+from ..errors import Diagnostic, EvaluationError
+from .keyed import OutOfBudget
+from .partition import cell_of
+from .regions import INVALID, DiffError, Region, box_text, dimension_box, make_region, witness
+
+#: Reports with at most this many regions get outline conditions without being asked.
+OUTLINE_LIMIT = 200
+
+
+class Keyer:
+    """The key of a (canonical) transaction, or None when its outcome does not change (or --where fails)."""
+
+    def __init__(self, space, sides, changed: frozenset, guard: int, orders):
+        self.space, self.sides, self.changed, self.guard, self.orders = space, sides, changed, guard, orders
+
+    def outcome(self, side: int, cells, memo: dict) -> tuple[str, tuple[str, ...]]:
+        """(decision, every deciding rule in source order) of one version at the cells."""
+        holds = self.space.store.holds
+        applicable = [(sev, rid, dec) for sev, rid, dec, cond in self.sides[side].entries if holds(cond, cells, memo)]
+        if not applicable:
+            return self.sides[side].default, ()
+        top = max(sev for sev, _, _ in applicable)
+        deciders = [(rid, dec) for sev, rid, dec in applicable if sev == top]
+        return deciders[0][1], tuple(sorted((rid for rid, _ in deciders), key=self.orders[side].__getitem__))
+
+    def __call__(self, facts) -> tuple | None:
+        cells = [cell_of(variable, facts) for variable in self.space.variables]
+        memo: dict = {}
+        if not self.space.store.holds(self.guard, cells, memo):
+            return None
+        return key_of(self.outcome(0, cells, memo), self.outcome(1, cells, memo), self.changed)
+
+
+def key_of(old: tuple, new: tuple, changed) -> tuple | None:
+    """The key of two outcomes (decision, deciders in source order); None when they are the same."""
+    old_part = (old[0], tuple(r for r in old[1] if r in changed))
+    new_part = (new[0], tuple(r for r in new[1] if r in changed))
+    return None if old_part == new_part else (old_part[0], new_part[0], old_part[1], new_part[1])
+
+
+# ---- the exact partition search, grouped by key --------------------------------------------------------
+
+def merge_boxes(regions: list, sizes, deadline: float = float("inf")) -> list:
+    """Merge regions (frozenset boxes of ``(dimension, cells)``) with the same outcome whose boxes
+    differ in one dimension only, until none do (or the deadline passes: unmerged boxes are still exact)."""
+    regions = list(dict.fromkeys(regions))
+    changed = True
+    while changed and time.monotonic() < deadline:
+        changed = False
+        dims = sorted({d for box, _ in regions for d, _ in box})
+        for dim in dims:
+            buckets: dict[tuple, list] = {}
+            for box, key in regions:
+                own = next((item for item in box if item[0] == dim), None)
+                rest = box - {own} if own is not None else box
+                buckets.setdefault((rest, key), []).append(own)
+            if len(buckets) == len(regions):
+                continue
+            changed = True
+            regions = []
+            for (rest, key), owns in buckets.items():
+                if any(own is None for own in owns):
+                    regions.append((rest, key))
+                    continue
+                union = frozenset().union(*(own[1] for own in owns))
+                regions.append((rest if len(union) == sizes[dim] else rest | {(dim, union)}, key))
+    return regions
+
+
+def _co_deciding(combos, changed, index: int) -> tuple[tuple, tuple]:
+    """(always, sometimes): unchanged deciders of every / of only some of the combinations."""
+    sets = [[r for r in combo[index] if r not in changed] for combo in combos]
+    always = [r for r in sets[0] if all(r in s for s in sets[1:])]
+    sometimes = {r for s in sets for r in s if r not in always}
+    order = {r: i for s in sets for i, r in enumerate(s)}
+    return tuple(always), tuple(sorted(sometimes, key=lambda r: (order[r], r)))
+
+
+def from_partition(space, dims, raw, changed, declared, keyer, deadline, detail):
+    """Regions from the partition search's boxes (full outcomes) grouped by key: exact conditions,
+    and always / sometimes co-deciding rules from the full outcomes met in each region."""
+    boxes: list = []
+    combos: dict[tuple, set] = {}
+    for box, o, n in raw:
+        key = key_of(o, n, changed)
+        if key is None:
+            continue
+        boxes.append((frozenset(dimension_box(dims, dict(box)).items()), key))
+        combos.setdefault(key, set()).add((o[1], n[1]))
+    merged = merge_boxes(boxes, tuple(d.size for d in dims), deadline)
+    by_key: dict = {}
+    for box, key in merged:
+        by_key.setdefault(key, []).append(dict(box))
+    regions = []
+    for number, key in enumerate(sorted(by_key)):
+        found = sorted(combos[key])
+        old_always, old_sometimes = _co_deciding(found, changed, 0)
+        new_always, new_sometimes = _co_deciding(found, changed, 1)
+        regions.append(make_region(space, dims, by_key[key], (key[0], key[2]), (key[1], key[3]), declared,
+                                   old_always=old_always, new_always=new_always, old_sometimes=old_sometimes,
+                                   new_sometimes=new_sometimes, keyer=keyer, variant=number))
+    breakdown = None
+    if detail is not None:
+        key = _detail_key(regions, detail).key
+        breakdown = tuple({"old": key[0], "old_rules": list(rules)} for rules in sorted({c[0] for c in combos[key]}))
+    return regions, breakdown
+
+
+def _detail_key(regions, detail: int) -> Region:
+    if not 1 <= detail <= len(regions):
+        raise DiffError(Diagnostic("E504", f"--detail {detail}: the diff has {len(regions)} region(s)",
+                               help="give the number of a region of the report, counting from 1"))
+    return regions[detail - 1]
+
+
+# ---- the SAT search's keys -------------------------------------------------------------------------------
+
+def _point_box(dims, cells) -> dict:
+    box = {}
+    for index, dim in enumerate(dims):
+        if dim.is_set:
+            box[index] = frozenset([sum(cells[v] << bit for bit, v in enumerate(dim.vars))])
+        else:
+            box[index] = frozenset([cells[dim.vars[0]]])
+    return box
+
+
+def _hull(space, key: tuple, conditions) -> dict:
+    """The variables that the region's changed deciders read, each with the cells those rules allow
+    (the region lies inside: each rule applies on its side)."""
+    store = space.store
+    hull: dict = {}
+    for side, rules in ((0, key[2]), (1, key[3])):
+        for rid in rules:
+            if rid == INVALID:
+                continue
+            cond = conditions[side][rid]
+            for var in store.vars[cond]:
+                hull.setdefault(var, frozenset(range(len(space.variables[var].cells))))
+            for var, cells in store.hull(cond).items():
+                hull[var] = hull[var] & cells
+    return hull
+
+
+def from_keys(search, space, dims, policies, changed, orders, declared, keyer, outline: bool, detail):
+    """Regions from every key the SAT search finds (witness from the key's model; always co-deciding
+    rules proven under the key; outlines for reports of at most :data:`OUTLINE_LIMIT` regions or on
+    request, sometimes co-deciding rules on request). Returns (regions, breakdown, complete)."""
+    from .keyed import Found
+    old, new = policies
+    unchanged = [rule for rule in old.rules if rule.id not in changed]
+    by_decision: dict[str, list[str]] = {}
+    for rule in unchanged:
+        by_decision.setdefault(rule.decision, []).append(rule.id)
+    decision_of = {r.id: r.decision for r in unchanged}
+    found: list[Found] = []
+    complete = True
+    try:
+        search.keys(found, by_decision)
+    except OutOfBudget:
+        complete = False
+
+    def ordered(rules, side):
+        return tuple(sorted(rules, key=orders[side].__getitem__))
+    keyed = sorted(((f.old, f.new, ordered(f.old_changed, 0), ordered(f.new_changed, 1)), f) for f in found)
+    conditions = [{rid: cond for _, rid, _, cond in side.entries} for side in keyer.sides]
+    shown = outline or len(keyed) <= OUTLINE_LIMIT
+    regions = []
+    for number, (key, f) in enumerate(keyed):
+        candidates = sorted(f.applies, key=orders[0].__getitem__)
+        always, sometimes, condition, known = (), (), "", False
+        try:
+            always = search.always(f, candidates)
+            if outline:
+                every = by_decision.get(key[0], []) + (by_decision.get(key[1], []) if key[1] != key[0] else [])
+                sometimes = search.sometimes(f, sorted(every, key=orders[0].__getitem__), always)
+            if shown:
+                bounds = {v: c for v, c in search.outline(f, _hull(space, key, conditions)).items()
+                          if len(c) < len(space.variables[v].cells)}
+                condition = box_text(space, dims, dimension_box(dims, bounds))
+            known = outline
+        except OutOfBudget:
+            complete = False
+        regions.append(Region(
+            key[0], key[1], key[2], key[3], condition, witness(space, dims, _point_box(dims, f.cells), number),
+            old_always=tuple(r for r in always if decision_of[r] == key[0]),
+            new_always=tuple(r for r in always if decision_of[r] == key[1]),
+            old_sometimes=tuple(r for r in sometimes if decision_of[r] == key[0]),
+            new_sometimes=tuple(r for r in sometimes if decision_of[r] == key[1]),
+            sometimes_known=known, exact=False, space=space, dims=tuple(dims), declared=declared, keyer=keyer))
+    breakdown = None
+    if detail is not None:
+        region = _detail_key(regions, detail)
+        f = next(f for key, f in keyed if key == region.key)
+        try:
+            combos = search.combinations(f, 0)
+        except OutOfBudget:
+            combos, complete = [], False
+        breakdown = tuple({"old": d, "old_rules": list(ordered(rules, 0))}
+                          for d, rules in sorted(combos, key=lambda c: (c[0], ordered(c[1], 0))))
+    return regions, breakdown, complete
+
+
+# ---- the run-time check of the witnesses -------------------------------------------------------------------
+
+def verify_witnesses(regions, old, new, changed) -> None:
+    """Every witness, run through both compiled evaluators, has its region's key (else E503)."""
+    if not regions:
+        return
+    evaluators = [(compile_policy(p).decide, p.facts) for p in (old, new)]
+
+    def outcome(decide, facts, tx):
+        try:
+            return decide({k: v for k, v in tx.items() if k in facts})
+        except EvaluationError as exc:
+            if all(d.code == "E303" for d in exc.diagnostics):
+                return INVALID, (INVALID,)
+            raise
+    for index, region in enumerate(regions, 1):
+        got = key_of(*(outcome(decide, facts, region.witness) for decide, facts in evaluators), changed)
+        if got != region.key:
+            raise DiffError(Diagnostic("E503", f"internal error: the witness of region {index} does not give its "
+                                   f"key ({got} instead of {region.key})",
+                                   help="please report this with both policies; the diff is not trustworthy"))

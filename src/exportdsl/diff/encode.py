@@ -1,0 +1,180 @@
+"""CNF encoding of a diff space and its cell expressions, for an incremental SAT solver (python-sat).
+
+Each partition variable (:mod:`.partition`) gets its literals once:
+
+* a two-cell variable (a bool, a set's element class) is one Boolean: true = cell 1;
+* an ordered variable (integer, number, percent, date) is in *order encoding*: literal ``i`` says
+  "the cell is at most ``i``", so an interval of cells is at most two literals;
+* any other variable (enum, country, string) is *one-hot*: one literal per cell, exactly one true.
+
+Every expression of the space's :class:`~.boolexpr.Store` becomes one literal by Tseitin's
+definitions (both directions, so it may be used in either polarity), memoised by expression id:
+the store hash-conses expressions, so a rule that did not change between two versions is encoded
+once and both versions share its literal. This is the only module, with :mod:`.keyed`, that
+imports the SAT solver.
+"""
+
+from __future__ import annotations
+
+from pysat.card import CardEnc, EncType
+from pysat.solvers import Solver
+
+from .boolexpr import FALSE, TRUE
+from .partition import Interval
+
+#: The solver: CaDiCaL 1.9.5 (incremental, with assumptions).
+SOLVER = "cadical195"
+
+_BOOLEAN, _ORDERED, _ONE_HOT = "boolean", "ordered", "one-hot"
+
+
+class Encoding:
+    """A SAT solver holding the domain constraints of a space, and literals for its expressions."""
+
+    def __init__(self, space):
+        self.space = space
+        self.store = space.store
+        self.solver = Solver(name=SOLVER)
+        self.top = 0
+        self.true = self.new_literal()
+        self.solver.add_clause([self.true])
+        self._expr: dict[int, int] = {FALSE: -self.true, TRUE: self.true}
+        self._gates: dict[tuple, int] = {}
+        #: per variable: (kind, literals): the Boolean, the order literals, or the cell literals
+        self.layout: list[tuple[str, tuple[int, ...]]] = [self._encode_variable(v) for v in space.variables]
+
+    # ---- literals and clauses
+    def new_literal(self) -> int:
+        """A fresh variable."""
+        self.top += 1
+        return self.top
+
+    def add(self, clause) -> None:
+        """A permanent clause."""
+        self.solver.add_clause(list(clause))
+
+    def _encode_variable(self, variable) -> tuple[str, tuple[int, ...]]:
+        size = len(variable.cells)
+        if size == 2:
+            return _BOOLEAN, (self.new_literal(),)
+        if isinstance(variable.cells[0], Interval):
+            order = tuple(self.new_literal() for _ in range(size - 1))
+            for lower, upper in zip(order, order[1:]):
+                self.add([-lower, upper])          # cell <= i implies cell <= i + 1
+            return _ORDERED, order
+        cells = tuple(self.new_literal() for _ in range(size))
+        self.add(cells)                            # at least one cell
+        encoding = EncType.pairwise if size <= 6 else EncType.seqcounter
+        at_most_one = CardEnc.atmost(list(cells), bound=1, top_id=self.top, encoding=encoding)
+        self.top = max(self.top, at_most_one.nv)
+        for clause in at_most_one.clauses:
+            self.add(clause)
+        return _ONE_HOT, cells
+
+    def conjunction(self, literals) -> int:
+        """A literal equivalent to the conjunction of ``literals`` (memoised)."""
+        unique = set(literals)
+        if -self.true in unique or any(-lit in unique for lit in unique):
+            return -self.true
+        literals = sorted(lit for lit in unique if lit != self.true)
+        if not literals:
+            return self.true
+        if len(literals) == 1:
+            return literals[0]
+        key = ("and", tuple(literals))
+        found = self._gates.get(key)
+        if found is None:
+            found = self._gates[key] = self.new_literal()
+            for lit in literals:
+                self.add([-found, lit])
+            self.add([found, *(-lit for lit in literals)])
+        return found
+
+    def disjunction(self, literals) -> int:
+        """A literal equivalent to the disjunction of ``literals`` (memoised)."""
+        return -self.conjunction(-lit for lit in literals)
+
+    # ---- expressions
+    def cells_literal(self, var: int, cells) -> int:
+        """A literal for "variable ``var`` lies in ``cells``"."""
+        kind, literals = self.layout[var]
+        size = len(self.space.variables[var].cells)
+        cells = sorted(set(cells))
+        if not cells:
+            return -self.true
+        if len(cells) == size:
+            return self.true
+        if kind == _BOOLEAN:
+            return literals[0] if cells == [1] else -literals[0]
+        if kind == _ONE_HOT:
+            if len(cells) * 2 <= size:
+                return self.disjunction(literals[c] for c in cells)
+            return -self.disjunction(literals[c] for c in range(size) if c not in cells)
+        runs: list[list[int]] = []
+        for cell in cells:
+            if runs and runs[-1][1] == cell - 1:
+                runs[-1][1] = cell
+            else:
+                runs.append([cell, cell])
+        return self.disjunction(self._run(literals, low, high, size) for low, high in runs)
+
+    def _run(self, order, low: int, high: int, size: int) -> int:
+        bounds = []
+        if high < size - 1:
+            bounds.append(order[high])             # cell <= high
+        if low > 0:
+            bounds.append(-order[low - 1])         # not cell <= low - 1
+        return self.conjunction(bounds)
+
+    def literal(self, expr: int) -> int:
+        """The literal of a store expression."""
+        found = self._expr.get(expr)
+        if found is not None:
+            return found
+        node = self.store.nodes[expr]
+        if node[0] == "atom":
+            found = self.cells_literal(node[1], node[2])
+        elif node[0] == "and":
+            found = self.conjunction([self.literal(child) for child in node[1]])
+        else:
+            found = self.disjunction([self.literal(child) for child in node[1]])
+        self._expr[expr] = found
+        return found
+
+    # ---- models
+    @staticmethod
+    def value(model: list[int], literal: int) -> bool:
+        """The truth of a literal in a model (a variable the solver never saw is false)."""
+        index = abs(literal) - 1
+        truth = index < len(model) and model[index] > 0
+        return truth if literal > 0 else not truth
+
+    def cell(self, model: list[int], var: int) -> int:
+        """The cell of variable ``var`` in a model."""
+        kind, literals = self.layout[var]
+        size = len(model)
+        if kind == _BOOLEAN:
+            index = literals[0] - 1
+            return 1 if index < size and model[index] > 0 else 0
+        for i, lit in enumerate(literals):
+            if lit - 1 < size and model[lit - 1] > 0:
+                return i
+        if kind == _ONE_HOT:
+            raise AssertionError("a one-hot variable without a cell")
+        return len(literals)
+
+    def cell_is_literal(self, var: int, cell: int) -> int:
+        """A literal for "variable ``var`` is in ``cell``"."""
+        return self.cells_literal(var, [cell])
+
+    def below_literal(self, var: int, cell: int) -> int:
+        """For an ordered variable: "the cell is below ``cell``" (``cell`` > 0)."""
+        return self.layout[var][1][cell - 1]
+
+    def kind(self, var: int) -> str:
+        """``boolean``, ``ordered`` or ``one-hot``."""
+        return self.layout[var][0]
+
+    def delete(self) -> None:
+        """Free the solver."""
+        self.solver.delete()

@@ -1,0 +1,253 @@
+"""The keyed diff at scale: every region key found by an incremental SAT search, and what a region shows.
+
+A transaction's *key* is (old decision, new decision, old deciders ∩ C, new deciders ∩ C), where
+C are the changed rules (see :func:`search.changed_rules`). Each version's rules (with the
+``<invalid>`` pseudo-rule on top) are encoded once (:mod:`.encode`); a rule *decides* when it
+applies and no rule of a more severe decision does. The solver is asked for a transaction whose
+key's old half differs from its new half (its outcome changes); each model found is projected
+on the key literals (both versions' decision and changed deciders) and a clause blocks that key,
+until the solver proves that no further key exists. The blocking clauses hang on one selector
+literal, so that later questions about one region (its always co-deciding rules, its outline,
+its breakdown) can assume the region's key instead.
+"""
+
+from __future__ import annotations
+
+import time
+
+import attrs
+
+from .encode import Encoding
+
+
+class OutOfBudget(Exception):
+    """The time or call budget ran out (the caller reports INCOMPLETE)."""
+
+
+@attrs.frozen(slots=True)
+class Side:
+    """One version as the search sees it: entries ``(severity, rule id, decision, condition id)``
+    (the ``<invalid>`` pseudo-rule included, most severe) and the default decision."""
+
+    entries: tuple
+    default: str
+
+
+@attrs.frozen(slots=True)
+class Found:
+    """One key: its decisions and changed deciders, the key literals' values, and a model's cells."""
+
+    old: str
+    new: str
+    old_changed: frozenset
+    new_changed: frozenset
+    assumptions: tuple
+    cells: tuple
+    applies: frozenset   # unchanged rules giving the old or new decision that apply in the model
+
+
+class _SideLiterals:
+    def __init__(self, enc: Encoding, side: Side):
+        self.applies: dict[str, int] = {}
+        self.decides: dict[str, int] = {}
+        self.decision: dict[str, int] = {}
+        self.decision_of: dict[str, str] = {}
+        by_severity: dict[int, list] = {}
+        for severity, rule_id, decision, condition in side.entries:
+            lit = enc.literal(condition)
+            self.applies[rule_id] = lit
+            self.decision_of[rule_id] = decision
+            by_severity.setdefault(severity, []).append((rule_id, decision, lit))
+        above = -enc.true
+        for severity in sorted(by_severity, reverse=True):
+            rules = by_severity[severity]
+            for rule_id, _, lit in rules:
+                self.decides[rule_id] = enc.conjunction([lit, -above])
+            tier = enc.disjunction(lit for _, _, lit in rules)
+            self.decision[rules[0][1]] = enc.conjunction([tier, -above])
+            above = enc.disjunction([above, tier])
+        nothing = -above
+        previous = self.decision.get(side.default)
+        self.decision[side.default] = nothing if previous is None else enc.disjunction([previous, nothing])
+
+
+class KeySearch:
+    """The SAT search for the keys of one comparison, and per-region questions under a key."""
+
+    def __init__(self, space, old: Side, new: Side, deadline: float, max_calls: int):
+        self.enc = Encoding(space)
+        self.deadline = deadline
+        self.max_calls = max_calls
+        self.calls = 0
+        self.sides = (_SideLiterals(self.enc, old), _SideLiterals(self.enc, new))
+        self.applies = self.sides[0].applies | self.sides[1].applies   # unchanged rules: either side's literal
+        self.changed: frozenset = frozenset()
+        self.key: list[tuple[int, int, str, str]] = []   # (literal, side, "decision" | "rule", name)
+        self.selector = 0
+
+    def differ_somewhere(self, a: int, b: int, within: int) -> bool:
+        """Whether two expressions differ at some transaction where ``within`` holds (before :meth:`start`)."""
+        enc = self.enc
+        la, lb, lw = enc.literal(a), enc.literal(b), enc.literal(within)
+        return la != lb and (self.solve([lw, la, -lb]) is not None or self.solve([lw, -la, lb]) is not None)
+
+    def start(self, changed: frozenset, guard: int) -> None:
+        """Fix the changed rules and the --where guard: from now on every model changes outcome."""
+        enc = self.enc
+        self.changed = changed
+        names = sorted(set(self.sides[0].decision) | set(self.sides[1].decision))
+        for index, side in enumerate(self.sides):
+            self.key += [(side.decision[n], index, "decision", n) for n in names if n in side.decision]
+            self.key += [(side.decides[r], index, "rule", r) for r in sorted(changed) if r in side.decides]
+        enc.add([enc.literal(guard)])
+        enc.add(self._differs(names))
+        self.selector = enc.new_literal()
+        enc.add([self.selector, -self.selector])   # known to the solver even before a first key
+
+    def _differs(self, names) -> list[int]:
+        """A clause: the old half of the key differs from the new half (the outcome changes)."""
+        enc = self.enc
+        old, new = self.sides
+        false = -enc.true
+        witnesses = [self._both(old.decision.get(n, false), -new.decision.get(n, false)) for n in names]
+        for rule_id in sorted(self.changed):
+            a, b = old.decides.get(rule_id, false), new.decides.get(rule_id, false)
+            witnesses += [self._both(a, -b), self._both(-a, b)]
+        return witnesses
+
+    def _both(self, a: int, b: int) -> int:
+        """A literal that implies ``a`` and ``b`` (used only positively, so one direction suffices)."""
+        enc = self.enc
+        if a == -enc.true or b == -enc.true:
+            return -enc.true
+        aux = enc.new_literal()
+        enc.add([-aux, a])
+        enc.add([-aux, b])
+        return aux
+
+    def solve(self, assumptions) -> list[int] | None:
+        """A model under the assumptions, or None; counts against the budget."""
+        if self.calls >= self.max_calls or time.monotonic() > self.deadline:
+            raise OutOfBudget
+        self.calls += 1
+        solver = self.enc.solver
+        return solver.get_model() if solver.solve(assumptions=list(assumptions)) else None
+
+    # ---- enumeration of the keys
+    def keys(self, found: list[Found], unchanged: dict[str, list[str]]) -> None:
+        """Append every key to ``found`` (raises :class:`OutOfBudget` with the ones found so far kept).
+
+        ``unchanged``: decision -> the unchanged rules giving it; those applying in a key's model are
+        the candidates for its always co-deciding rules (read from the model now, so that models
+        are never kept)."""
+        enc = self.enc
+        applies = self.applies
+        probes = {d: [(rid, abs(applies[rid]) - 1, applies[rid] > 0) for rid in rules]
+                  for d, rules in unchanged.items()}
+        key = [(abs(lit) - 1, lit > 0, side, what, name) for lit, side, what, name in self.key]
+        while True:
+            model = self.solve([self.selector])
+            if model is None:
+                return
+            size = len(model)
+            values = tuple(index < size and (model[index] > 0) == positive for index, positive, _, _, _ in key)
+            decisions, changed = ["", ""], (set(), set())
+            for (_, _, side, what, name), truth in zip(key, values):
+                if truth:
+                    if what == "decision":
+                        decisions[side] = name
+                    else:
+                        changed[side].add(name)
+            assumptions = tuple(lit if truth else -lit for (lit, _, _, _), truth in zip(self.key, values))
+            cells = tuple(enc.cell(model, var) for var in range(len(enc.layout)))
+            candidates = probes.get(decisions[0], []) + (probes.get(decisions[1], []) if decisions[1] != decisions[0] else [])
+            applying = frozenset(rid for rid, index, positive in candidates
+                                 if index < size and (model[index] > 0) == positive)
+            found.append(Found(decisions[0], decisions[1], frozenset(changed[0]), frozenset(changed[1]),
+                               assumptions, cells, applying))
+            enc.add([-self.selector, *(-lit for lit in assumptions)])
+
+    def _region(self, key: Found) -> list[int]:
+        return [*key.assumptions, -self.selector]
+
+    # ---- questions about one region
+    def always(self, key: Found, candidates: list[str]) -> tuple[str, ...]:
+        """The candidate rules (unchanged, so one literal on both sides) that apply at every
+        transaction of the region, in the order given."""
+        applies, enc = self.applies, self.enc
+        open_ = [rid for rid in candidates if rid in key.applies]
+        while open_:
+            # one question for all of them: can one of the open candidates fail to apply here?
+            trigger = enc.new_literal()
+            enc.add([-trigger, *(-applies[rid] for rid in open_)])
+            model = self.solve([*self._region(key), trigger])
+            enc.add([-trigger])
+            if model is None:
+                break
+            open_ = [r for r in open_ if Encoding.value(model, applies[r])]
+        return tuple(r for r in candidates if r in open_)
+
+    def sometimes(self, key: Found, candidates: list[str], always: tuple) -> tuple[str, ...]:
+        """The candidate rules that apply at some transaction of the region but not at all of them."""
+        applies = self.applies
+        seen = set(key.applies)
+        remaining = [r for r in candidates if r not in always and r not in seen]
+        while remaining:
+            rid = remaining.pop(0)
+            model = self.solve([*self._region(key), applies[rid]])
+            if model is not None:
+                seen.update(r for r in remaining if Encoding.value(model, applies[r]))
+                seen.add(rid)
+                remaining = [r for r in remaining if r not in seen]
+        return tuple(r for r in candidates if r in seen and r not in always)
+
+    def outline(self, key: Found, hull: dict[int, frozenset]) -> dict[int, frozenset]:
+        """The tightest per-variable bounds of the region, for the variables of ``hull`` (cells that
+        the region surely avoids outside of): for ordered variables the cells from the lowest to the
+        highest possible one, for the others every possible cell."""
+        enc = self.enc
+        region = self._region(key)
+        variables = sorted(hull)
+        seen = {var: {key.cells[var]} for var in variables}
+
+        def ask(var, literal) -> bool:
+            model = self.solve([*region, literal])
+            if model is None:
+                return False
+            for other in variables:
+                seen[other].add(enc.cell(model, other))
+            return True
+        for var in variables:
+            possible = hull[var]
+            if enc.kind(var) == "ordered":
+                while min(seen[var]) > min(possible) and ask(var, enc.below_literal(var, min(seen[var]))):
+                    pass
+                while max(seen[var]) < max(possible) and ask(var, -enc.below_literal(var, max(seen[var]) + 1)):
+                    pass
+                seen[var] = set(range(min(seen[var]), max(seen[var]) + 1))
+                continue
+            while not possible <= seen[var] and ask(var, enc.cells_literal(var, possible - seen[var])):
+                pass
+        return {var: frozenset(cells) for var, cells in seen.items()}
+
+    def combinations(self, key: Found, side: int = 0) -> list[tuple[str, frozenset]]:
+        """The region broken down by one version's full outcome: (decision, every deciding rule)."""
+        enc, value = self.enc, Encoding.value
+        lits = self.sides[side]
+        projected = sorted(set(lits.decides.values()) - {enc.true, -enc.true})
+        names: dict[int, list[str]] = {}
+        for rid, lit in lits.decides.items():
+            names.setdefault(lit, []).append(rid)
+        breakdown = enc.new_literal()
+        enc.add([breakdown, -breakdown])
+        found = []
+        decision = key.old if side == 0 else key.new
+        while True:
+            model = self.solve([*self._region(key), breakdown])
+            if model is None:
+                break
+            true = [lit for lit in projected if value(model, lit)] + ([enc.true] if enc.true in names else [])
+            found.append((decision, frozenset(rid for lit in true for rid in names[lit])))
+            enc.add([-breakdown, *(-lit if value(model, lit) else lit for lit in projected)])
+        enc.add([-breakdown])
+        return found
