@@ -1,7 +1,7 @@
 """Mutation fuzz of the reference policies, on a fixed budget (see ``tests/hostile/fuzz.py``).
 
-Mutants fail only with ``exportdsl.Error`` carrying registered codes in ``fmt``, ``parse``,
-``check``, ``compile`` and ``lint``; the mutants that compile decide alike in the interpreter and
+Mutants fail only with ``exportdsl.Error`` carrying registered codes in ``fmt``, ``compile``
+(parse and check included) and ``lint``; the mutants that compile decide alike in the interpreter and
 the compiled evaluator. The budget is derandomized (the same mutants every run);
 ``EXPORTDSL_FUZZ_EXAMPLES=20000`` runs more.
 """

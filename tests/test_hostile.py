@@ -98,6 +98,13 @@ def test_the_runner_detects_each_kind_of_failure(case, reason):
     assert not outcome.passed and reason in "\n".join(outcome.problems), outcome.summary()
 
 
+def test_a_wall_time_overrun_with_little_cpu_is_run_three_times_then_fails():
+    outcome = runner.run_case(_case(kind="python", args=(), exit=None, script="import time; time.sleep(2)",
+                                    seconds=1.5))
+    assert not outcome.passed and outcome.runs == runner.TIME_ATTEMPTS, outcome.summary()
+    assert any(p.startswith("took ") for p in outcome.problems)
+
+
 def test_a_python_case_reports_the_codes_of_an_escaping_error():
     script = "import exportdsl\nexportdsl.compile('policy \"x\"\\n!!!')"
     outcome = runner.run_case(_case(kind="python", args=(), exit=None, script=script, codes=("E101",)))

@@ -180,6 +180,14 @@ def test_only_regular_files_are_read(tmp_path, capsys, special):
     assert "E401" in capsys.readouterr().err
 
 
+def test_special_files_in_a_folder_are_skipped_and_named_ones_refused(tmp_path):
+    os.mkfifo(tmp_path / "p.xpol")
+    os.mkfifo(tmp_path / "t.yaml")
+    assert testing.discover([str(tmp_path)]) == ([], [])
+    with pytest.raises(UsageError, match="not a regular file"):
+        testing.discover([str(tmp_path / "p.xpol")])
+
+
 def test_a_folder_is_not_read_as_a_file(tmp_path):
     with pytest.raises(UsageError, match="E401.*not a regular file|not a regular file"):
         testing.load_suite(tmp_path)

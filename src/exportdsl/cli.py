@@ -439,8 +439,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _ArgumentParser(
         prog="exportdsl",
         description="Policy-as-code for export controls: check, evaluate and explain .xpol policies.",
-        epilog="Exit codes: 0 ok; 1 a failing test or a difference found (where a command says so); "
-               "2 errors (bad policy, bad facts, bad usage).",
+        epilog="Exit codes: 0 ok; 1 found something (a failing test, a lint warning, a changed decision, "
+               "a file fmt --check would change); 2 errors (bad policy, bad facts, bad usage).",
     )
     parser.add_argument("--version", action="version", version=f"exportdsl {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgumentParser)

@@ -125,8 +125,13 @@ class Policy:
 
     @property
     def rules(self) -> tuple[ir.Rule, ...]:
-        """The rules in source order (id, decision, title, cite, effective, until, condition)."""
+        """The rules in source order (id, decision, title, cite, effective, until, overrides, suspended_by)."""
         return self._ir.rules
+
+    @property
+    def suspensions(self) -> Mapping[str, ir.Suspension]:
+        """Suspension id to suspension (id, rules, effective, until, title, cite), in source order."""
+        return self._ir.suspensions
 
     @property
     def ir(self) -> ir.Policy:

@@ -213,9 +213,9 @@ def _policy_path(path: Path, document: YamlDocument, shown: str) -> Path:
     policy_path = (path.parent / name).resolve()
     line = document.line_of(["policy"])
     if policy_path.suffix != ".xpol":
-        raise UsageError(_problem(shown, line, f"'policy: {_shown(name)}' must name a .xpol policy file"))
+        raise UsageError(_problem(shown, line, f"'policy' {_shown(name)} must name a .xpol policy file"))
     if not policy_path.is_file():
-        raise UsageError(_problem(shown, line, f"'policy: {_shown(name)}' is not a policy file "
+        raise UsageError(_problem(shown, line, f"'policy' {_shown(name)} is not a policy file "
                                                f"(looked for {for_terminal(str(policy_path))})"))
     return policy_path
 
@@ -304,14 +304,17 @@ def discover(paths: Iterable[str]) -> tuple[list[Path], list[Path]]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            tests.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")))
-            policies.extend(sorted(path.rglob("*.xpol")))
+            # Regular files only: a FIFO or device named *.xpol in a folder would block the reader.
+            tests.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()))
+            policies.extend(sorted(p for p in path.rglob("*.xpol") if p.is_file()))
         elif path.suffix == ".xpol":
+            if path.exists() and not path.is_file():
+                raise UsageError(Diagnostic("E401", f"cannot read policy {for_terminal(raw)!r}: not a regular file"))
             policies.append(path)
         elif path.exists():
             tests.append(path)
         else:
-            raise UsageError(Diagnostic("E401", f"no such file or folder: {raw!r}"))
+            raise UsageError(Diagnostic("E401", f"no such file or folder: {for_terminal(raw)!r}"))
     return tests, policies
 
 

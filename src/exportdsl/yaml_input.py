@@ -61,10 +61,10 @@ class YamlDocument:
     data: object
     root: yaml.Node | None
 
-    def line_of(self, path: Sequence[str | int]) -> int | None:
-        """The line of the value at ``path`` (mapping keys and list indices), or of its nearest parent."""
+    def _walk(self, path: Sequence[str | int]) -> list:
+        """The nodes from the root along ``path`` (mapping keys and list indices), as far as it leads."""
         node = self.root
-        line = node.start_mark.line + 1 if node is not None else None
+        nodes = [node] if node is not None else []
         for step in path:
             if isinstance(node, yaml.MappingNode):
                 node = next((value for key, value in node.value if key.value == step), None)
@@ -74,21 +74,19 @@ class YamlDocument:
                 node = None
             if node is None:
                 break
-            line = node.start_mark.line + 1
-        return line
+            nodes.append(node)
+        return nodes
+
+    def line_of(self, path: Sequence[str | int]) -> int | None:
+        """The line of the value at ``path``, or of its nearest parent."""
+        nodes = self._walk(path)
+        return nodes[-1].start_mark.line + 1 if nodes else None
 
     def key_line(self, path: Sequence[str | int], key: str) -> int | None:
         """The line of ``key`` in the mapping at ``path`` (for an unknown or misplaced key)."""
-        node = self.root
-        for step in path:
-            if isinstance(node, yaml.MappingNode):
-                node = next((value for k, value in node.value if k.value == step), None)
-            elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
-                node = node.value[step]
-            else:
-                return None
-        if isinstance(node, yaml.MappingNode):
-            for key_node, _ in node.value:
+        nodes = self._walk(path)
+        if len(nodes) == len(path) + 1 and isinstance(nodes[-1], yaml.MappingNode):
+            for key_node, _ in nodes[-1].value:
                 if key_node.value == key:
                     return key_node.start_mark.line + 1
         return self.line_of(path)
