@@ -412,7 +412,7 @@ def compile_policy(policy: ir.Policy) -> CompiledPolicy:
     }
     lock = threading.Lock()
     built: set[str] = set()
-    title = f"<exportdsl policy {policy.name or ''}>"
+    title = f"<exportdsl policy {policy.name or ''!r}>"   # repr: a NUL or newline in the name stays inert
 
     def build(function: str, *, exact: bool, ids: bool, prefix: str) -> tuple[Callable, str]:
         gen = _Codegen(policy, decisive, exact=exact, ids=ids, prefix=prefix)
