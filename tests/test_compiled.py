@@ -336,3 +336,10 @@ def test_differential_over_weird_inputs(spec, data):
     weird = {name: _weird(value, draw) for name, value in tx.items()}
     wrap = draw(st.sampled_from(MAPPINGS), label="mapping")
     agree(policy, wrap(weird))
+
+
+def test_a_nul_or_newline_in_the_policy_name_compiles():
+    """Found by the mutation fuzz: the name went into compile()'s filename, where a NUL is a ValueError."""
+    for name in ("a\x00b", "a\\nb"):      # a raw NUL character; the escape \n (a newline)
+        policy = exportdsl.compile(f'policy "{name}" version "1"\ndecisions a < b\nfact x: bool\nrule R {{ x -> b }}\n')
+        assert policy.decide({"x": True}) == ("b", ("R",))
