@@ -93,6 +93,11 @@ def rule_sets(draw, kind: str):
     return literals, rules(), rules()
 
 
+def _key(old_decision, old_rules, new_decision, new_rules, changed) -> tuple:
+    """A region's key (issue 10): the decisions and the changed rules among the deciders, as sets."""
+    return old_decision, frozenset(old_rules) & changed, new_decision, frozenset(new_rules) & changed
+
+
 def _outcome(policy, value):
     decision = policy.evaluate({"x": value})
     return decision.decision, tuple(decision.rules)
@@ -111,6 +116,7 @@ def test_diff_and_lint_agree_with_brute_force_on_long_literals(case):
     new = exportdsl.compile(_policy("2", kind, new_rules))
     result = exportdsl.diff(old, new)
     assert result.complete
+    changed = set(result.changed_rules)
     probes = _probes(kind, [Decimal(r[1]) for r in old_rules + new_rules])
     for probe in probes:
         value = _value(kind, probe)
@@ -121,10 +127,12 @@ def test_diff_and_lint_agree_with_brute_force_on_long_literals(case):
         else:
             assert len(matching) == 1, (value, before, after, [r.condition for r in result.regions])
             region = matching[0]
-            assert (region.old, region.old_rules, region.new, region.new_rules) == (*before, *after)
-    for region in result.regions:   # every witness is a real change, with the region's outcome
-        assert _outcome(old, region.witness["x"]) == (region.old, region.old_rules)
-        assert _outcome(new, region.witness["x"]) == (region.new, region.new_rules)
+            assert _key(region.old, region.old_rules, region.new, region.new_rules, changed) == \
+                _key(*before, *after, changed)
+    for region in result.regions:   # every witness is a real change, with the region's key
+        witness_old, witness_new = _outcome(old, region.witness["x"]), _outcome(new, region.witness["x"])
+        assert _key(*witness_old, *witness_new, changed) == \
+            _key(region.old, region.old_rules, region.new, region.new_rules, changed)
     # the linter: a rule is never-true (W101) exactly when no probe satisfies it
     found = lint(new.ir, resolve(new.ast))
     never = {d.message.split()[4] for d in found if d.code == "W101"}
