@@ -178,7 +178,7 @@ def print_summary(result: ScreenResult, ledger: str, seconds: float) -> None:
     console = Console(file=sys.stdout, highlight=False)
     rate = f", {result.rows / seconds:,.0f} rows/s" if seconds > 0 else ""
     console.print(Text(f"{for_terminal(ledger, keep_newlines=False)}: {result.rows} rows = {result.decided} "
-                       f"decided + {result.rejected} rejected ({seconds:.2f} s{rate})"))
+                       f"decided + {result.rejected} rejected ({seconds:.2f} s{rate})"), soft_wrap=True)
     table = Table("decision", "rows", title="decided rows")
     for decision, count in sorted(result.decisions.items(), key=lambda item: -item[1]):
         table.add_row(Text(decision), str(count))

@@ -38,7 +38,7 @@ def connect(threads: int | None = None, memory_limit: str | None = None) -> duck
     con = duckdb.connect(":memory:")
     try:
         if threads:
-            con.execute("SET threads = ?", [int(threads)]) if False else con.execute(f"SET threads = {int(threads)}")
+            con.execute(f"SET threads = {int(threads)}")  # an int, formatted: no text from outside
         if memory_limit:
             con.execute(render(exp.Set(expressions=[exp.SetItem(this=exp.EQ(
                 this=exp.column("memory_limit"), expression=lit(memory_limit)))])))
@@ -178,10 +178,8 @@ def _counts(con, decided_source: exp.Expression, total: int, rejected_rows: list
         decided_source).group_by(col(DECISION))).fetchall())
     by_rule: dict[str, int] = {}
     if rules:
-        split = exp.Explode(this=fn("string_split", col(RULES), lit(",")))
         inner = exp.select(exp.alias_(fn("unnest", fn("string_split", col(RULES), lit(","))), ident("id"))
                            ).from_(decided_source).where(exp.NEQ(this=col(RULES), expression=lit("")))
-        del split
         by_rule = dict(_relation(con, exp.select(col("id"), exp.Count(this=exp.Star())).from_(
             inner.subquery(ident("ids"))).group_by(col("id"))).fetchall())
     rejected_row_ids = {row[0] for row in rejected_rows}
@@ -216,8 +214,11 @@ def evaluate_arrow(policy: ir.Policy, table, *, rules: bool = True, as_of: str |
     columns = _describe(con, source, "<table>")
     _check_columns(columns, None, rules)
     query = build_screen_query(policy, source, columns, rules=rules, as_of=as_of)
-    decided = _relation(con, query.decided).to_arrow_table()
-    rejected = _relation(con, query.rejected).to_arrow_table()
+    try:
+        decided = con.sql(render(query.decided)).to_arrow_table()
+        rejected = con.sql(render(query.rejected)).to_arrow_table()
+    except duckdb.Error as exc:
+        raise UsageError(Diagnostic("E413", f"screening failed: {_first_line(exc)}")) from None
     con.close()
     return decided, rejected
 
