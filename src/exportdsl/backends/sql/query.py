@@ -69,11 +69,23 @@ def decide_select(policy: ir.Policy, source: exp.Expression, facts: Mapping[str,
     if where is not None:
         values = values.where(where)
     referenced = {n: attrs.evolve(f, value=col(value_names[n])) for n, f in facts.items()}
-    holds = conditions.rule_columns(policy, referenced)
+    layer = values.subquery(ident(f"{prefix}values"))
+    names = [c for c in carried]
+    applies: dict[str, exp.Expression] = {}
+    index = {rule.id: i for i, rule in enumerate(policy.rules)}
+    for depth, rules_here in enumerate(conditions.rule_layers(policy)):
+        new = {r.id: f"{prefix}a{index[r.id]}" for r in rules_here}
+        select = exp.select(*[col(c) for c in names], *[col(value_names[n]) for n in facts],
+                            *[col(c) for c in (f"{prefix}a{index[rid]}" for rid in applies)],
+                            *[exp.alias_(conditions.condition(r.condition, referenced, applies), ident(new[r.id]))
+                              for r in rules_here])
+        layer = select.from_(layer).subquery(ident(f"{prefix}layer{depth}"))
+        applies.update({rid: col(name) for rid, name in new.items()})
+    holds = conditions.decisive_from(policy, applies)
     rule_names = {rid: f"{prefix}r{i}" for i, rid in enumerate(holds)}
     ruled = exp.select(*[col(c) for c in carried],
                        *[exp.alias_(e, ident(rule_names[rid])) for rid, e in holds.items()]
-                       ).from_(values.subquery(ident(f"{prefix}values")))
+                       ).from_(layer)
     refs = {rid: col(name) for rid, name in rule_names.items()}
     outputs = [col(c) for c in carried]
     outputs.append(exp.alias_(conditions.decision_column(policy, refs), ident(DECISION)))
