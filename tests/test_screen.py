@@ -278,3 +278,22 @@ def test_evaluate_table_arrow(tmp_path):
     with pytest.raises(exportdsl.EvaluationError) as info:
         policy.evaluate_table(broken)
     assert {d.code for d in info.value.diagnostics} == {"E303"}
+
+
+def test_row_numbers_and_order_across_row_groups_and_threads(tmp_path):
+    """Bad rows spread over many Parquet row groups, two threads: each error names the right row,
+    and the decided rows come out in ledger order."""
+    import sys
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from make_ledger import ledger_query
+    ledger = tmp_path / "rg.parquet"
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT * REPLACE (CASE WHEN row_id % 997 = 5 THEN 'XX' ELSE origin END AS origin) "
+                f"FROM ({ledger_query(60_000)})) TO '{ledger}' (FORMAT parquet, ROW_GROUP_SIZE 2000)")
+    policy = exportdsl.load(POLICIES / "cn-rare-earths-2025-10.xpol")
+    result = policy.screen(ledger, tmp_path / "out.parquet", tmp_path / "err.parquet", threads=2)
+    bad = [i for i in range(60_000) if i % 997 == 5]
+    assert result.rejected == len(bad) and result.decided == 60_000 - len(bad)
+    assert pq.read_table(tmp_path / "err.parquet").column("row").to_pylist() == [i + 1 for i in bad]
+    assert pq.read_table(tmp_path / "out.parquet").column("row_id").to_pylist() == [
+        i for i in range(60_000) if i % 997 != 5]
