@@ -103,6 +103,18 @@ def set_test(value: exp.Expression, quantifier: Quantifier, values) -> exp.Expre
     return exp.GT(this=fn("len", fn("list_filter", value, lam("x", test))), expression=exp.Literal.number(0))
 
 
+def mask_test(mask: exp.Expression, order: tuple[str, ...], quantifier: Quantifier, values) -> exp.Expression:
+    """A set test on a bitmask (see ``facts.mask_of``): any = shares a bit, all = has every bit,
+    any not in = has a bit outside (every element of a valid row is one of ``order``)."""
+    bits = sum(1 << order.index(v) for v in values)
+    if quantifier is Quantifier.ANY_OTHER:
+        bits = ((1 << len(order)) - 1) & ~bits
+    shared = exp.BitwiseAnd(this=mask, expression=cast(exp.Literal.number(bits), "BIGINT"))
+    if quantifier is Quantifier.ALL:
+        return exp.EQ(this=paren(shared), expression=cast(exp.Literal.number(bits), "BIGINT"))
+    return exp.NEQ(this=paren(shared), expression=exp.Literal.number(0))
+
+
 def condition(expr: ir.Expr, facts: Mapping[str, FactColumn],
               applied: Mapping[str, exp.Expression] | None = None) -> exp.Expression:
     """The SQL Boolean of an IR condition, over the canonical fact values in ``facts``; an
@@ -130,7 +142,11 @@ def condition(expr: ir.Expr, facts: Mapping[str, FactColumn],
                 return or_(*(_op(CompareOp.EQ, fact.value, cast(lit(v), "DATE")) for v in sorted(values)))
             return in_list(fact.value, values)
         case ir.SetTest(fact=name, quantifier=quantifier, values=values):
+            if facts[name].mask is not None:
+                return mask_test(facts[name].value, facts[name].mask, quantifier, values)
             return set_test(facts[name].value, quantifier, values)
+        case ir.IsEmpty(fact=name) if facts[name].mask is not None:
+            return exp.EQ(this=facts[name].value, expression=exp.Literal.number(0))
         case ir.IsEmpty(fact=name):
             return exp.EQ(this=fn("len", facts[name].value), expression=exp.Literal.number(0))
         case ir.Not(operand=operand):

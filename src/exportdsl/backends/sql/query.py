@@ -17,7 +17,7 @@ from sqlglot import exp
 from ... import ir
 from ...types import Kind
 from . import conditions
-from .facts import FactColumn, fact_column
+from .facts import FactColumn, fact_column, mask_of, maskable
 from .nodes import and_, case, cast, col, fn, ident, is_null, lit, not_null, render, try_cast
 
 DECISION, RULES = "decision", "rules"
@@ -64,11 +64,14 @@ def decide_select(policy: ir.Policy, source: exp.Expression, facts: Mapping[str,
     value_names = {name: f"{prefix}v{i}" for i, name in enumerate(facts)}
     carried_as = carried_as or {}
     values = exp.select(*[exp.alias_(carried_as[c], ident(c)) if c in carried_as else col(c) for c in carried],
-                        *[exp.alias_(f.value, ident(value_names[n])) for n, f in facts.items()]
+                        *[exp.alias_(mask_of(f.value, f.type.element.values) if maskable(f.type) else f.value,
+                                     ident(value_names[n])) for n, f in facts.items()]
                         ).from_(source)
     if where is not None:
         values = values.where(where)
-    referenced = {n: attrs.evolve(f, value=col(value_names[n])) for n, f in facts.items()}
+    referenced = {n: attrs.evolve(f, value=col(value_names[n]),
+                                  mask=f.type.element.values if maskable(f.type) else None)
+                  for n, f in facts.items()}
     layer = values.subquery(ident(f"{prefix}values"))
     names = [c for c in carried]
     applies: dict[str, exp.Expression] = {}
