@@ -70,7 +70,9 @@ def screen(policy: ir.Policy, source: str, output: str | None = None, errors: st
     check_as_of(policy, as_of)
     if engine == "spark":
         from . import spark
-        return spark.screen_file(policy, source, output, errors, keep=keep, rules=rules, as_of=as_of)
+        rows, decided, rejected, decisions, codes, sample = spark.screen_file(
+            policy, source, output, errors, keep=keep, rules=rules, as_of=as_of)
+        return ScreenResult(rows, decided, rejected, decisions, {}, codes, sample)
     if engine != "duckdb":
         raise UsageError(Diagnostic("E413", f"unknown engine {engine!r}", help="use duckdb or spark"))
     from .backends.sql import duckdb_engine

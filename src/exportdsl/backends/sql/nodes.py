@@ -184,6 +184,8 @@ def render(tree: exp.Expression, dialect: str = "duckdb", pretty: bool = False) 
         return tree.sql(dialect=DuckDBLambdas, pretty=pretty)
     if dialect == "spark":
         tree = tree.copy()
+        for cte in tree.find_all(exp.CTE):
+            cte.set("materialized", None)    # Spark SQL has no MATERIALIZED hint
         while any(isinstance(n, exp.Anonymous) and n.name in SPARK_FUNCTIONS for n in tree.walk()):
             tree = tree.transform(_spark_function, copy=False)
         return tree.sql(dialect=Spark, pretty=pretty)
