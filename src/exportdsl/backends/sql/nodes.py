@@ -157,11 +157,18 @@ SPARK_FUNCTIONS = {
     "list_transform": lambda a, f: exp.Anonymous(this="transform", expressions=[a, f]),
     "list_filter": lambda a, f: exp.Anonymous(this="filter", expressions=[a, f]),
     "list_first": lambda a: exp.Anonymous(this="element_at", expressions=[a, exp.Literal.number(1)]),
-    "regexp_full_match": lambda a, p: exp.RegexpLike(this=a, expression=p),
-    "isnan": lambda a: exp.Anonymous(this="isnan", expressions=[a]),
+    "regexp_full_match": lambda a, p: exp.RegexpLike(this=a, expression=lit("^(?:" + p.this + ")$")),
+    "list_aggregate": lambda a, _name: exp.Anonymous(this="aggregate", expressions=[
+        a, cast(exp.Literal.number(0), "BIGINT"),
+        exp.Lambda(this=exp.BitwiseOr(this=exp.column("acc"), expression=exp.column("b")),
+                   expressions=[exp.to_identifier("acc"), exp.to_identifier("b")])]),
+    "trunc": lambda a: exp.Anonymous(this="floor", expressions=[a]),   # only tested against x: same answer
+    "ends_with": lambda a, b: exp.Anonymous(this="endswith", expressions=[a, b]),
+    "list_contains": lambda a, b: exp.Anonymous(this="array_contains", expressions=[a, b]),
+    "left": lambda a, n: exp.Anonymous(this="substring", expressions=[
+        a, exp.Literal.number(1), exp.Add(this=exp.Anonymous(this="length", expressions=[a]), expression=n)]),
     "isinf": lambda a: exp.Or(this=exp.EQ(this=a, expression=cast(lit("Infinity"), "DOUBLE")),
                               expression=exp.EQ(this=a, expression=cast(lit("-Infinity"), "DOUBLE"))),
-    "concat_ws": lambda *a: exp.Anonymous(this="concat_ws", expressions=list(a)),
 }
 
 
@@ -176,5 +183,10 @@ def render(tree: exp.Expression, dialect: str = "duckdb", pretty: bool = False) 
     if dialect == "duckdb":
         return tree.sql(dialect=DuckDBLambdas, pretty=pretty)
     if dialect == "spark":
-        return tree.transform(_spark_function).sql(dialect=Spark, pretty=pretty)
+        tree = tree.copy()
+        for cte in tree.find_all(exp.CTE):
+            cte.set("materialized", None)    # Spark SQL has no MATERIALIZED hint
+        while any(isinstance(n, exp.Anonymous) and n.name in SPARK_FUNCTIONS for n in tree.walk()):
+            tree = tree.transform(_spark_function, copy=False)
+        return tree.sql(dialect=Spark, pretty=pretty)
     raise ValueError(f"unknown SQL dialect {dialect!r}")

@@ -17,8 +17,8 @@ from sqlglot import exp
 from ... import ir
 from ...types import Kind
 from . import conditions
-from .facts import FactColumn, fact_column
-from .nodes import and_, case, cast, col, ident, is_null, lit, not_null, render
+from .facts import FactColumn, fact_column, mask_of, maskable
+from .nodes import and_, case, cast, col, fn, ident, is_null, lit, not_null, render, try_cast
 
 DECISION, RULES = "decision", "rules"
 ROW, FACT, VALUE, CODE = "row", "fact", "value", "code"
@@ -56,21 +56,39 @@ def fact_columns(policy: ir.Policy, types: Mapping[str, str], decode_text: bool,
 
 def decide_select(policy: ir.Policy, source: exp.Expression, facts: Mapping[str, FactColumn],
                   carried: Sequence[str], prefix: str, rules: bool = True,
-                  where: exp.Expression | None = None) -> exp.Select:
+                  where: exp.Expression | None = None,
+                  carried_as: Mapping[str, exp.Expression] | None = None) -> exp.Select:
     """``SELECT carried..., decision[, rules] FROM source WHERE where``, in three layers: canonical
-    fact values, one Boolean column per rule, then the tiers."""
+    fact values, one Boolean column per rule, then the tiers. ``carried_as`` gives the expression
+    of a carried column when it is not the column itself."""
     value_names = {name: f"{prefix}v{i}" for i, name in enumerate(facts)}
-    values = exp.select(*[col(c) for c in carried],
-                        *[exp.alias_(f.value, ident(value_names[n])) for n, f in facts.items()]
+    carried_as = carried_as or {}
+    values = exp.select(*[exp.alias_(carried_as[c], ident(c)) if c in carried_as else col(c) for c in carried],
+                        *[exp.alias_(mask_of(f.value, f.type.element.values) if maskable(f.type) else f.value,
+                                     ident(value_names[n])) for n, f in facts.items()]
                         ).from_(source)
     if where is not None:
         values = values.where(where)
-    referenced = {n: attrs.evolve(f, value=col(value_names[n])) for n, f in facts.items()}
-    holds = conditions.rule_columns(policy, referenced)
+    referenced = {n: attrs.evolve(f, value=col(value_names[n]),
+                                  mask=f.type.element.values if maskable(f.type) else None)
+                  for n, f in facts.items()}
+    layer = values.subquery(ident(f"{prefix}values"))
+    names = [c for c in carried]
+    applies: dict[str, exp.Expression] = {}
+    index = {rule.id: i for i, rule in enumerate(policy.rules)}
+    for depth, rules_here in enumerate(conditions.rule_layers(policy)):
+        new = {r.id: f"{prefix}a{index[r.id]}" for r in rules_here}
+        select = exp.select(*[col(c) for c in names], *[col(value_names[n]) for n in facts],
+                            *[col(c) for c in (f"{prefix}a{index[rid]}" for rid in applies)],
+                            *[exp.alias_(conditions.condition(r.condition, referenced, applies), ident(new[r.id]))
+                              for r in rules_here])
+        layer = select.from_(layer).subquery(ident(f"{prefix}layer{depth}"))
+        applies.update({rid: col(name) for rid, name in new.items()})
+    holds = conditions.decisive_from(policy, applies)
     rule_names = {rid: f"{prefix}r{i}" for i, rid in enumerate(holds)}
     ruled = exp.select(*[col(c) for c in carried],
                        *[exp.alias_(e, ident(rule_names[rid])) for rid, e in holds.items()]
-                       ).from_(values.subquery(ident(f"{prefix}values")))
+                       ).from_(layer)
     refs = {rid: col(name) for rid, name in rule_names.items()}
     outputs = [col(c) for c in carried]
     outputs.append(exp.alias_(conditions.decision_column(policy, refs), ident(DECISION)))
@@ -116,18 +134,32 @@ def rejected_select(facts: Mapping[str, FactColumn], source: exp.Expression, pre
 
 def build_screen_query(policy: ir.Policy, source: exp.Expression, columns: Mapping[str, str], *,
                        decode_text: bool = False, keep: Sequence[str] | None = None, rules: bool = True,
-                       as_of: str | None = None, row_number: exp.Expression | None = None) -> ScreenQuery:
+                       as_of: str | None = None, row_number: exp.Expression | None = None,
+                       carried_types: Mapping[str, str] | None = None) -> ScreenQuery:
     """Both screening queries over ``source`` whose columns (in order) have the given DuckDB types.
 
     ``keep`` limits the carried columns (default: every column); ``decode_text`` reads text cells
     as CSV values (see :mod:`.facts`); ``as_of`` evaluates every row on that date.
+    ``carried_types`` are the types to write carried columns back in, when the source reads some
+    of them otherwise (JSON Lines facts are read as JSON); columns missing from it are not carried.
     """
     prefix = internal_prefix(list(columns))
     facts = fact_columns(policy, columns, decode_text, as_of)
-    carried = list(columns) if keep is None else list(keep)
-    decided = decide_select(policy, source, facts, carried, prefix, rules, where=conditions.valid(facts))
+    carried_types = dict(columns) if carried_types is None else dict(carried_types)
+    carried = list(carried_types) if keep is None else list(keep)
+    carried_as = {c: _back_to(c, carried_types[c]) for c in carried
+                  if columns.get(c) == "JSON" and carried_types[c] != "JSON"}
+    decided = decide_select(policy, source, facts, carried, prefix, rules, where=conditions.valid(facts),
+                            carried_as=carried_as)
     rejected = rejected_select(facts, source, prefix, row_number)
     return ScreenQuery(decided, rejected, tuple(facts), tuple(carried))
+
+
+def _back_to(name: str, sql_type: str) -> exp.Expression:
+    """A column read as JSON, as the type DuckDB would have given it."""
+    if sql_type.upper() == "VARCHAR":
+        return fn("json_extract_string", col(name), lit("$"))
+    return try_cast(col(name), sql_type)
 
 
 def compile_query(policy: ir.Policy, dialect: str = "duckdb", rules: bool = True) -> str:
