@@ -22,7 +22,7 @@ from ... import ir
 from . import conditions
 from .duckdb_engine import _copy, _relation, ledger_format, open_ledger
 from .nodes import and_, col, fn, ident, lit, or_
-from .query import DECISION, RULES, decide_select, fact_columns, internal_prefix, rejected_select
+from .query import DECISION, RULES, _back_to, decide_select, fact_columns, internal_prefix, rejected_select
 
 #: An outcome pair: (old decision, old deciding rules, new decision, new deciding rules), rules as sets.
 OutcomePair = tuple[str, frozenset, str, frozenset]
@@ -60,7 +60,7 @@ def replay(con, old: ir.Policy, new: ir.Policy, path: str, *, value_column: str 
     the ledger columns written to ``affected`` (default: all).
     """
     union = attrs.evolve(new, facts={**old.facts, **new.facts})
-    source, columns, decode_text = open_ledger(con, path, union)
+    source, columns, decode_text, detected = open_ledger(con, path, union)
     if value_column is not None and value_column not in columns:
         from ...errors import Diagnostic, UsageError
         raise UsageError(Diagnostic("E412", f"--value-column {value_column!r} is not a column of the ledger",
@@ -102,12 +102,15 @@ def replay(con, old: ir.Policy, new: ir.Policy, path: str, *, value_column: str 
     rejected = len({r[0] for r in rejected_rows})
     changed = sum(count for count, _ in groups.values())
     if affected is not None:
-        _write_affected(con, numbered, changed_pairs, row, affected, groups, region_of, carried, list(columns))
+        back = {c: _back_to(c, detected[c]) for c in columns
+                if columns.get(c) == "JSON" and detected.get(c, "JSON") != "JSON"}
+        _write_affected(con, numbered, changed_pairs, row, affected, groups, region_of, carried,
+                        [c for c in columns if c in detected], back)
     return Replay(total, changed, rejected, codes, groups)
 
 
 def _write_affected(con, numbered, changed_pairs, row: str, path: str, groups: Mapping, region_of,
-                    carried, columns: list[str]) -> None:
+                    carried, columns: list[str], back: Mapping[str, exp.Expression]) -> None:
     ledger_format(path, "affected-rows output")
     numbers = []
     for (old_dec, old_rules, new_dec, new_rules) in groups:
@@ -120,7 +123,15 @@ def _write_affected(con, numbered, changed_pairs, row: str, path: str, groups: M
         this=ident("regions"), columns=[ident(c) for c in ("od", "orr", "nd", "nr", "region")])) if numbers else None
     keep = [c for c in (carried if carried is not None else columns) if c != row]
     changed_alias = "changed_rows"
-    query = exp.select(*[col(c, "ledger") for c in keep],
+    def ledger_column(name: str) -> exp.Expression:
+        if name not in back:
+            return col(name, "ledger")
+        expression = back[name].copy()
+        for column in expression.find_all(exp.Column):
+            column.set("table", ident("ledger"))
+        return exp.alias_(expression, ident(name))
+
+    query = exp.select(*[ledger_column(c) for c in keep],
                        col("old_decision", changed_alias), col("old_rules", changed_alias),
                        col("new_decision", changed_alias), col("new_rules", changed_alias),
                        *([col("region", "regions")] if regions_table is not None else [])
