@@ -18,7 +18,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import attrs
 
 import exportdsl
 import policygen
@@ -268,8 +267,8 @@ def _dag_policy(levels: int):
         left = ir.And((named, ir.Not(ir.Compare("y", CompareOp.EQ, i))))
         right = ir.And((named, ir.Not(ir.Compare("x", CompareOp.EQ, i))))
         named = ir.Named(f"c{i}", ir.Or((left, right)))
-    rule = attrs.evolve(base.rules[0], when=named, condition=named)
-    return attrs.evolve(base, rules=(rule,))
+    rule = base.rules[0].evolve(when=named, condition=named)
+    return base.evolve(rules=(rule,))
 
 
 def test_a_dag_of_named_conditions_is_generated_once_each():

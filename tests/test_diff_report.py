@@ -50,10 +50,10 @@ def _hostile_pair(name: str, version: str, title: str, cite: str, value: str, ru
     base = exportdsl.compile(BASE).ir
     r1, r2 = base.rules
     when = ir.Compare("end_user", CompareOp.EQ, value)
-    changed = attrs.evolve(r1, title=title, cite=cite, when=when, condition=when)
+    changed = r1.evolve(title=title, cite=cite, when=when, condition=when)
     other = ir.Compare("end_user", CompareOp.EQ, rule_id_value)
     added = ir.Rule("R3", "review", other, other, title=title, cite=cite)
-    new = attrs.evolve(base, name=name, version=version, rules=(changed, r2, added))
+    new = base.evolve(name=name, version=version, rules=(changed, r2, added))
     return diff_ir(base, new)
 
 

@@ -12,7 +12,6 @@ import types
 from collections.abc import Mapping
 from decimal import Decimal
 
-import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -370,8 +369,8 @@ def _chain_policy(depth: int) -> ir.Policy:
     y = ir.Compare("y", CompareOp.EQ, True)
     for level in range(1, depth + 1):
         cond = ir.Named(f"c{level}", ir.Or((ir.And((cond, y)), ir.And((ir.Not(cond), ir.Not(y))))))
-    rule = attrs.evolve(base.rules[0], when=cond, condition=cond)
-    return attrs.evolve(base, rules=(rule,))
+    rule = base.rules[0].evolve(when=cond, condition=cond)
+    return base.evolve(rules=(rule,))
 
 
 def _reference(depth: int, x: bool, y: bool) -> bool:

@@ -13,7 +13,6 @@ import re
 import sys
 from pathlib import Path
 
-import attrs
 import jsonschema
 import policygen
 import pytest
@@ -305,9 +304,9 @@ def _rule_of(diagnostic) -> str | None:
 
 
 def _without(policy, rule_id):
-    kept = tuple(attrs.evolve(r, overrides=tuple(t for t in r.overrides if t != rule_id))
+    kept = tuple(r.evolve(overrides=tuple(t for t in r.overrides if t != rule_id))
                  for r in policy.rules if r.id != rule_id)
-    return attrs.evolve(policy, rules=kept)
+    return policy.evolve(rules=kept)
 
 
 @settings(max_examples=150, deadline=None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import attrs
+from .records import field, record
 
 from .operators import CompareOp, LiteralKind, Quantifier
 from .source import Span
@@ -10,24 +10,24 @@ from .source import Span
 
 def _span():
     # Positions never take part in equality: parse(fmt(x)) == x relies on it.
-    return attrs.field(default=None, eq=False, repr=False, kw_only=True)
+    return field(default=None, eq=False, repr=False, kw_only=True)
 
 
-@attrs.frozen(slots=True)
+@record
 class Node:
     """Base of every syntax node; ``span`` locates it in the source."""
 
     span: Span | None = _span()
 
 
-@attrs.frozen(slots=True)
+@record
 class Ident(Node):
     """A name as written (fact, set, condition, rule id, decision)."""
 
     name: str
 
 
-@attrs.frozen(slots=True)
+@record
 class Literal(Node):
     """A literal value as written: its lexical kind and its text (``0.1%``, ``2025-12-01``, ``"Acme"``)."""
 
@@ -35,14 +35,14 @@ class Literal(Node):
     text: str
 
 
-@attrs.frozen(slots=True)
+@record
 class SetLiteral(Node):
     """``{a, b, c}``."""
 
     items: tuple[Literal, ...]
 
 
-@attrs.frozen(slots=True)
+@record
 class SetName(Node):
     """A reference to a named set in a set position (``end_use in defense``)."""
 
@@ -54,7 +54,7 @@ SetRef = SetLiteral | SetName
 
 # ---- conditions ------------------------------------------------------------------
 
-@attrs.frozen(slots=True)
+@record
 class Compare(Node):
     """``fact OP value``."""
 
@@ -63,7 +63,7 @@ class Compare(Node):
     value: Literal
 
 
-@attrs.frozen(slots=True)
+@record
 class InSet(Node):
     """``fact in S`` or ``fact not in S``."""
 
@@ -72,7 +72,7 @@ class InSet(Node):
     negated: bool = False
 
 
-@attrs.frozen(slots=True)
+@record
 class Contains(Node):
     """``fact contains v``, ``fact contains any S``, ``fact contains all S`` or ``fact contains any not in S``
     on a set-valued fact."""
@@ -82,7 +82,7 @@ class Contains(Node):
     values: SetRef | Literal
 
 
-@attrs.frozen(slots=True)
+@record
 class IsEmpty(Node):
     """``fact is empty`` or ``fact is not empty``."""
 
@@ -90,42 +90,42 @@ class IsEmpty(Node):
     negated: bool = False
 
 
-@attrs.frozen(slots=True)
+@record
 class Ref(Node):
     """A bare name in a condition: a bool fact or a named condition."""
 
     name: str
 
 
-@attrs.frozen(slots=True)
+@record
 class Applies(Node):
     """``applies(R1, R2)``: one of the named rules applies (its dates and suspensions included)."""
 
     rules: tuple[Ident, ...]
 
 
-@attrs.frozen(slots=True)
+@record
 class BoolConst(Node):
     """``true`` or ``false`` as a condition."""
 
     value: bool
 
 
-@attrs.frozen(slots=True)
+@record
 class Not(Node):
     """``not X``."""
 
     operand: "Expr"
 
 
-@attrs.frozen(slots=True)
+@record
 class And(Node):
     """``X and Y and ...`` (two or more operands)."""
 
     operands: tuple["Expr", ...]
 
 
-@attrs.frozen(slots=True)
+@record
 class Or(Node):
     """``X or Y or ...`` (two or more operands)."""
 
@@ -137,7 +137,7 @@ Expr = Compare | InSet | Contains | IsEmpty | Ref | Applies | BoolConst | Not | 
 
 # ---- declarations ------------------------------------------------------------------
 
-@attrs.frozen(slots=True)
+@record
 class TypeExpr(Node):
     """A type as written: a scalar name, an enum's values, or ``set of`` an element type."""
 
@@ -146,7 +146,7 @@ class TypeExpr(Node):
     element: "TypeExpr | None" = None             # for ``set of``
 
 
-@attrs.frozen(slots=True)
+@record
 class PolicyDecl(Node):
     """``policy "name" version "v"``."""
 
@@ -154,28 +154,28 @@ class PolicyDecl(Node):
     version: str | None = None
 
 
-@attrs.frozen(slots=True)
+@record
 class DecisionsDecl(Node):
     """``decisions a < b < c``: least severe first."""
 
     names: tuple[Ident, ...]
 
 
-@attrs.frozen(slots=True)
+@record
 class DefaultDecl(Node):
     """``default d``: the decision when no rule applies."""
 
     decision: Ident
 
 
-@attrs.frozen(slots=True)
+@record
 class DatedDecl(Node):
     """``dated by fact``: the date fact that rules' effective/until dates refer to."""
 
     fact: Ident
 
 
-@attrs.frozen(slots=True)
+@record
 class FactDecl(Node):
     """``fact name: type`` with an optional ``= default`` (which makes the fact optional)."""
 
@@ -184,7 +184,7 @@ class FactDecl(Node):
     default: Literal | SetLiteral | None = None
 
 
-@attrs.frozen(slots=True)
+@record
 class SetDecl(Node):
     """``set name = {...}``."""
 
@@ -192,7 +192,7 @@ class SetDecl(Node):
     members: SetLiteral
 
 
-@attrs.frozen(slots=True)
+@record
 class ConditionDecl(Node):
     """``condition name = EXPR``."""
 
@@ -200,7 +200,7 @@ class ConditionDecl(Node):
     body: Expr
 
 
-@attrs.frozen(slots=True)
+@record
 class RuleDecl(Node):
     """``rule ID { title "..." cite "..." effective D until D  CONDITION -> DECISION }``."""
 
@@ -214,14 +214,14 @@ class RuleDecl(Node):
     overrides: tuple[Ident, ...] = ()
 
 
-@attrs.frozen(slots=True)
+@record
 class ExtendsDecl(Node):
     """``extends "base.xpol"``: this policy starts from everything the base declares."""
 
     path: str
 
 
-@attrs.frozen(slots=True)
+@record
 class SuspensionDecl(Node):
     """``suspension ID { suspends R1, R2  effective D  until D }``: rules off within a date window."""
 
@@ -237,21 +237,21 @@ Decl = (PolicyDecl | DecisionsDecl | DefaultDecl | DatedDecl | FactDecl | SetDec
         | ExtendsDecl | SuspensionDecl)
 
 
-@attrs.frozen(slots=True)
+@record
 class Comment(Node):
     """A ``# ...`` comment, kept for the formatter."""
 
     text: str
 
 
-@attrs.frozen(slots=True)
+@record
 class Module(Node):
     """A whole policy file: its declarations in source order, and its comments."""
 
     decls: tuple[Decl, ...]
-    comments: tuple[Comment, ...] = attrs.field(default=(), eq=False)
+    comments: tuple[Comment, ...] = field(default=(), eq=False)
     #: After ``extends`` is resolved: the text of every file of the chain, this one first, then its
     #: base, and so on (empty before resolving, or for a module that extends nothing).
-    chain: tuple = attrs.field(default=(), eq=False, repr=False)
+    chain: tuple = field(default=(), eq=False, repr=False)
     #: Warnings about the text itself (W15x diagnostics), found while parsing.
-    warnings: tuple = attrs.field(default=(), eq=False, repr=False)
+    warnings: tuple = field(default=(), eq=False, repr=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 import itertools
 import json
 import math
@@ -13,11 +12,11 @@ from pathlib import Path
 from . import __version__
 from .errors import Diagnostic, Error, UsageError, render_json, render_text
 from .escape import for_terminal
-from .facts_input import is_seekable_input, open_facts, read_transactions
-from .lsp.command import register as register_lsp
 from .policy import Policy, load
-from .studio.command import register as register_studio
-from .screening import add_commands as add_screening_commands
+
+# Imported where used, so that a command pays only for what it runs: the facts readers (eval,
+# explain), the diff, the linter, the formatter; and the modules that register the lsp, studio,
+# screen and compile commands, which are loaded only when one of those (or the full --help) is asked.
 
 EXIT_OK = 0
 EXIT_FOUND = 1
@@ -143,6 +142,8 @@ def _single_policy(path: str) -> Policy:
 def cmd_eval(args) -> int:
     """Evaluate transactions as they are read (one output line per transaction, in order); exit 2
     if any transaction is bad, after deciding all the others."""
+    from .facts_input import is_seekable_input, open_facts, read_transactions
+
     policy = _single_policy(args.policy)
     stream = open_facts(args.facts)
     transactions = read_transactions(args.facts, stream)
@@ -277,6 +278,8 @@ def cmd_diff(args) -> int:
                                         help="exportdsl diff OLD NEW, or exportdsl diff POLICY --between DAY1 DAY2"))
         old, new = load(args.old), load(args.new)
         options = {}
+        import inspect
+
         accepted = inspect.signature(diff).parameters
         if "outline" in accepted:
             options["outline"] = args.outline
@@ -434,8 +437,24 @@ def cmd_fmt(args) -> int:
     return EXIT_FOUND if changed else EXIT_OK
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``exportdsl`` command."""
+#: The commands build_parser defines itself (the others come from the modules that implement them).
+CORE_COMMANDS = frozenset({"check", "lint", "eval", "explain", "schema", "diff", "timeline", "hash", "test", "fmt"})
+
+
+def _needs_every_command(argv: list[str]) -> bool:
+    """False when ``argv`` runs one of the core commands (its first word that is not an option), so
+    that the other commands' modules need not be loaded to parse it."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word not in CORE_COMMANDS
+        if word not in ("--version",):
+            return True      # -h, --help or an unknown option: the full parser answers
+    return True
+
+
+def build_parser(full: bool = True) -> argparse.ArgumentParser:
+    """The argument parser of the ``exportdsl`` command; ``full=False`` leaves out the commands
+    registered by other modules (lsp, studio, screen, compile), for a run of a core command."""
     parser = _ArgumentParser(
         prog="exportdsl",
         description="Policy-as-code for export controls: check, evaluate and explain .xpol policies.",
@@ -530,17 +549,23 @@ def build_parser() -> argparse.ArgumentParser:
     fm.add_argument("--check", action="store_true", help="write nothing; name the files that would change")
     fm.add_argument("--diff", action="store_true", help="write nothing; print a unified diff of the changes")
     fm.set_defaults(run=cmd_fmt)
-    register_lsp(sub)
-    register_studio(sub)
-    add_screening_commands(sub, load)
+    if full:
+        from .lsp.command import register as register_lsp
+        from .screening import add_commands as add_screening_commands
+        from .studio.command import register as register_studio
+
+        register_lsp(sub)
+        register_studio(sub)
+        add_screening_commands(sub, load)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (never raises, never prints a traceback)."""
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(full=_needs_every_command(words))
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(words)
         if not getattr(args, "run", None):
             parser.print_help(sys.stderr)
             return EXIT_ERROR

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 import enum
 import itertools
-import json
 from collections.abc import Iterable, Sequence
 
-import attrs
+from .records import field, record
 
 from .escape import for_terminal
 from .source import Span
@@ -102,13 +100,13 @@ CODES: dict[str, str] = {
 }
 
 
-@attrs.frozen(slots=True)
+@record
 class Diagnostic:
     """One finding: a stable code, a severity, a message, where (optional) and what to do (optional)."""
 
     code: str
     message: str
-    span: Span | None = attrs.field(default=None, eq=False)
+    span: Span | None = field(default=None, eq=False)
     help: str | None = None
     severity: Severity = Severity.ERROR
 
@@ -144,6 +142,8 @@ def render_text(diagnostics: Iterable[Diagnostic]) -> str:
 
 def render_json(diagnostics: Iterable[Diagnostic]) -> str:
     """All diagnostics as a JSON array."""
+    import json
+
     return json.dumps([d.to_json() for d in diagnostics], indent=2, ensure_ascii=False)
 
 
@@ -168,6 +168,8 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     # difflib's ratio is at most 2*min(a, b)/(a + b): skip the candidates that cannot reach the cutoff.
     near = [c for c in pool if len(c) <= SUGGEST_MAX_LENGTH
             and 2 * min(len(c), len(word)) >= cutoff * (len(c) + len(word))]
+    import difflib   # here, not at import: only a diagnostic needs it
+
     matches = difflib.get_close_matches(word, near, n=1, cutoff=cutoff)
     if not matches:
         lowered = {c.lower(): c for c in pool}

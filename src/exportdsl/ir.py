@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import attrs
+from .records import field, record
 
 from .operators import CompareOp, Quantifier
 from .semantics import MISSING
@@ -11,24 +11,24 @@ from .types import FactType
 
 
 def _span():
-    return attrs.field(default=None, eq=False, repr=False, kw_only=True)
+    return field(default=None, eq=False, repr=False, kw_only=True)
 
 
-@attrs.frozen(slots=True)
+@record
 class Expr:
     """Base of every IR condition node."""
 
     span: Span | None = _span()
 
 
-@attrs.frozen(slots=True)
+@record
 class Const(Expr):
     """A constant truth value."""
 
     value: bool
 
 
-@attrs.frozen(slots=True)
+@record
 class Compare(Expr):
     """``fact OP value`` with a canonical value (bool facts: ``fact = true``)."""
 
@@ -37,7 +37,7 @@ class Compare(Expr):
     value: object
 
 
-@attrs.frozen(slots=True)
+@record
 class Member(Expr):
     """``fact in values`` (``not in`` is ``Not(Member)``); ``set_name`` when written as a named set."""
 
@@ -46,7 +46,7 @@ class Member(Expr):
     set_name: str | None = None
 
 
-@attrs.frozen(slots=True)
+@record
 class SetTest(Expr):
     """``fact contains any/all values`` on a set-valued fact (``contains v`` is ``any {v}``)."""
 
@@ -56,35 +56,35 @@ class SetTest(Expr):
     set_name: str | None = None
 
 
-@attrs.frozen(slots=True)
+@record
 class IsEmpty(Expr):
     """``fact is empty``."""
 
     fact: str
 
 
-@attrs.frozen(slots=True, cache_hash=True)
+@record(cache_hash=True)
 class Not(Expr):
     """Negation."""
 
     operand: Expr
 
 
-@attrs.frozen(slots=True, cache_hash=True)
+@record(cache_hash=True)
 class And(Expr):
     """Conjunction of two or more operands."""
 
     operands: tuple[Expr, ...]
 
 
-@attrs.frozen(slots=True, cache_hash=True)
+@record(cache_hash=True)
 class Or(Expr):
     """Disjunction of two or more operands."""
 
     operands: tuple[Expr, ...]
 
 
-@attrs.frozen(slots=True, eq=False)
+@record(eq=False)
 class Named(Expr):
     """A named condition, inlined where it is used; the name is kept for explanations.
 
@@ -97,7 +97,7 @@ class Named(Expr):
 
     name: str
     body: Expr
-    _hash: int | None = attrs.field(default=None, init=False, repr=False)
+    _hash: int | None = field(default=None, init=False, repr=False)
 
     def __hash__(self) -> int:
         cached = self._hash
@@ -148,14 +148,14 @@ def same_condition(a: Expr, b: Expr) -> bool:
             if len(x.operands) != len(y.operands):
                 return False
         elif not isinstance(x, Not):
-            if x != y:        # a leaf: attrs equality of its fields
+            if x != y:        # a leaf: record equality of its fields
                 return False
             continue
         stack.extend(zip(_compound_parts(x), _compound_parts(y)))
     return True
 
 
-@attrs.frozen(slots=True)
+@record
 class Fact:
     """A declared fact: name, type, and its default (``MISSING`` for a required fact)."""
 
@@ -170,17 +170,17 @@ class Fact:
         return self.default is MISSING
 
 
-@attrs.frozen(slots=True)
+@record
 class NamedSet:
     """A named set: its members as written (typed where used)."""
 
     name: str
     members: tuple[str, ...]
     span: Span | None = _span()
-    literals: tuple = attrs.field(default=(), eq=False, repr=False)  # the ast.Literal members, for re-checking
+    literals: tuple = field(default=(), eq=False, repr=False)  # the ast.Literal members, for re-checking
 
 
-@attrs.frozen(slots=True)
+@record
 class Rule:
     """A rule: id, metadata, the condition as written (``when``) and the full ``condition`` incl. dates."""
 
@@ -197,7 +197,7 @@ class Rule:
     span: Span | None = _span()
 
 
-@attrs.frozen(slots=True)
+@record
 class Suspension:
     """Rules that do not apply while the ``dated by`` fact is within ``[effective, until]``."""
 
@@ -210,7 +210,7 @@ class Suspension:
     span: Span | None = _span()
 
 
-@attrs.frozen(slots=True)
+@record
 class Policy:
     """A checked policy: decisions least severe first, the default, facts, sets, conditions, rules."""
 
@@ -218,12 +218,12 @@ class Policy:
     version: str | None
     decisions: tuple[str, ...]
     default: str
-    facts: dict[str, Fact] = attrs.field(eq=False)
+    facts: dict[str, Fact] = field(eq=False)
     rules: tuple[Rule, ...]
-    sets: dict[str, NamedSet] = attrs.field(factory=dict, eq=False)
-    conditions: dict[str, Expr] = attrs.field(factory=dict, eq=False)
+    sets: dict[str, NamedSet] = field(factory=dict, eq=False)
+    conditions: dict[str, Expr] = field(factory=dict, eq=False)
     dated_by: str | None = None
-    suspensions: dict[str, Suspension] = attrs.field(factory=dict, eq=False)
+    suspensions: dict[str, Suspension] = field(factory=dict, eq=False)
 
     def rule(self, rule_id: str) -> Rule:
         """The rule with this id."""

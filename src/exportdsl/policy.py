@@ -12,7 +12,6 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from . import ir
-from .backends import interpreter
 from .backends.python import compile_policy
 from .errors import Diagnostic, EvaluationError, ParseError
 from .semantics import validate_facts
@@ -23,8 +22,9 @@ from .types import FactType
 if TYPE_CHECKING:
     from . import ast
 
-# The front end (parser, Lark, checker), explanations and the JSON schema are imported where they
-# are used, so that `import exportdsl` stays cheap for a program that only loads and evaluates.
+# The front end (parser, Lark, checker), the reference interpreter, explanations and the JSON schema
+# are imported where they are used, so that `import exportdsl` stays cheap for a program that only
+# loads and evaluates.
 
 _new_tuple = tuple.__new__
 
@@ -69,10 +69,17 @@ class Policy:
                   "(the fastest call with rule ids). Raises like :meth:`evaluate`.",
     }
 
-    def __init__(self, module: ast.Module, policy_ir: ir.Policy, warnings: Iterable[Diagnostic] = (), *,
+    def __init__(self, module: ast.Module | Source, policy_ir: ir.Policy, warnings: Iterable[Diagnostic] = (), *,
                  content_hash: str | None = None):
+        # ``module`` may be the Source it was parsed from: the syntax tree is then parsed again when
+        # asked for (:attr:`ast`), instead of being kept for the policy's whole life (evaluation
+        # never needs it; the IR's spans keep the source text, once).
         init = object.__setattr__
-        init(self, "_hash", content_hash or source_hash((module.span.source,) if module.span else ()))
+        if isinstance(module, Source):
+            content_hash = content_hash or source_hash((module,))
+        else:
+            content_hash = content_hash or source_hash((module.span.source,) if module.span else ())
+        init(self, "_hash", content_hash)
         init(self, "_module", module)
         init(self, "_warnings", tuple(warnings))
         init(self, "_ir", policy_ir)
@@ -140,8 +147,13 @@ class Policy:
 
     @property
     def ast(self) -> ast.Module:
-        """The syntax tree as parsed."""
-        return self._module
+        """The syntax tree as parsed (parsed again from the source on each call for a policy built by
+        :func:`load` or :func:`compile`, which do not keep it)."""
+        module = self._module
+        if isinstance(module, Source):
+            from .parser import parse
+            return parse(module)
+        return module
 
     @property
     def warnings(self) -> tuple[Diagnostic, ...]:
@@ -166,6 +178,7 @@ class Policy:
         (same answer, slower), which is what ``explain()`` uses anyway.
         """
         if explain:
+            from .backends import interpreter
             return _new_tuple(Decision, (*interpreter.evaluate(self._ir, facts), self, facts))
         return _new_tuple(Decision, (*self.decide(facts), self, facts))
 
@@ -195,6 +208,7 @@ class Policy:
 
     def interpret(self, facts: Mapping) -> tuple[str, tuple[str, ...]]:
         """``(decision, rule_ids)`` from the reference interpreter (for cross-checking)."""
+        from .backends import interpreter
         return interpreter.evaluate(self._ir, facts)
 
     def screen(self, source, output=None, errors=None, *, keep=None, rules: bool = True, as_of=None,
@@ -252,11 +266,14 @@ def compile_text(text: str, name: str | None = None) -> Policy:
     from .check import lower
     from .compose import resolve
     from .parser import parse
+    source = Source(name or "<string>", text)
     with _gc_paused():
-        module = parse(Source(name or "<string>", text))
+        module = parse(source)
         resolved = resolve(module)
-        return Policy(module, lower(resolved), resolved.warnings,
-                      content_hash=source_hash(resolved.chain or (module.span.source,)))
+        policy_ir = lower(resolved)
+        warnings, chain = resolved.warnings, resolved.chain or (source,)
+        del module, resolved     # the syntax tree is not kept: Policy.ast parses the source again
+        return Policy(source, policy_ir, warnings, content_hash=source_hash(chain))
 
 
 def load(path: str | Path) -> Policy:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import bisect
-import hashlib
 import re
 
-import attrs
+from .records import field, record
 
 from .escape import for_terminal
 
@@ -17,11 +16,11 @@ _NEWLINE = re.compile("\n")
 _MAX_SNIPPET = 120
 
 
-@attrs.frozen(slots=True)
+@record
 class Span:
     """A half-open character range ``[start, end)`` in one :class:`Source`."""
 
-    source: "Source" = attrs.field(eq=False, repr=False)
+    source: "Source" = field(eq=False, repr=False)
     start: int
     end: int
 
@@ -45,13 +44,13 @@ class Span:
         return self.source.snippet(self.start, self.end)
 
 
-@attrs.frozen(slots=True)
+@record
 class Source:
     """A named policy text; ``name`` is a path or a label such as ``<string>``."""
 
     name: str
     text: str
-    _line_starts: tuple[int, ...] | None = attrs.field(default=None, init=False, eq=False, repr=False)
+    _line_starts: tuple[int, ...] | None = field(default=None, init=False, eq=False, repr=False)
 
     def _starts(self) -> tuple[int, ...]:
         """Offsets where lines start; found on first use (only diagnostics need them), at C speed."""
@@ -107,6 +106,8 @@ def content_hash(sources) -> str:
     """``sha256:<hex>`` of the texts of a policy's files (the policy first, then its ``extends``
     chain), each length-prefixed. File names and paths take no part, so the hash is the same on
     every machine and run, and changes when any byte of any file of the chain changes."""
+    import hashlib   # here, not at import: only a loaded policy's hash needs it
+
     digest = hashlib.sha256(b"exportdsl policy text v1\n")
     for source in sources:
         data = source.text.encode("utf-8", "surrogatepass")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-import attrs
+from .records import record
 
 
 class Kind(enum.Enum):
@@ -31,7 +31,7 @@ ORDERED_KINDS = frozenset({Kind.INTEGER, Kind.NUMBER, Kind.PERCENT, Kind.DATE})
 NUMERIC_KINDS = frozenset({Kind.INTEGER, Kind.NUMBER, Kind.PERCENT})
 
 
-@attrs.frozen(slots=True)
+@record
 class FactType:
     """A fact's type: a kind, the listed values of an enum, the element type of a set."""
 

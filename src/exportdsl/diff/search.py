@@ -565,5 +565,5 @@ def _where(where, old: ir.Policy, new: ir.Policy, facts: dict, as_of: str | None
 
 def _union_policy(old: ir.Policy, new: ir.Policy, facts: dict) -> ir.Policy:
     merged_facts = {name: ir.Fact(name, ftype) for name, ftype in facts.items()}
-    return attrs.evolve(new, facts=merged_facts, conditions={**old.conditions, **new.conditions},
+    return new.evolve(facts=merged_facts, conditions={**old.conditions, **new.conditions},
                         sets={**old.sets, **new.sets})

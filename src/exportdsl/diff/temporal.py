@@ -95,12 +95,12 @@ class _Specialiser:
                     return ir.Const(neutral, span=node.span)
                 if len(kept) == 1:
                     return kept[0]
-                return attrs.evolve(node, operands=tuple(kept))
+                return node.evolve(operands=tuple(kept))
             case ir.Named(body=body):
                 inner = self.expr(body)
                 if isinstance(inner, ir.Const):
                     return inner
-                return node if inner is body else attrs.evolve(node, body=inner)
+                return node if inner is body else node.evolve(body=inner)
         return node
 
 
@@ -111,11 +111,11 @@ def at_date(policy: ir.Policy, day: str) -> ir.Policy:
     fact = _need_dated_by(policy)
     day = _day(day, "day")
     rewrite = _Specialiser(fact, day).expr
-    rules = tuple(attrs.evolve(rule, when=rewrite(rule.when), condition=rewrite(rule.condition),
+    rules = tuple(rule.evolve(when=rewrite(rule.when), condition=rewrite(rule.condition),
                                effective=None, until=None, suspended_by=())
                   for rule in policy.rules)
     version = f"{policy.version} on {day}" if policy.version else f"on {day}"
-    return attrs.evolve(policy, version=version, rules=rules, dated_by=None, suspensions={},
+    return policy.evolve(version=version, rules=rules, dated_by=None, suspensions={},
                         facts={name: f for name, f in policy.facts.items() if name != fact},
                         conditions={name: _still_named(body, rewrite(body))
                                     for name, body in policy.conditions.items()})
@@ -124,7 +124,7 @@ def at_date(policy: ir.Policy, day: str) -> ir.Policy:
 def _still_named(original: ir.Expr, rewritten: ir.Expr) -> ir.Expr:
     """A named condition stays a :class:`ir.Named` (reports list it by name) even when it folds to a constant."""
     if isinstance(original, ir.Named) and not isinstance(rewritten, ir.Named):
-        return attrs.evolve(original, body=rewritten)
+        return original.evolve(body=rewritten)
     return rewritten
 
 

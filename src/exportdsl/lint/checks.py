@@ -11,7 +11,6 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-import attrs
 
 from .. import ast, ir
 from ..errors import Diagnostic, Severity
@@ -39,7 +38,7 @@ def lint(policy: ir.Policy, module: ast.Module, *, budget: Budget = Budget(),
     linter = RuleLinter(policy, index.span_of, budget, frozenset(empty))
     for finding in linter.run():
         if not index.own_span(finding.span):
-            finding = attrs.evolve(finding, message=f"{finding.message} (in {index.file}, which extends it)")
+            finding = finding.evolve(message=f"{finding.message} (in {index.file}, which extends it)")
         findings.append(finding)
     findings.extend(_unused(policy, index, extended_by))
     findings.extend(_near_misses(policy, index))

@@ -234,9 +234,9 @@ class RuleLinter:
         from ..diff.search import Budget as DiffBudget
         from ..diff.search import diff
 
-        kept = tuple(attrs.evolve(r, overrides=tuple(t for t in r.overrides if t != rule.id))
+        kept = tuple(r.evolve(overrides=tuple(t for t in r.overrides if t != rule.id))
                      for r in self.policy.rules if r.id != rule.id)
-        reduced = attrs.evolve(self.policy, rules=kept)
+        reduced = self.policy.evolve(rules=kept)
         result = diff(self.policy, reduced, budget=DiffBudget(max_nodes=self.budget.max_nodes,
                                                                   max_seconds=min(1.0, self.logic.remaining())))
         if not result.complete:

@@ -65,7 +65,7 @@ class Analysis:
                 shown.append((diag, True))
                 continue
             where = diag.span.location()
-            shown.append((attrs.evolve(diag, message=f"in {where}: {diag.message}",
+            shown.append((diag.evolve(message=f"in {where}: {diag.message}",
                                        span=extends.span if extends is not None else None), False))
         return shown
 

@@ -59,7 +59,7 @@ def replay(con, old: ir.Policy, new: ir.Policy, path: str, *, value_column: str 
     ``region_of`` maps an outcome pair to its region number (for ``affected``); ``carried`` limits
     the ledger columns written to ``affected`` (default: all).
     """
-    union = attrs.evolve(new, facts={**old.facts, **new.facts})
+    union = new.evolve(facts={**old.facts, **new.facts})
     source, columns, decode_text, detected = open_ledger(con, path, union)
     if value_column is not None and value_column not in columns:
         from ...errors import Diagnostic, UsageError

@@ -1,0 +1,137 @@
+"""Cold start and footprint (issue 13): what ``import exportdsl`` and ``exportdsl check`` load, the
+syntax tree a loaded policy does not keep, and the records that replaced attrs in the AST and IR.
+
+No timings here (they are ``benchmarks/bench_eval.py``'s): these tests pin the behaviour that makes
+start-up cheap, so that an eager import creeping back fails a test.
+"""
+
+from __future__ import annotations
+
+import copy
+import pickle
+import subprocess
+import sys
+import weakref
+from pathlib import Path
+
+import pytest
+
+import exportdsl
+from exportdsl import ast, ir
+from exportdsl.errors import Diagnostic
+from exportdsl.records import FrozenError, field, record
+from exportdsl.source import Source
+
+REPO = Path(__file__).resolve().parent.parent
+OCTOBER = REPO / "policies" / "cn-rare-earths-2025-10.xpol"
+
+
+def _modules_after(code: str) -> set[str]:
+    out = subprocess.run([sys.executable, "-c", code + "\nimport sys; print(' '.join(sys.modules))"],
+                         capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    return set(out.stdout.split())
+
+
+def test_import_exportdsl_loads_no_front_end_and_no_heavy_library():
+    loaded = _modules_after("import exportdsl")
+    heavy = {"lark", "attr", "attrs", "difflib", "json", "hashlib", "inspect", "exportdsl.parser",
+             "exportdsl.check", "exportdsl.backends.interpreter", "exportdsl.diff", "exportdsl.lint"}
+    assert not heavy & loaded, sorted(heavy & loaded)
+
+
+def test_check_of_a_valid_policy_never_loads_lark_nor_the_other_commands():
+    loaded = _modules_after("from exportdsl.cli import main\n"
+                            f"assert main(['check', '--no-lint', {str(OCTOBER)!r}]) == 0")
+    assert not {"lark", "exportdsl.parser_lark", "exportdsl.studio.command", "exportdsl.screening",
+                "exportdsl.lsp.command", "exportdsl.facts_input", "socket"} & loaded
+
+
+def test_a_syntax_error_still_reads_as_lark_words_it():
+    code = ("from exportdsl.cli import main\n"
+            "import exportdsl, sys\n"
+            "try:\n    exportdsl.compile('decisions a < b\\nrule R { x -> }')\n"
+            "except exportdsl.ParseError as e:\n    print(e.diagnostics[0].code, file=sys.stderr)\n")
+    assert "lark" in _modules_after(code)
+
+
+def test_the_full_help_still_lists_every_command(capsys):
+    from exportdsl.cli import main
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for command in ("check", "lint", "eval", "diff", "fmt", "lsp", "studio", "screen", "compile"):
+        assert command in out
+
+
+def test_a_loaded_policy_keeps_no_syntax_tree_but_gives_it_back():
+    policy = exportdsl.load(OCTOBER)
+    assert isinstance(policy._module, Source)
+    again = exportdsl.parse(OCTOBER.read_text(encoding="utf-8"), str(OCTOBER))
+    assert policy.ast == again
+    assert [c.text for c in policy.ast.comments] == [c.text for c in again.comments]
+    assert policy.ast.span.source.text == OCTOBER.read_text(encoding="utf-8")
+    built = exportdsl.Policy(policy.ast, policy.ir)        # a module given in is kept as given
+    assert built.ast is built._module
+
+
+# ---- records ------------------------------------------------------------------------------
+
+@record
+class _Point:
+    x: int
+    y: int = 0
+    label: str = field(default="", eq=False, repr=False)
+    tags: list = field(factory=list, eq=False, kw_only=True)
+
+
+@record(cache_hash=True)
+class _Point3(_Point):
+    z: int = 0
+
+
+def test_records_compare_hash_and_show_their_compared_fields():
+    a, b = _Point(1, 2, "a"), _Point(1, 2, "b")
+    assert a == b and hash(a) == hash(b) and a != _Point(1, 3)
+    assert repr(a) == "_Point(x=1, y=2, tags=[])"
+    assert _Point(1) != _Point3(1)                  # another class is never equal
+    assert _Point3(1, 2, z=3) == _Point3(1, 2, "x", z=3) and hash(_Point3(1, z=3)) == hash(_Point3(1, z=3))
+    assert _Point(1).tags is not _Point(1).tags      # a factory per instance
+    assert _Point.__match_args__ == ("x", "y", "label") and _Point3.__match_args__ == ("x", "y", "label", "z")
+    match _Point3(5, 6, z=7):
+        case _Point3(x, y, z=z):
+            assert (x, y, z) == (5, 6, 7)
+
+
+def test_records_are_immutable_and_evolve_into_copies():
+    a = _Point(1, 2, "a", tags=["t"])
+    with pytest.raises(FrozenError):
+        a.x = 5
+    with pytest.raises(AttributeError):
+        del a.y
+    with pytest.raises(TypeError):
+        _Point(1, 2, "a", ["t"])                    # keyword-only
+    b = a.evolve(y=9)
+    assert (b.x, b.y, b.label, b.tags) == (1, 9, "a", ["t"]) and (a.y == 2)
+    assert not hasattr(a, "__dict__")
+
+
+def test_records_pickle_copy_and_take_weak_references():
+    policy = exportdsl.load(OCTOBER)
+    rule = policy.ir.rules[0]
+    for clone in (pickle.loads(pickle.dumps(rule)), copy.deepcopy(rule), copy.copy(rule)):
+        assert clone == rule and hash(clone) == hash(rule)
+    module = policy.ast
+    assert pickle.loads(pickle.dumps(module)) == module
+    assert weakref.ref(rule)() is rule
+    diagnostic = Diagnostic("E201", "m", help="h")
+    assert diagnostic.evolve(message="n") == Diagnostic("E201", "n", help="h")
+
+
+def test_syntax_and_ir_nodes_keep_their_equality_rules():
+    source = Source("s", "x")
+    one, other = source.span(0, 1), source.span(0, 0)
+    assert ast.Ident("x", span=one) == ast.Ident("x", span=other)      # spans take no part
+    assert ir.And((ir.Const(True), ir.Const(False))) != ir.And((ir.Const(False), ir.Const(True)))
+    named = ir.Named("c", ir.Const(True))
+    assert named == ir.Named("c", ir.Const(True)) and hash(named) == hash(ir.Named("c", ir.Const(True)))
