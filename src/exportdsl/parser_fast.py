@@ -16,6 +16,8 @@ past it, before recursing further).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from itertools import repeat
 
 from . import ast
 from .operators import RESERVED, CompareOp, LiteralKind, Quantifier
@@ -60,11 +62,10 @@ class NotRead(Exception):
     """The fast reader does not read this text: the Lark parser decides (and words any error)."""
 
 
-def _tokens(text: str) -> tuple[list[tuple[str, str, int, int]], list[tuple[str, int, int]]]:
-    """(kind, text, start, end) of each token (a keyword's kind is the keyword itself), and the comments."""
-    tokens: list[tuple[str, str, int, int]] = []
-    comments: list[tuple[str, int, int]] = []
-    append = tokens.append
+def _tokens(text: str, comments: list) -> Iterator[tuple[str, str, int, int]]:
+    """(kind, text, start, end) of each token in turn (a keyword's kind is the keyword itself), then
+    ``$END`` for ever; comments go to ``comments``. Lazy, so that a large policy's tokens are never
+    all in memory at once."""
     reserved = RESERVED
     for match in _TOKEN.finditer(text, 0, len(text.rstrip(" \t\f\r\n"))):
         group = kind = match.lastgroup
@@ -81,9 +82,8 @@ def _tokens(text: str) -> tuple[list[tuple[str, str, int, int]], list[tuple[str,
             raise NotRead
         elif (kind == "NUMBER" or kind == "PERCENT") and len(value) > MAX_NUMBER_CHARS:
             raise NotRead
-        append((kind, value, match.start(group), match.end()))
-    append(_END)
-    return tokens, comments
+        yield kind, value, match.start(group), match.end()
+    yield from repeat(_END)
 
 
 def _unescape(token_text: str) -> str:
@@ -109,21 +109,24 @@ def _cover(source: Source, spans) -> Span | None:
 class _Reader:
     """Recursive descent over the token list; each method reads one grammar rule."""
 
-    def __init__(self, source: Source, tokens):
+    def __init__(self, source: Source, tokens: Iterator):
         self.source = source
-        self.tokens = tokens
-        self.pos = 0
+        self.next_token = tokens.__next__
+        self.current = self.next_token()     # the one token of lookahead
         self.open = 0     # parentheses and `not`s being read: bounds the recursion
 
     # ---- tokens
     def peek(self) -> str:
-        return self.tokens[self.pos][0]
+        return self.current[0]
+
+    def advance(self) -> None:
+        self.current = self.next_token()
 
     def take(self, kind: str):
-        token = self.tokens[self.pos]
+        token = self.current
         if token[0] != kind:
             raise NotRead
-        self.pos += 1
+        self.current = self.next_token()
         return token
 
     def span(self, token) -> Span:
@@ -136,7 +139,7 @@ class _Reader:
         """``NAME ("," NAME)*``."""
         found = [self.ident(self.take("NAME"))]
         while self.peek() == ",":
-            self.pos += 1
+            self.advance()
             found.append(self.ident(self.take("NAME")))
         return tuple(found)
 
@@ -151,7 +154,7 @@ class _Reader:
             reader = read.get(kind)
             if reader is None:
                 raise NotRead
-            self.pos += 1
+            self.advance()
             decls.append(reader())
         return tuple(decls)
 
@@ -159,7 +162,7 @@ class _Reader:
         name = self.take("STRING")
         version = None
         if self.peek() == "version":
-            self.pos += 1
+            self.advance()
             version = self.take("STRING")
         last = version or name
         return ast.PolicyDecl(_unescape(name[1]), _unescape(version[1]) if version else None,
@@ -168,7 +171,7 @@ class _Reader:
     def decisions_decl(self):
         found = [self.ident(self.take("NAME"))]
         while self.peek() == "<":
-            self.pos += 1
+            self.advance()
             found.append(self.ident(self.take("NAME")))
         return ast.DecisionsDecl(tuple(found), span=Span(self.source, found[0].span.start, found[-1].span.end))
 
@@ -190,7 +193,7 @@ class _Reader:
         self.take(":")
         kind = self.peek()
         if kind == "set":
-            self.pos += 1
+            self.advance()
             self.take("of")
             element = self.element_type()
             type_expr = ast.TypeExpr(element=element, span=element.span)
@@ -198,7 +201,7 @@ class _Reader:
             type_expr = self.element_type()
         default = None
         if self.peek() == "=":
-            self.pos += 1
+            self.advance()
             default = self.set_literal() if self.peek() == "{" else self.value()
         span = _cover(self.source, (name.span, type_expr.span, default.span if default is not None else None))
         return ast.FactDecl(name, type_expr, default, span=span)
@@ -206,7 +209,7 @@ class _Reader:
     def element_type(self):
         """``NAME`` (a scalar type) or ``enum {values}``."""
         if self.peek() == "enum":
-            self.pos += 1
+            self.advance()
             values = self.value_list()
             return ast.TypeExpr(enum_values=values, span=_cover(self.source, (v.span for v in values)))
         token = self.take("NAME")
@@ -230,7 +233,7 @@ class _Reader:
         fields: dict = {}
         spans: list = []
         while (kind := self.peek()) in allowed:
-            self.pos += 1
+            self.advance()
             key = _META_KEYS[kind]
             if key in fields:
                 raise NotRead          # the Lark path words the error
@@ -282,7 +285,7 @@ class _Reader:
             return node, height
         operands = [node]
         while self.peek() == "or":
-            self.pos += 1
+            self.advance()
             operand, operand_height = self.and_expr()
             operands.append(operand)
             height = max(height, operand_height)
@@ -294,7 +297,7 @@ class _Reader:
             return node, height
         operands = [node]
         while self.peek() == "and":
-            self.pos += 1
+            self.advance()
             operand, operand_height = self.not_expr()
             operands.append(operand)
             height = max(height, operand_height)
@@ -303,7 +306,7 @@ class _Reader:
     def not_expr(self):
         nots = 0
         while self.peek() == "not":
-            self.pos += 1
+            self.advance()
             nots += 1
         self.open += nots
         if self.open > MAX_NESTING:
@@ -317,7 +320,7 @@ class _Reader:
     def atom(self):
         kind = self.peek()
         if kind == "(":
-            self.pos += 1
+            self.advance()
             self.open += 1
             if self.open > MAX_NESTING:
                 raise NotRead
@@ -328,44 +331,44 @@ class _Reader:
         return self.predicate(), 0
 
     def predicate(self):
-        token = self.tokens[self.pos]
+        token = self.current
         kind = token[0]
-        self.pos += 1
+        self.advance()
         if kind == "NAME":
             following = self.peek()
             if following in _COMPARE:
                 op = _COMPARE[following]
-                self.pos += 1
+                self.advance()
                 value = self.value()
                 return ast.Compare(self.ident(token), op, value, span=Span(self.source, token[2], value.span.end))
             if following == "in" or following == "not":
-                self.pos += 1
+                self.advance()
                 negated = following == "not"
                 if negated:
                     self.take("in")
                 values = self.set_ref()
                 return ast.InSet(self.ident(token), values, negated, span=self.cover_name(token, values))
             if following == "contains":
-                self.pos += 1
+                self.advance()
                 quantifier = None
                 nxt = self.peek()
                 if nxt == "any":
-                    self.pos += 1
+                    self.advance()
                     quantifier = Quantifier.ANY
                     if self.peek() == "not":
-                        self.pos += 1
+                        self.advance()
                         self.take("in")
                         quantifier = Quantifier.ANY_OTHER
                 elif nxt == "all":
-                    self.pos += 1
+                    self.advance()
                     quantifier = Quantifier.ALL
                 values = self.value() if quantifier is None else self.set_ref()
                 return ast.Contains(self.ident(token), quantifier, values, span=self.cover_name(token, values))
             if following == "is":
-                self.pos += 1
+                self.advance()
                 negated = self.peek() == "not"
                 if negated:
-                    self.pos += 1
+                    self.advance()
                 self.take("empty")
                 return ast.IsEmpty(self.ident(token), negated, span=self.span(token))
             return ast.Ref(token[1], span=self.span(token))
@@ -400,16 +403,16 @@ class _Reader:
         while self.peek() != "}":
             values.append(self.value())
             if self.peek() == ",":
-                self.pos += 1
+                self.advance()
             elif self.peek() != "}":
                 raise NotRead
-        self.pos += 1
+        self.advance()
         return tuple(values)
 
     def value(self) -> ast.Literal:
-        token = self.tokens[self.pos]
+        token = self.current
         kind = token[0]
-        self.pos += 1
+        self.advance()
         literal_kind = _VALUE_KINDS.get(kind)
         if literal_kind is not None:
             text = _unescape(token[1]) if kind == "STRING" else token[1]
@@ -422,16 +425,15 @@ class _Reader:
 def read_module(source: Source, text: str) -> tuple[tuple, tuple]:
     """The declarations and comments of a whole policy (``text`` is the source's text, a leading BOM
     read as a space); raises :class:`NotRead` for text this reader leaves to the Lark parser."""
-    tokens, comments = _tokens(text)
-    reader = _Reader(source, tokens)
+    comments: list = []
+    reader = _Reader(source, _tokens(text, comments))
     decls = reader.module()
     return decls, tuple(ast.Comment(value, span=Span(source, start, end)) for value, start, end in comments)
 
 
 def read_condition(source: Source, text: str):
     """The syntax tree of a condition alone; raises :class:`NotRead` as :func:`read_module` does."""
-    tokens, _ = _tokens(text)
-    reader = _Reader(source, tokens)
+    reader = _Reader(source, _tokens(text, []))
     node = reader.condition()
     if reader.peek() != "$END":
         raise NotRead
