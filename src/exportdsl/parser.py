@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-from pathlib import Path
 
 from . import ast
 from .errors import Diagnostic, ParseError, Severity
@@ -60,7 +59,7 @@ def bidi_warnings(source: Source) -> tuple[Diagnostic, ...]:
     )
 
 
-def read_policy_file(path: str | Path, *, label: str = "policy", span=None, error=ParseError,
+def read_policy_file(path: str | os.PathLike, *, label: str = "policy", span=None, error=ParseError,
                      regular_only: bool = False) -> str:
     """The text of a policy file, read with bounded work; raises ``error`` with E104 (cannot be read,
     not UTF-8, not a regular file when ``regular_only``) or E103 (larger than the limit).

@@ -5,22 +5,18 @@ from __future__ import annotations
 import contextlib
 import gc
 import operator
+import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
-from . import ir
+from . import ast, ir   # ast: for annotations (its classes cost little until used)
 from .backends.python import compile_policy
 from .errors import Diagnostic, EvaluationError, ParseError
 from .semantics import validate_facts
 from .source import Source
 from .source import content_hash as source_hash
 from .types import FactType
-
-if TYPE_CHECKING:
-    from . import ast
 
 # The front end (parser, Lark, checker), the reference interpreter, explanations and the JSON schema
 # are imported where they are used, so that `import exportdsl` stays cheap for a program that only
@@ -276,7 +272,7 @@ def compile_text(text: str, name: str | None = None) -> Policy:
         return Policy(source, policy_ir, warnings, content_hash=source_hash(chain))
 
 
-def load(path: str | Path) -> Policy:
+def load(path: str | os.PathLike) -> Policy:
     """Read, parse, check and compile a policy file into a :class:`Policy`.
 
     ``extends`` paths in the file are relative to its folder. Raises :class:`ParseError` (E1xx,
@@ -284,6 +280,8 @@ def load(path: str | Path) -> Policy:
     diagnostic found.
     """
     from .parser import read_policy_file
+
+    from pathlib import Path    # here, not at import: pathlib costs a few ms of every start-up
 
     path = Path(path)
     return compile_text(read_policy_file(path), str(path))
