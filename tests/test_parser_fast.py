@@ -198,3 +198,21 @@ def test_mutants_agree(mutant):
 def test_token_soup_agrees(words):
     assert_agree(" ".join(words))
     assert_agree(" ".join(words), "condition")
+
+
+@pytest.mark.parametrize("opening", ["not ", "(", "not (", "(not "])
+def test_the_reader_gives_up_at_the_nesting_limit_without_reading_on(monkeypatch, opening):
+    """A run of a million `not`s was read to its end before the limit was checked (5.6 s)."""
+    drawn = []
+    tokens = parser_fast._tokens
+
+    def counted(text, comments):
+        for token in tokens(text, comments):
+            drawn.append(token)
+            yield token
+
+    monkeypatch.setattr(parser_fast, "_tokens", counted)
+    text = "rule R { " + opening * 100_000 + "x -> d }"
+    with pytest.raises(parser_fast.NotRead):
+        parser_fast.read_module(Source("<t>", text), text)
+    assert len(drawn) < 4 * MAX_NESTING

@@ -308,9 +308,9 @@ class _Reader:
         while self.peek() == "not":
             self.advance()
             nots += 1
+            if self.open + nots > MAX_NESTING:
+                raise NotRead       # at once: a million `not`s are not all read first
         self.open += nots
-        if self.open > MAX_NESTING:
-            raise NotRead
         node, height = self.atom()
         self.open -= nots
         for _ in range(nots):
