@@ -280,28 +280,24 @@ class _Reader:
         return node
 
     def or_expr(self):
-        node, height = self.and_expr()
-        if self.peek() != "or":
-            return node, height
-        operands = [node]
-        while self.peek() == "or":
-            self.advance()
-            operand, operand_height = self.and_expr()
-            operands.append(operand)
-            height = max(height, operand_height)
-        return ast.Or(tuple(operands), span=_cover(self.source, (o.span for o in operands))), height + 1
+        return self.chain("or", self.and_expr, ast.Or)
 
     def and_expr(self):
-        node, height = self.not_expr()
-        if self.peek() != "and":
+        return self.chain("and", self.not_expr, ast.And)
+
+    def chain(self, word: str, operand, node_class):
+        """``operand (word operand)*``: the operand alone, or a node of two or more operands (one
+        level of nesting more). Returns the node and its nesting height."""
+        node, height = operand()
+        if self.peek() != word:
             return node, height
         operands = [node]
-        while self.peek() == "and":
+        while self.peek() == word:
             self.advance()
-            operand, operand_height = self.not_expr()
-            operands.append(operand)
+            node, operand_height = operand()
+            operands.append(node)
             height = max(height, operand_height)
-        return ast.And(tuple(operands), span=_cover(self.source, (o.span for o in operands))), height + 1
+        return node_class(tuple(operands), span=_cover(self.source, (o.span for o in operands))), height + 1
 
     def not_expr(self):
         nots = 0
