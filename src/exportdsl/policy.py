@@ -66,15 +66,14 @@ class Policy:
     }
 
     def __init__(self, module: ast.Module | Source, policy_ir: ir.Policy, warnings: Iterable[Diagnostic] = (), *,
-                 content_hash: str | None = None):
+                 content_hash: str | tuple[Source, ...] | None = None):
         # ``module`` may be the Source it was parsed from: the syntax tree is then parsed again when
         # asked for (:attr:`ast`), instead of being kept for the policy's whole life (evaluation
         # never needs it; the IR's spans keep the source text, once).
         init = object.__setattr__
-        if isinstance(module, Source):
-            content_hash = content_hash or source_hash((module,))
-        else:
-            content_hash = content_hash or source_hash((module.span.source,) if module.span else ())
+        if content_hash is None:     # hashed when first asked for (hashlib costs start-up time)
+            content_hash = (module,) if isinstance(module, Source) else (
+                (module.span.source,) if module.span else ())
         init(self, "_hash", content_hash)
         init(self, "_module", module)
         init(self, "_warnings", tuple(warnings))
@@ -105,11 +104,15 @@ class Policy:
     def content_hash(self) -> str:
         """``sha256:<hex>`` of the policy's text and of every file of its ``extends`` chain: ties a
         decision to the exact text that made it (``exportdsl hash POLICY`` prints it)."""
-        return self._hash
+        found = self._hash
+        if not isinstance(found, str):   # the sources to hash (the same text gives the same hash,
+            found = source_hash(found)   # so two threads computing it at once agree)
+            object.__setattr__(self, "_hash", found)
+        return found
 
     def record(self) -> dict:
         """``{"name", "version", "hash"}``: what an audit log keeps with each decision."""
-        return {"name": self.name, "version": self.version, "hash": self._hash}
+        return {"name": self.name, "version": self.version, "hash": self.content_hash}
 
     @property
     def facts(self) -> Mapping[str, FactType]:
@@ -269,7 +272,7 @@ def compile_text(text: str, name: str | None = None) -> Policy:
         policy_ir = lower(resolved)
         warnings, chain = resolved.warnings, resolved.chain or (source,)
         del module, resolved     # the syntax tree is not kept: Policy.ast parses the source again
-        return Policy(source, policy_ir, warnings, content_hash=source_hash(chain))
+        return Policy(source, policy_ir, warnings, content_hash=tuple(chain))
 
 
 def load(path: str | os.PathLike) -> Policy:
