@@ -53,13 +53,19 @@ def _count(text: str) -> int:
     return value
 
 
-def _load_policies(paths: list[str]) -> tuple[list[Policy], list[Diagnostic]]:
+def _load_policies(paths: list[str], *, trees: bool = False) -> tuple[list, list[Diagnostic]]:
+    """The policies that load, and the diagnostics of those that do not. With ``trees``, each
+    policy comes as a pair with its syntax tree (``extends`` resolved), for the linter."""
+    from .policy import load_with_tree
+
     policies, problems = [], []
     for path in paths:
         try:
-            policies.append(load(path))
+            loaded = load_with_tree(path, keep_tree=trees)
         except Error as exc:
             problems.extend(exc.diagnostics)
+            continue
+        policies.append(loaded if trees else loaded[0])
     return policies, problems
 
 
@@ -76,11 +82,12 @@ def _print_diagnostics(diagnostics, fmt: str) -> None:
 
 def cmd_check(args) -> int:
     """Check policies; print diagnostics; exit 2 on any error."""
-    policies, problems = _load_policies(args.policies)
+    loaded, problems = _load_policies(args.policies, trees=not args.no_lint)
     if problems:
         _print_diagnostics(problems, args.format)
         return EXIT_ERROR
-    findings = [[] for _ in policies] if args.no_lint else _lint_policies(policies)
+    policies = [p for p, _ in loaded] if not args.no_lint else loaded
+    findings = [[] for _ in policies] if args.no_lint else _lint_policies(loaded)
     if args.format == "json":
         entries = []
         for path, p, found in zip(args.policies, policies, findings):
@@ -98,12 +105,12 @@ def cmd_check(args) -> int:
     return EXIT_OK
 
 
-def _lint_policies(policies: list[Policy], budget=None) -> list[list[Diagnostic]]:
-    """The lint findings of each policy, linted together (see :func:`exportdsl.lint.lint_family`)."""
-    from .compose import resolve
+def _lint_policies(loaded: list[tuple[Policy, object]], budget=None) -> list[list[Diagnostic]]:
+    """The lint findings of each (policy, resolved syntax tree), linted together (see
+    :func:`exportdsl.lint.lint_family`)."""
     from .lint import Budget, lint_family
 
-    return lint_family([(p.ir, resolve(p.ast)) for p in policies], budget=budget or Budget())
+    return lint_family([(p.ir, tree) for p, tree in loaded], budget=budget or Budget())
 
 
 def cmd_lint(args) -> int:
@@ -119,11 +126,11 @@ def cmd_lint(args) -> int:
                                 if not any(part.startswith(".") for part in p.relative_to(path).parts)))
         else:
             paths.append(path)
-    policies, problems = _load_policies(paths)
+    loaded, problems = _load_policies(paths, trees=True)
     if problems:
         _print_diagnostics(problems, "json" if args.format == "json" else "text")
         return EXIT_ERROR
-    findings = [d for found in _lint_policies(policies, Budget(max_seconds=args.budget)) for d in found]
+    findings = [d for found in _lint_policies(loaded, Budget(max_seconds=args.budget)) for d in found]
     if args.format == "json":
         print(to_json(findings))
     elif args.format == "sarif":
@@ -131,7 +138,7 @@ def cmd_lint(args) -> int:
     else:
         if findings:
             print(to_text(findings) + "\n")
-        print(summary(findings, len(policies)))
+        print(summary(findings, len(loaded)))
     return EXIT_FOUND if any(d.severity is Severity.WARNING for d in findings) else EXIT_OK
 
 

@@ -262,17 +262,21 @@ def _gc_paused():
 
 def compile_text(text: str, name: str | None = None) -> Policy:
     """Parse, check and compile policy text; raises ParseError or CheckError with diagnostics."""
+    return _compile(Source(name or "<string>", text), keep_tree=False)[0]
+
+
+def _compile(source: Source, *, keep_tree: bool) -> tuple[Policy, ast.Module | None]:
     from .check import lower
     from .compose import resolve
     from .parser import parse
-    source = Source(name or "<string>", text)
     with _gc_paused():
         module = parse(source)
         resolved = resolve(module)
         policy_ir = lower(resolved)
         warnings, chain = resolved.warnings, resolved.chain or (source,)
+        kept = resolved if keep_tree else None
         del module, resolved     # the syntax tree is not kept: Policy.ast parses the source again
-        return Policy(source, policy_ir, warnings, content_hash=tuple(chain))
+        return Policy(source, policy_ir, warnings, content_hash=tuple(chain)), kept
 
 
 def load(path: str | os.PathLike) -> Policy:
@@ -282,9 +286,15 @@ def load(path: str | os.PathLike) -> Policy:
     including E104 for a file that cannot be read) or :class:`CheckError` (E2xx), each with every
     diagnostic found.
     """
-    from .parser import read_policy_file
+    return load_with_tree(path)[0]
 
+
+def load_with_tree(path: str | os.PathLike, *, keep_tree: bool = False) -> tuple[Policy, ast.Module | None]:
+    """:func:`load`, and with ``keep_tree`` also the syntax tree with ``extends`` resolved (what
+    the linter reads), so that a command that lints does not parse every file again."""
     from pathlib import Path    # here, not at import: pathlib costs a few ms of every start-up
 
+    from .parser import read_policy_file
+
     path = Path(path)
-    return compile_text(read_policy_file(path), str(path))
+    return _compile(Source(str(path), read_policy_file(path)), keep_tree=keep_tree)
