@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import time
 
-import attrs
-
 from .. import ir
+from ..records import record
 from ..diff.boolexpr import FALSE, TRUE
 from ..combining import decisive_conditions
 from ..diff.search import Space
 from ..diff.partition import OutOfTime, constants, element_groups
 
 
-@attrs.frozen(slots=True)
+@record
 class Budget:
     """Limits of the semantic lints: search nodes per question, seconds in all, rule pairs compared."""
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-import attrs
-
 from .. import ir
 from ..diff.boolexpr import FALSE
 from ..combining import overridden_by
@@ -54,20 +52,21 @@ def _reference_kinds(users: dict[str, str]) -> str:
     return " and ".join("through applies(...)" if k == "applies(...)" else "in 'overrides'" for k in kinds)
 
 
-@attrs.define
 class RuleLinter:
     """Runs the semantic lints of one checked policy; ``span_of`` gives the span to report a rule or condition at."""
 
-    policy: ir.Policy
-    span_of: Callable[[str, str], object]
-    budget: Budget = Budget()
-    empty_windows: frozenset = frozenset()     # rules whose until is before their effective (reported elsewhere)
-    findings: list = attrs.field(factory=list)
-    skipped: dict = attrs.field(factory=dict)  # check -> number of questions left undecided
-    logic: Logic = attrs.field(default=None)
-    cover: Cover = attrs.field(default=None)
-    position: dict = attrs.field(factory=dict)
-    _references: dict | None = attrs.field(default=None, alias="_references")
+    def __init__(self, policy: ir.Policy, span_of: Callable[[str, str], object], budget: Budget | None = None,
+                 empty_windows: frozenset = frozenset()) -> None:
+        self.policy = policy
+        self.span_of = span_of
+        self.budget = budget if budget is not None else Budget()
+        self.empty_windows = empty_windows   # rules whose until is before their effective (reported elsewhere)
+        self.findings: list = []
+        self.skipped: dict = {}   # check -> number of questions left undecided
+        self.logic: Logic | None = None
+        self.cover: Cover | None = None
+        self.position: dict = {}
+        self._references: dict | None = None
 
     def run(self) -> list[Diagnostic]:
         """Every semantic finding, then one note per check that ran out of budget."""
