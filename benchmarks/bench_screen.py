@@ -36,7 +36,6 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from make_ledger import make_ledger  # noqa: E402
 
 OCTOBER = ROOT / "policies" / "cn-rare-earths-2025-10.xpol"
 
@@ -182,8 +181,10 @@ def main() -> None:
     folder = Path(args.dir or tempfile.mkdtemp(prefix="bench-screen-"))
     ledger = folder / f"ledger-{rows}.parquet"
     if not ledger.exists():
+        # in a child: DuckDB's memory in this process would count in every later child's peak RSS
+        # (a forked child's peak RSS starts at its parent's)
         print(f"generating {rows:,} rows into {ledger} ...")
-        make_ledger(str(ledger), rows)
+        subprocess.run([sys.executable, str(HERE / "make_ledger.py"), str(ledger), "--rows", str(rows)], check=True)
     results = {}
 
     def run(label, argv):
@@ -205,14 +206,15 @@ def main() -> None:
         run(f"exportdsl screen: {name}", screen_argv(OCTOBER, ledger, folder / f"screen-{keep_all}-{rules}.parquet",
                                                      t, *extra))
     run("NumPy pass: row_id, decision", numpy_argv(ledger, folder / "numpy.parquet"))
-    check_decisions(ledger, folder / "screen-True-True.parquet", folder / "hand-True-True.parquet")
-    check_numpy(folder / "screen-False-False.parquet", folder / "numpy.parquet")
-    sys.path.insert(0, str(HERE))
-    from bench_eval import synthetic_policy
     big = folder / "synthetic-250.xpol"
-    big.write_text(synthetic_policy(250), encoding="utf-8")
+    subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); from bench_eval import "
+                    "synthetic_policy; open(sys.argv[2], 'w', encoding='utf-8').write(synthetic_policy(250))",
+                    str(HERE), str(big)], check=True)
     run("screen, 250 rules: row_id, decision", screen_argv(big, ledger, folder / "s250.parquet", t,
                                                             "--keep", "row_id", "--no-rules"))
+    # the checks last, in this process (they grow it: see the ledger generation above)
+    check_decisions(ledger, folder / "screen-True-True.parquet", folder / "hand-True-True.parquet")
+    check_numpy(folder / "screen-False-False.parquet", folder / "numpy.parquet")
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print("ratios (same run):")
     print(f"  screen all columns / plain copy throughput: "
