@@ -1,7 +1,8 @@
-"""Screening benchmark: ``exportdsl screen`` against a plain DuckDB copy and a hand-written query.
+"""Screening benchmark: ``exportdsl screen`` against a plain copy, a hand-written query and NumPy pass.
 
 Run:  python benchmarks/bench_screen.py            (10 M rows; minutes on 2 cores)
       python benchmarks/bench_screen.py --quick    (1 M rows)
+Needs the ``bench`` extra (NumPy) for the NumPy pass: ``pip install -e '.[bench]'``.
 
 What it does, in one run, each measurement in a fresh process (peak RSS from ``wait4``):
 
@@ -9,14 +10,16 @@ What it does, in one run, each measurement in a fresh process (peak RSS from ``w
 2. times (a) a plain DuckDB copy of the ledger to Parquet (the I/O bound), (b) a hand-written
    DuckDB query of the October rules (no validation, as one writes it by hand) in three modes
    (all columns with decision and rules; row_id with decision and rules; row_id with decision),
-   and ``exportdsl screen`` in the same three modes;
-3. checks that screen's decisions equal the hand-written query's on every row and the Python
-   evaluator's on a 10,000-row sample;
+   and ``exportdsl screen`` in the same three modes; (c) a hand-written NumPy pass of the same
+   rules writing (row_id, decision) (``screen_numpy.py``);
+3. checks that screen's decisions equal the hand-written query's and the NumPy pass's on every
+   row and the Python evaluator's on a 10,000-row sample;
 4. times ``screen --keep row_id --no-rules`` with a generated 250-rule policy (bench_eval's
    ``synthetic_policy``);
 5. prints rows/s, peak RSS and the ratios (screen / copy, screen / hand-written).
 
-A hand-written NumPy pass is not included yet. The machine is shared: figures are as measured.
+Each figure includes starting the process (about 1 s: Python, DuckDB and the policy), as a user
+of the command sees it. The machine is shared: figures are as measured, with the load printed.
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from make_ledger import make_ledger  # noqa: E402
 
 OCTOBER = ROOT / "policies" / "cn-rare-earths-2025-10.xpol"
 
@@ -136,14 +138,27 @@ def screen_argv(policy, ledger, out, threads: int, *extra) -> list[str]:
             "--threads", str(threads), "--format", "json", *extra]
 
 
+def numpy_argv(ledger, out) -> list[str]:
+    return [sys.executable, str(HERE / "screen_numpy.py"), str(ledger), str(out)]
+
+
+def check_numpy(screened, numpy_out) -> None:
+    import duckdb
+    differ = duckdb.connect().execute(
+        f"SELECT count(*) FROM read_parquet({_quote(screened)}) a FULL JOIN read_parquet({_quote(numpy_out)}) b "
+        f"USING (row_id) WHERE a.decision IS DISTINCT FROM CAST(b.decision AS VARCHAR)").fetchall()[0][0]
+    print(f"  screen vs NumPy pass: {differ} rows differ")
+
+
 def check_decisions(ledger, screened, hand, sample: int = 10_000) -> None:
     import duckdb
 
     import exportdsl
     con = duckdb.connect()
-    differ = con.execute(f"SELECT count(*) FROM read_parquet({_quote(screened)}) a JOIN "
+    differ = con.execute(f"SELECT count(*) FROM read_parquet({_quote(screened)}) a FULL JOIN "
                          f"read_parquet({_quote(hand)}) b USING (row_id) "
-                         f"WHERE a.decision <> b.decision OR a.rules <> b.rules").fetchall()[0][0]
+                         f"WHERE a.decision IS DISTINCT FROM b.decision OR a.rules IS DISTINCT FROM b.rules"
+                         ).fetchall()[0][0]
     print(f"  screen vs hand-written query: {differ} rows differ")
     policy = exportdsl.load(OCTOBER)
     rows = con.sql(f"SELECT * FROM read_parquet({_quote(ledger)}) LIMIT {sample}").to_arrow_table().to_pylist()
@@ -166,8 +181,10 @@ def main() -> None:
     folder = Path(args.dir or tempfile.mkdtemp(prefix="bench-screen-"))
     ledger = folder / f"ledger-{rows}.parquet"
     if not ledger.exists():
+        # in a child: DuckDB's memory in this process would count in every later child's peak RSS
+        # (a forked child's peak RSS starts at its parent's)
         print(f"generating {rows:,} rows into {ledger} ...")
-        make_ledger(str(ledger), rows)
+        subprocess.run([sys.executable, str(HERE / "make_ledger.py"), str(ledger), "--rows", str(rows)], check=True)
     results = {}
 
     def run(label, argv):
@@ -177,7 +194,8 @@ def main() -> None:
               flush=True)
 
     t = args.threads
-    print(f"{rows:,} rows, {t} threads (shared machine: figures as measured)")
+    print(f"{rows:,} rows, {t} threads (shared machine: figures as measured; load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} at the start)")
     run("plain copy (all columns)", duckdb_copy(f"SELECT * FROM read_parquet({_quote(ledger)})", folder / "copy.parquet", t))
     modes = {"all columns, decision, rules": (True, True, ()),
              "row_id, decision, rules": (False, True, ("--keep", "row_id")),
@@ -187,19 +205,25 @@ def main() -> None:
         run(f"hand-written query: {name}", duckdb_copy(hand_written(ledger, keep_all, rules), hand_out, t))
         run(f"exportdsl screen: {name}", screen_argv(OCTOBER, ledger, folder / f"screen-{keep_all}-{rules}.parquet",
                                                      t, *extra))
-    check_decisions(ledger, folder / "screen-True-True.parquet", folder / "hand-True-True.parquet")
-    sys.path.insert(0, str(HERE))
-    from bench_eval import synthetic_policy
+    run("NumPy pass: row_id, decision", numpy_argv(ledger, folder / "numpy.parquet"))
     big = folder / "synthetic-250.xpol"
-    big.write_text(synthetic_policy(250), encoding="utf-8")
+    subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); from bench_eval import "
+                    "synthetic_policy; open(sys.argv[2], 'w', encoding='utf-8').write(synthetic_policy(250))",
+                    str(HERE), str(big)], check=True)
     run("screen, 250 rules: row_id, decision", screen_argv(big, ledger, folder / "s250.parquet", t,
                                                             "--keep", "row_id", "--no-rules"))
+    # the checks last, in this process (they grow it: see the ledger generation above)
+    check_decisions(ledger, folder / "screen-True-True.parquet", folder / "hand-True-True.parquet")
+    check_numpy(folder / "screen-False-False.parquet", folder / "numpy.parquet")
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print("ratios (same run):")
     print(f"  screen all columns / plain copy throughput: "
           f"{results['plain copy (all columns)'] / results['exportdsl screen: all columns, decision, rules']:.2f}")
     for name in modes:
         print(f"  screen / hand-written time, {name}: "
               f"{results[f'exportdsl screen: {name}'] / results[f'hand-written query: {name}']:.2f}")
+    print(f"  screen / NumPy pass time, row_id, decision: "
+          f"{results['exportdsl screen: row_id, decision'] / results['NumPy pass: row_id, decision']:.2f}")
 
 
 if __name__ == "__main__":

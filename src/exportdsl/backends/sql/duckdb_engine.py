@@ -17,7 +17,7 @@ from sqlglot import exp
 from ... import ir
 from ...errors import Diagnostic, UsageError
 from .nodes import col, fn, ident, lit, render
-from .query import CODE, DECISION, RULES, build_screen_query
+from .query import CODE, DECISION, FACT, ROW, RULES, VALUE, build_screen_query
 
 #: File formats by extension.
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
@@ -135,7 +135,13 @@ def screen_file(con, policy: ir.Policy, path: str, output: str | None, errors: s
                 keep: Sequence[str] | None = None, rules: bool = True, as_of: str | None = None,
                 error_sample: int = 20) -> tuple[Outcome, list[tuple]]:
     """Screen a ledger file into ``output`` (and ``errors``); returns the counts and the first rejected
-    facts as (row, fact, value, code)."""
+    facts as (row, fact, value, code).
+
+    One pass over the ledger when every row is valid: the decided rows are written while they are
+    decided, the input is counted from the file (a Parquet footer), and the counts per decision
+    and rule are one aggregate over the output's two result columns. The rejected facts are
+    computed only when rows are missing from the output, and their rows must then make up the
+    difference exactly (E413 otherwise)."""
     for target, what in ((output, "output"), (errors, "error output")):
         if target is not None:
             ledger_format(target, what)
@@ -144,10 +150,6 @@ def screen_file(con, policy: ir.Policy, path: str, output: str | None, errors: s
     row_number = exp.Window(this=exp.RowNumber())
     query = build_screen_query(policy, source, columns, decode_text=decode_text, keep=keep, rules=rules,
                                as_of=as_of, row_number=row_number, carried_types=carried)
-    rejected_rel = _relation(con, query.rejected)
-    rejected_rows = rejected_rel.fetchall()
-    if errors is not None:
-        _copy(con, query.rejected, errors, "error output")
     total = _scalar(con, exp.select(exp.Count(this=exp.Star())).from_(source))
     if output is not None:
         written = _copy(con, query.decided, output, "output")
@@ -157,12 +159,55 @@ def screen_file(con, policy: ir.Policy, path: str, output: str | None, errors: s
                                                                   expression=lit("newline_delimited")))
     else:
         counted, written = exp.Subquery(this=query.decided), None
-    if written == 0:
-        counted = exp.Subquery(this=exp.select(exp.alias_(exp.cast(exp.Null(), "VARCHAR"), ident(DECISION)),
-                                               exp.alias_(exp.cast(exp.Null(), "VARCHAR"), ident(RULES))
-                                               ).where(exp.false()))
-    outcome = _counts(con, counted, total, rejected_rows, rules)
-    return outcome, rejected_rows[:error_sample]
+    # an empty JSON Lines output reads back without columns: nothing to count
+    decisions, by_rule = _decision_counts(con, counted, rules) if written != 0 else ({}, {})
+    if written is not None and sum(decisions.values()) != written:
+        raise UsageError(Diagnostic("E413", f"screening into {output!r}: {written} rows written, "
+                                            f"{sum(decisions.values())} read back"))
+    decided = sum(decisions.values())
+    if decided == total:
+        if errors is not None:
+            _copy(con, exp.select(exp.Star()).from_(exp.Subquery(this=query.rejected)).limit(0), errors,
+                  "error output")
+        return Outcome(decided, 0, decisions, by_rule, {}, 0), []
+    table = exp.to_table(REJECTED_TABLE)
+    _relation(con, exp.Create(this=table, kind="TABLE", expression=query.rejected,
+                              properties=exp.Properties(expressions=[exp.TemporaryProperty()])))
+    if errors is not None:
+        _copy(con, exp.select(exp.Star()).from_(table), errors, "error output")
+    rejected, codes, facts, sample = _rejected_counts(con, table, error_sample)
+    if decided + rejected != total:
+        _mismatch(total, decided, rejected)
+    return Outcome(decided, rejected, decisions, by_rule, codes, facts), sample
+
+
+#: The temporary table holding the rejected facts of a screening (only when there are some).
+REJECTED_TABLE = "__xpol_rejected"
+
+
+def _decision_counts(con, decided_source: exp.Expression, rules: bool) -> tuple[dict[str, int], dict[str, int]]:
+    """Rows per decision and per deciding rule, from one aggregate over (decision, rules)."""
+    keys = [col(DECISION)] + ([col(RULES)] if rules else [])
+    grouped = _relation(con, exp.select(*keys, exp.Count(this=exp.Star())).from_(decided_source).group_by(*keys))
+    by_decision: dict[str, int] = {}
+    by_rule: dict[str, int] = {}
+    for record in grouped.fetchall():
+        by_decision[record[0]] = by_decision.get(record[0], 0) + record[-1]
+        for rule_id in (record[1] or "").split(",") if rules else ():
+            if rule_id:
+                by_rule[rule_id] = by_rule.get(rule_id, 0) + record[-1]
+    return by_decision, by_rule
+
+
+def _rejected_counts(con, rejected_source: exp.Expression, sample: int):
+    """(rejected rows, bad facts per code, bad facts, the first ``sample`` bad facts) of the rejected
+    facts (row, fact, value, code), by aggregates: the bad facts never all come into Python."""
+    rows = _scalar(con, exp.select(exp.Count(this=exp.Distinct(expressions=[col(ROW)]))).from_(rejected_source))
+    codes = dict(_relation(con, exp.select(col(CODE), exp.Count(this=exp.Star())).from_(rejected_source)
+                           .group_by(col(CODE))).fetchall())
+    first = _relation(con, exp.select(col(ROW), col(FACT), col(VALUE), col(CODE)).from_(rejected_source)
+                      .limit(sample)).fetchall()      # the table holds them in order
+    return rows, codes, sum(codes.values()), first
 
 
 def _relation(con, tree):
@@ -174,24 +219,6 @@ def _relation(con, tree):
 
 def _scalar(con, tree) -> int:
     return _relation(con, tree).fetchall()[0][0]
-
-
-def _counts(con, decided_source: exp.Expression, total: int, rejected_rows: list[tuple], rules: bool) -> Outcome:
-    by_decision = dict(_relation(con, exp.select(col(DECISION), exp.Count(this=exp.Star())).from_(
-        decided_source).group_by(col(DECISION))).fetchall())
-    by_rule: dict[str, int] = {}
-    if rules:
-        inner = exp.select(exp.alias_(fn("unnest", fn("string_split", col(RULES), lit(","))), ident("id"))
-                           ).from_(decided_source).where(exp.NEQ(this=col(RULES), expression=lit("")))
-        by_rule = dict(_relation(con, exp.select(col("id"), exp.Count(this=exp.Star())).from_(
-            inner.subquery(ident("ids"))).group_by(col("id"))).fetchall())
-    rejected_row_ids = {row[0] for row in rejected_rows}
-    codes: dict[str, int] = {}
-    for row in rejected_rows:
-        codes[row[3]] = codes.get(row[3], 0) + 1
-    decided = sum(by_decision.values())
-    return Outcome(decided, len(rejected_row_ids), by_decision, by_rule, codes, len(rejected_rows)) \
-        if decided + len(rejected_row_ids) == total else _mismatch(total, decided, len(rejected_row_ids))
 
 
 def _mismatch(total, decided, rejected):

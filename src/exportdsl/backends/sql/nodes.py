@@ -8,6 +8,7 @@ mapped to Spark's at rendering time (``SPARK_FUNCTIONS``).
 from __future__ import annotations
 
 import decimal
+import functools
 from decimal import Decimal
 
 from sqlglot import exp
@@ -67,12 +68,17 @@ def double_lit(value: float) -> exp.Expression:
     return cast(lit(repr(value)), "DOUBLE")
 
 
+@functools.lru_cache(maxsize=256)
+def _data_type(to: str) -> exp.DataType:
+    return exp.DataType.build(to)
+
+
 def cast(expr: exp.Expression, to: str) -> exp.Cast:
-    return exp.Cast(this=expr, to=exp.DataType.build(to))
+    return exp.Cast(this=expr, to=_data_type(to).copy())
 
 
 def try_cast(expr: exp.Expression, to: str) -> exp.TryCast:
-    return exp.TryCast(this=expr, to=exp.DataType.build(to))
+    return exp.TryCast(this=expr, to=_data_type(to).copy())
 
 
 def fn(name: str, *args: exp.Expression) -> exp.Anonymous:
@@ -110,12 +116,9 @@ def case(branches: list[tuple[exp.Expression, exp.Expression]], default: exp.Exp
     """``CASE WHEN c THEN v ... ELSE default END`` (the default alone when there is no branch)."""
     if not branches:
         return default if default is not None else exp.Null()
-    node = exp.Case()
-    for condition, value in branches:
-        node = node.when(condition, value)
-    if default is not None:
-        node = node.else_(default)
-    return node
+    # built in place: Case.when and Case.else_ copy the whole tree so far at each call (measured:
+    # half of building a 250-rule query)
+    return exp.Case(ifs=[exp.If(this=condition, true=value) for condition, value in branches], default=default)
 
 
 def in_list(expr: exp.Expression, values) -> exp.Expression:

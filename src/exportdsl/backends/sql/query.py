@@ -17,8 +17,8 @@ from sqlglot import exp
 from ... import ir
 from ...types import Kind
 from . import conditions
-from .facts import FactColumn, fact_column, mask_of, maskable
-from .nodes import and_, case, cast, col, fn, ident, is_null, lit, not_null, render, try_cast
+from .facts import INVALID_BIT, FactColumn, fact_column, mask_of, maskable
+from .nodes import and_, case, cast, col, fn, ident, is_null, lit, not_null, paren, render, try_cast
 
 DECISION, RULES = "decision", "rules"
 ROW, FACT, VALUE, CODE = "row", "fact", "value", "code"
@@ -58,43 +58,59 @@ def decide_select(policy: ir.Policy, source: exp.Expression, facts: Mapping[str,
                   carried: Sequence[str], prefix: str, rules: bool = True,
                   where: exp.Expression | None = None,
                   carried_as: Mapping[str, exp.Expression] | None = None) -> exp.Select:
-    """``SELECT carried..., decision[, rules] FROM source WHERE where``, in three layers: canonical
-    fact values, one Boolean column per rule, then the tiers. ``carried_as`` gives the expression
-    of a carried column when it is not the column itself."""
+    """``SELECT carried..., decision[, rules] FROM source WHERE where``, in layers: canonical fact
+    values; one Boolean column per rule that other rules test (``conditions.referenced_rules``);
+    then the decision, one CASE over the severity tiers whose conditions hold the other rules
+    inline (DuckDB evaluates a CASE condition on the rows still undecided and an AND or OR on the
+    rows still open, so most rules cost a row one comparison, and none once a tier has decided it);
+    then the rules of the winning tier. ``carried_as`` gives the expression of a carried column
+    when it is not the column itself."""
     value_names = {name: f"{prefix}v{i}" for i, name in enumerate(facts)}
     carried_as = carried_as or {}
-    values = exp.select(*[exp.alias_(carried_as[c], ident(c)) if c in carried_as else col(c) for c in carried],
+    values = exp.select(*[exp.alias_(carried_as[c], ident(c), copy=False) if c in carried_as else col(c)
+                          for c in carried],
                         *[exp.alias_(mask_of(f.value, f.type.element.values) if maskable(f.type) else f.value,
-                                     ident(value_names[n])) for n, f in facts.items()]
-                        ).from_(source)
+                                     ident(value_names[n]), copy=False) for n, f in facts.items()], copy=False
+                        ).from_(source, copy=False)
     if where is not None:
-        values = values.where(where)
+        values = values.where(where, copy=False)
     referenced = {n: attrs.evolve(f, value=col(value_names[n]),
                                   mask=f.type.element.values if maskable(f.type) else None)
                   for n, f in facts.items()}
-    layer = values.subquery(ident(f"{prefix}values"))
-    names = [c for c in carried]
+    layer = values.subquery(ident(f"{prefix}values"), copy=False)
+    masked = [value_names[n] for n, f in facts.items() if f.shape_code is not None]
+    if masked:      # the element checks that ``where`` may have left to the masks (conditions.valid)
+        invalid = cast(exp.Literal.number(INVALID_BIT), "BIGINT")
+        layer = exp.select(exp.Star()).from_(layer, copy=False).where(and_(*(
+            exp.EQ(this=paren(exp.BitwiseAnd(this=col(name), expression=invalid.copy())),
+                   expression=exp.Literal.number(0)) for name in masked)), copy=False).subquery(
+            ident(f"{prefix}checked"), copy=False)
+
+    def inner_columns() -> list[exp.Expression]:
+        return [col(c) for c in carried] + [col(value_names[n]) for n in facts]
+
     applies: dict[str, exp.Expression] = {}
     index = {rule.id: i for i, rule in enumerate(policy.rules)}
-    for depth, rules_here in enumerate(conditions.rule_layers(policy)):
+    for depth, rules_here in enumerate(conditions.rule_layers(policy, conditions.referenced_rules(policy))):
         new = {r.id: f"{prefix}a{index[r.id]}" for r in rules_here}
-        select = exp.select(*[col(c) for c in names], *[col(value_names[n]) for n in facts],
-                            *[col(c) for c in (f"{prefix}a{index[rid]}" for rid in applies)],
-                            *[exp.alias_(conditions.condition(r.condition, referenced, applies), ident(new[r.id]))
-                              for r in rules_here])
-        layer = select.from_(layer).subquery(ident(f"{prefix}layer{depth}"))
+        select = exp.select(*inner_columns(), *[col(c.name) for c in applies.values()],
+                            *[exp.alias_(conditions.condition(r.condition, referenced, applies), ident(new[r.id]),
+                                         copy=False) for r in rules_here], copy=False)
+        layer = select.from_(layer, copy=False).subquery(ident(f"{prefix}layer{depth}"), copy=False)
         applies.update({rid: col(name) for rid, name in new.items()})
+    columns = [col(c.name) for c in applies.values()]
+    for rule in policy.rules:
+        if rule.id not in applies:
+            applies[rule.id] = paren(conditions.condition(rule.condition, referenced, applies))
     holds = conditions.decisive_from(policy, applies)
-    rule_names = {rid: f"{prefix}r{i}" for i, rid in enumerate(holds)}
-    ruled = exp.select(*[col(c) for c in carried],
-                       *[exp.alias_(e, ident(rule_names[rid])) for rid, e in holds.items()]
-                       ).from_(layer)
-    refs = {rid: col(name) for rid, name in rule_names.items()}
-    outputs = [col(c) for c in carried]
-    outputs.append(exp.alias_(conditions.decision_column(policy, refs), ident(DECISION)))
-    if rules:
-        outputs.append(exp.alias_(conditions.rules_column(policy, refs), ident(RULES)))
-    return exp.select(*outputs).from_(ruled.subquery(ident(f"{prefix}ruled")))
+    decision = exp.alias_(conditions.decision_column(policy, holds), ident(DECISION), copy=False)
+    if not rules:
+        return exp.select(*[col(c) for c in carried], decision, copy=False).from_(layer, copy=False)
+    decided = exp.select(*inner_columns(), *columns, decision, copy=False).from_(layer, copy=False).subquery(
+        ident(f"{prefix}decided"), copy=False)
+    listed = conditions.rules_column(policy, holds, col(DECISION))
+    return exp.select(*[col(c) for c in carried], col(DECISION), exp.alias_(listed, ident(RULES), copy=False),
+                      copy=False).from_(decided, copy=False)
 
 
 def rejected_select(facts: Mapping[str, FactColumn], source: exp.Expression, prefix: str,
@@ -149,7 +165,7 @@ def build_screen_query(policy: ir.Policy, source: exp.Expression, columns: Mappi
     carried = list(carried_types) if keep is None else list(keep)
     carried_as = {c: _back_to(c, carried_types[c]) for c in carried
                   if columns.get(c) == "JSON" and carried_types[c] != "JSON"}
-    decided = decide_select(policy, source, facts, carried, prefix, rules, where=conditions.valid(facts),
+    decided = decide_select(policy, source, facts, carried, prefix, rules, where=conditions.valid(facts, masked=True),
                             carried_as=carried_as)
     rejected = rejected_select(facts, source, prefix, row_number)
     return ScreenQuery(decided, rejected, tuple(facts), tuple(carried))
