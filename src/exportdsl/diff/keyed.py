@@ -47,9 +47,14 @@ class Found:
 
 
 class _SideLiterals:
+    """One version's literals: each rule's applicability, each decision, and (made on demand, since
+    only the changed rules' are needed for the keys) each rule's "decides" literal."""
+
     def __init__(self, enc: Encoding, side: Side):
+        self.enc = enc
         self.applies: dict[str, int] = {}
-        self.decides: dict[str, int] = {}
+        self._above: dict[str, int] = {}     # rule -> "a more severe rule applies" on this side
+        self._decides: dict[str, int] = {}
         self.decision: dict[str, int] = {}
         self.decision_of: dict[str, str] = {}
         by_severity: dict[int, list] = {}
@@ -61,14 +66,21 @@ class _SideLiterals:
         above = -enc.true
         for severity in sorted(by_severity, reverse=True):
             rules = by_severity[severity]
-            for rule_id, _, lit in rules:
-                self.decides[rule_id] = enc.conjunction([lit, -above])
+            for rule_id, _, _ in rules:
+                self._above[rule_id] = above
             tier = enc.disjunction(lit for _, _, lit in rules)
             self.decision[rules[0][1]] = enc.conjunction([tier, -above])
             above = enc.disjunction([above, tier])
         nothing = -above
         previous = self.decision.get(side.default)
         self.decision[side.default] = nothing if previous is None else enc.disjunction([previous, nothing])
+
+    def decides(self, rule_id: str) -> int:
+        """The literal "the rule applies and no more severe rule does" (the rule must be on this side)."""
+        found = self._decides.get(rule_id)
+        if found is None:
+            found = self._decides[rule_id] = self.enc.conjunction([self.applies[rule_id], -self._above[rule_id]])
+        return found
 
 
 class KeySearch:
@@ -83,6 +95,8 @@ class KeySearch:
         self.applies = self.sides[0].applies | self.sides[1].applies   # unchanged rules: either side's literal
         self.changed: frozenset = frozenset()
         self.key: list[tuple[int, int, str, str]] = []   # (literal, side, "decision" | "rule", name)
+        #: per side: ([(decision, literal)], {decision: [(changed rule giving it, its decides literal)]})
+        self.projection: list[tuple[list, dict]] = []
         self.selector = 0
 
     def differ_somewhere(self, a: int, b: int, within: int) -> bool:
@@ -98,7 +112,14 @@ class KeySearch:
         names = sorted(set(self.sides[0].decision) | set(self.sides[1].decision))
         for index, side in enumerate(self.sides):
             self.key += [(side.decision[n], index, "decision", n) for n in names if n in side.decision]
-            self.key += [(side.decides[r], index, "rule", r) for r in sorted(changed) if r in side.decides]
+            self.key += [(side.decides(r), index, "rule", r) for r in sorted(changed) if r in side.applies]
+            # a key is fixed by the side's decision and the changed rules giving that decision (a rule
+            # decides only when its decision is the side's): the short projection of a model
+            by_decision: dict[str, list[tuple[str, int]]] = {}
+            for rule_id in sorted(changed):
+                if rule_id in side.applies:
+                    by_decision.setdefault(side.decision_of[rule_id], []).append((rule_id, side.decides(rule_id)))
+            self.projection.append(([(n, side.decision[n]) for n in names if n in side.decision], by_decision))
         enc.add([enc.literal(guard)])
         enc.add(self._differs(names))
         self.selector = enc.new_literal()
@@ -111,7 +132,8 @@ class KeySearch:
         false = -enc.true
         witnesses = [self._both(old.decision.get(n, false), -new.decision.get(n, false)) for n in names]
         for rule_id in sorted(self.changed):
-            a, b = old.decides.get(rule_id, false), new.decides.get(rule_id, false)
+            a = old.decides(rule_id) if rule_id in old.applies else false
+            b = new.decides(rule_id) if rule_id in new.applies else false
             witnesses += [self._both(a, -b), self._both(-a, b)]
         return witnesses
 
@@ -139,32 +161,41 @@ class KeySearch:
 
         ``unchanged``: decision -> the unchanged rules giving it; those applying in a key's model are
         the candidates for its always co-deciding rules (read from the model now, so that models
-        are never kept)."""
+        are never kept). Each key is blocked by a short clause: the negation of the side's decision
+        literals and of the changed rules of those decisions (the other changed rules cannot decide)."""
         enc = self.enc
         applies = self.applies
         probes = {d: [(rid, abs(applies[rid]) - 1, applies[rid] > 0) for rid in rules]
                   for d, rules in unchanged.items()}
-        key = [(abs(lit) - 1, lit > 0, side, what, name) for lit, side, what, name in self.key]
+        projection = [([(name, abs(lit) - 1, lit > 0, lit) for name, lit in decisions],
+                       {d: [(rid, abs(lit) - 1, lit > 0, lit) for rid, lit in rules] for d, rules in by.items()})
+                      for decisions, by in self.projection]
+        cell = enc.cell
+        variables = range(len(enc.layout))
         while True:
             model = self.solve([self.selector])
             if model is None:
                 return
             size = len(model)
-            values = tuple(index < size and (model[index] > 0) == positive for index, positive, _, _, _ in key)
-            decisions, changed = ["", ""], (set(), set())
-            for (_, _, side, what, name), truth in zip(key, values):
-                if truth:
-                    if what == "decision":
+            decisions, changed, assumptions = ["", ""], (set(), set()), []
+            for side, (literals, by_decision) in enumerate(projection):
+                for name, index, positive, lit in literals:
+                    if index < size and (model[index] > 0) == positive:
                         decisions[side] = name
+                        assumptions.append(lit)
+                        break
+                for rid, index, positive, lit in by_decision.get(decisions[side], ()):
+                    if index < size and (model[index] > 0) == positive:
+                        changed[side].add(rid)
+                        assumptions.append(lit)
                     else:
-                        changed[side].add(name)
-            assumptions = tuple(lit if truth else -lit for (lit, _, _, _), truth in zip(self.key, values))
-            cells = tuple(enc.cell(model, var) for var in range(len(enc.layout)))
+                        assumptions.append(-lit)
+            cells = tuple(cell(model, var) for var in variables)
             candidates = probes.get(decisions[0], []) + (probes.get(decisions[1], []) if decisions[1] != decisions[0] else [])
             applying = frozenset(rid for rid, index, positive in candidates
                                  if index < size and (model[index] > 0) == positive)
             found.append(Found(decisions[0], decisions[1], frozenset(changed[0]), frozenset(changed[1]),
-                               assumptions, cells, applying))
+                               tuple(assumptions), cells, applying))
             enc.add([-self.selector, *(-lit for lit in assumptions)])
 
     def _region(self, key: Found) -> list[int]:
@@ -234,9 +265,10 @@ class KeySearch:
         """The region broken down by one version's full outcome: (decision, every deciding rule)."""
         enc, value = self.enc, Encoding.value
         lits = self.sides[side]
-        projected = sorted(set(lits.decides.values()) - {enc.true, -enc.true})
+        decides = {rid: lits.decides(rid) for rid in lits.applies}
+        projected = sorted(set(decides.values()) - {enc.true, -enc.true})
         names: dict[int, list[str]] = {}
-        for rid, lit in lits.decides.items():
+        for rid, lit in decides.items():
             names.setdefault(lit, []).append(rid)
         breakdown = enc.new_literal()
         enc.add([breakdown, -breakdown])

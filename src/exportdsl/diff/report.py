@@ -117,9 +117,10 @@ def _by_rule(result) -> dict[str, list[int]]:
 def _rule_notes(result) -> dict[str, str]:
     """Rule id -> "title (cite)" for the changed rules that have them (new version first)."""
     notes = {}
+    by_id = [{r.id: r for r in policy.rules} for policy in (result.new, result.old)]
     for rule_id in changed_rules(result):
-        for policy in (result.new, result.old):
-            rule = next((r for r in policy.rules if r.id == rule_id), None)
+        for rules in by_id:
+            rule = rules.get(rule_id)
             if rule is not None and (rule.title or rule.cite):
                 notes[rule_id] = " ".join(filter(None, [rule.title, f"({rule.cite})" if rule.cite else None]))
                 break
@@ -280,6 +281,7 @@ def _region_json(region, number: int) -> dict:
 def to_json(result, labels: tuple[str, str] | None = None) -> dict:
     """The whole diff as JSON-ready data (stable key and region order)."""
     old_label, new_label = _labels(result, labels)
+    notes = _rule_notes(result)
     return {
         "old": {"name": result.old.name, "version": result.old.version, "label": old_label},
         "new": {"name": result.new.name, "version": result.new.version, "label": new_label},
@@ -289,7 +291,7 @@ def to_json(result, labels: tuple[str, str] | None = None) -> dict:
                     "region_meaning": REGION_MEANING,
                     "transitions": result.summary(), "rules": result.rule_summary(),
                     "regions_by_transition": _transitions(result), "regions_by_changed_rule": _by_rule(result)},
-        "changed_rules": [{"id": rule, "note": _rule_notes(result).get(rule)} for rule in changed_rules(result)],
+        "changed_rules": [{"id": rule, "note": notes.get(rule)} for rule in changed_rules(result)],
         "structural": [change.to_json() for change in result.structural],
         "regions": [_region_json(region, number) for number, region in enumerate(result.regions, 1)],
     }
