@@ -35,7 +35,7 @@ class Side:
 
 @attrs.frozen(slots=True)
 class Found:
-    """One key: its decisions and changed deciders, the key literals' values, and a model's cells."""
+    """One key: its decisions and changed deciders, the literals that fix it, and a model's cells."""
 
     old: str
     new: str
@@ -43,7 +43,6 @@ class Found:
     new_changed: frozenset
     assumptions: tuple
     cells: tuple
-    applies: frozenset   # unchanged rules giving the old or new decision that apply in the model
 
 
 class _SideLiterals:
@@ -92,7 +91,6 @@ class KeySearch:
         self.max_calls = max_calls
         self.calls = 0
         self.sides = (_SideLiterals(self.enc, old), _SideLiterals(self.enc, new))
-        self.applies = self.sides[0].applies | self.sides[1].applies   # unchanged rules: either side's literal
         self.changed: frozenset = frozenset()
         self.key: list[tuple[int, int, str, str]] = []   # (literal, side, "decision" | "rule", name)
         #: per side: ([(decision, literal)], {decision: [(changed rule giving it, its decides literal)]})
@@ -156,17 +154,13 @@ class KeySearch:
         return solver.get_model() if solver.solve(assumptions=list(assumptions)) else None
 
     # ---- enumeration of the keys
-    def keys(self, found: list[Found], unchanged: dict[str, list[str]]) -> None:
+    def keys(self, found: list[Found]) -> None:
         """Append every key to ``found`` (raises :class:`OutOfBudget` with the ones found so far kept).
 
-        ``unchanged``: decision -> the unchanged rules giving it; those applying in a key's model are
-        the candidates for its always co-deciding rules (read from the model now, so that models
-        are never kept). Each key is blocked by a short clause: the negation of the side's decision
-        literals and of the changed rules of those decisions (the other changed rules cannot decide)."""
+        Only the literals that fix the key and the fact variables' cells are read from each model.
+        Each key is blocked by a short clause: the negation of the sides' decision literals and of
+        the changed rules of those decisions (the other changed rules cannot decide)."""
         enc = self.enc
-        applies = self.applies
-        probes = {d: [(rid, abs(applies[rid]) - 1, applies[rid] > 0) for rid in rules]
-                  for d, rules in unchanged.items()}
         projection = [([(name, abs(lit) - 1, lit > 0, lit) for name, lit in decisions],
                        {d: [(rid, abs(lit) - 1, lit > 0, lit) for rid, lit in rules] for d, rules in by.items()})
                       for decisions, by in self.projection]
@@ -190,47 +184,45 @@ class KeySearch:
                         assumptions.append(lit)
                     else:
                         assumptions.append(-lit)
-            cells = tuple(cell(model, var) for var in variables)
-            candidates = probes.get(decisions[0], []) + (probes.get(decisions[1], []) if decisions[1] != decisions[0] else [])
-            applying = frozenset(rid for rid, index, positive in candidates
-                                 if index < size and (model[index] > 0) == positive)
             found.append(Found(decisions[0], decisions[1], frozenset(changed[0]), frozenset(changed[1]),
-                               tuple(assumptions), cells, applying))
+                               tuple(assumptions), tuple(cell(model, var) for var in variables)))
             enc.add([-self.selector, *(-lit for lit in assumptions)])
 
     def _region(self, key: Found) -> list[int]:
         return [*key.assumptions, -self.selector]
 
     # ---- questions about one region
-    def always(self, key: Found, candidates: list[str]) -> tuple[str, ...]:
-        """The candidate rules (unchanged, so one literal on both sides) that apply at every
-        transaction of the region, in the order given."""
-        applies, enc = self.applies, self.enc
-        open_ = [rid for rid in candidates if rid in key.applies]
+    def always(self, key: Found, candidates: list[tuple[int, str]]) -> set[tuple[int, str]]:
+        """The candidates ``(side, rule)`` (rules deciding at the region's witness) that apply at
+        every transaction of the region: each question asks for a transaction where one of the open
+        candidates fails, and drops the ones that fail there, until none can."""
+        enc = self.enc
+        literal = {(side, rid): self.sides[side].applies[rid] for side, rid in candidates}
+        open_ = set(literal.values())
         while open_:
-            # one question for all of them: can one of the open candidates fail to apply here?
             trigger = enc.new_literal()
-            enc.add([-trigger, *(-applies[rid] for rid in open_)])
+            enc.add([-trigger, *(-lit for lit in sorted(open_))])
             model = self.solve([*self._region(key), trigger])
             enc.add([-trigger])
             if model is None:
                 break
-            open_ = [r for r in open_ if Encoding.value(model, applies[r])]
-        return tuple(r for r in candidates if r in open_)
+            open_ = {lit for lit in open_ if Encoding.value(model, lit)}
+        return {pair for pair, lit in literal.items() if lit in open_}
 
-    def sometimes(self, key: Found, candidates: list[str], always: tuple) -> tuple[str, ...]:
-        """The candidate rules that apply at some transaction of the region but not at all of them."""
-        applies = self.applies
-        seen = set(key.applies)
-        remaining = [r for r in candidates if r not in always and r not in seen]
+    def sometimes(self, key: Found, candidates: list[tuple[int, str]], seen: set) -> set[tuple[int, str]]:
+        """The candidates ``(side, rule)`` that apply at some transaction of the region (``seen``:
+        the ones known to)."""
+        literal = {(side, rid): self.sides[side].applies[rid] for side, rid in candidates}
+        seen = set(seen) & set(literal)
+        remaining = [pair for pair in candidates if pair not in seen]
         while remaining:
-            rid = remaining.pop(0)
-            model = self.solve([*self._region(key), applies[rid]])
+            pair = remaining.pop(0)
+            model = self.solve([*self._region(key), literal[pair]])
             if model is not None:
-                seen.update(r for r in remaining if Encoding.value(model, applies[r]))
-                seen.add(rid)
-                remaining = [r for r in remaining if r not in seen]
-        return tuple(r for r in candidates if r in seen and r not in always)
+                seen.add(pair)
+                seen.update(other for other in remaining if Encoding.value(model, literal[other]))
+                remaining = [other for other in remaining if other not in seen]
+        return seen
 
     def outline(self, key: Found, hull: dict[int, frozenset]) -> dict[int, frozenset]:
         """The tightest per-variable bounds of the region, for the variables of ``hull`` (cells that

@@ -398,7 +398,7 @@ PARTITION_ATTEMPT = Budget(max_nodes=20_000, max_boxes=2_000)
 
 def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
          as_of: str | None = None, budget: Budget = Budget(), outline: bool = False,
-         detail: int | None = None, engine: str = "auto") -> DiffResult:
+         detail: int | None = None, engine: str = "auto", evaluators: tuple | None = None) -> DiffResult:
     """Compare two checked policies exactly (optionally only where a condition holds, or on one date).
 
     One region per key (old decision, new decision, changed old deciders, changed new deciders).
@@ -407,8 +407,10 @@ def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
     number (1-based) whose breakdown by the full old outcome goes to ``DiffResult.detail``.
     ``engine``: ``"auto"`` (the partition search for pairs of at most :data:`PARTITION_RULES` rules
     when it finishes within :data:`PARTITION_ATTEMPT`, else SAT), ``"partition"`` or ``"sat"``.
+    ``evaluators``: the ``decide`` functions of the two policies already compiled (``Policy.decide``),
+    which check the witnesses instead of compiling both policies again.
     """
-    from .assemble import Keyer, from_keys, from_partition, verify_witnesses
+    from .assemble import Keyer, check_witnesses, from_keys, from_partition
     from .keyed import KeySearch, OutOfBudget
     from .structure import CUT_SHORT, structural_changes
 
@@ -460,15 +462,15 @@ def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
                 raw = None
     if raw is not None:
         regions, breakdown = from_partition(space, dims, raw, changed, declared, keyer, deadline, detail)
+        check_witnesses([r.witness for r in regions], [r.key for r in regions], (old, new), changed, evaluators)
         used_engine = "partition"
     else:
         regions, breakdown, found_all = from_keys(search, space, dims, (old, new), changed, orders,
-                                                  declared, keyer, outline, detail)
+                                                  declared, keyer, outline, detail, evaluators)
         complete = complete and found_all
         nodes = search.calls
         used_engine = "sat"
     search.enc.delete()
-    verify_witnesses(regions, old, new, changed)
     where_text = _where_text(where_ir, old, new)
     structural = tuple(structural_changes(old, new, deadline))
     complete = complete and not any(change.kind == CUT_SHORT for change in structural)
