@@ -243,6 +243,13 @@ def _is_single(space, var_index: int) -> bool:
     return members is not None and len(members) == 1
 
 
+def _values_text(space, element: FactType, values) -> str:
+    """A set literal, or the policy's own named set holding exactly these values (``april_elements``)."""
+    named = getattr(space, "named_sets", {})
+    name = named.get(frozenset(str(v) for v in values)) if len(values) > 1 else None
+    return name or set_text(element, values)
+
+
 def _any_text(space, fact: str, var_indices, negated: bool = False) -> str:
     """``fact`` holds an element of one of the classes (or none of them, ``negated``).
 
@@ -258,12 +265,12 @@ def _any_text(space, fact: str, var_indices, negated: bool = False) -> str:
         if _members(space, other[0]) is None or len(excluded) < len(explicit):
             if not excluded:
                 return f"{fact} is empty" if negated else f"{fact} is not empty"
-            text = f"{fact} contains any not in {set_text(element, excluded)}"
+            text = f"{fact} contains any not in {_values_text(space, element, excluded)}"
             return f"not {text}" if negated else text
     if len(explicit) == 1:
         text = f"{fact} contains {value_text(element, explicit[0])}"
     else:
-        text = f"{fact} contains any {set_text(element, explicit)}"
+        text = f"{fact} contains any {_values_text(space, element, explicit)}"
     return f"not {text}" if negated else text
 
 
@@ -275,7 +282,7 @@ def _present_text(space, fact: str, var_indices) -> list[str]:
     if len(singles) == 1:
         texts.append(f"{fact} contains {value_text(element, singles[0])}")
     elif singles:
-        texts.append(f"{fact} contains all {set_text(element, singles)}")
+        texts.append(f"{fact} contains all {_values_text(space, element, singles)}")
     texts.extend(_any_text(space, fact, [v]) for v in var_indices if not _is_single(space, v))
     return texts
 

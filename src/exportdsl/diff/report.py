@@ -29,6 +29,9 @@ REGION_MEANING = ("a region is the set of transactions whose decision changes th
                   "because of the same changed rules")
 #: What an outline region's condition means.
 OUTLINE_MEANING = "outline (tightest per-fact bounds); membership is exact through the changed rules"
+#: What a large report says instead of an outline it did not compute.
+NOT_OUTLINED = ("not computed for a report of this many regions (run with --outline, or --detail N for one "
+                "region); membership is exact through the changed rules")
 #: Conditions longer than this are shown as a list of their conjuncts.
 LONG_CONDITION = 160
 
@@ -131,8 +134,25 @@ def _numbers(numbers: list[int]) -> str:
     return ", ".join(f"[{n}]" for n in numbers)
 
 
-def _rules(rules) -> str:
-    return ", ".join(rules) if rules else "no rule (default)"
+def _rules(region, side: str, default: str | None) -> str:
+    """The changed rules deciding on one side; without any, what does decide there: the default (no
+    rule at all, known when the co-deciding unchanged rules were computed and there are none), or
+    unchanged rules."""
+    rules = getattr(region, f"{side}_rules")
+    if rules:
+        return ", ".join(rules)
+    decision = getattr(region, side)
+    unchanged = tuple(getattr(region, f"{side}_always", ()) or ()) + tuple(getattr(region, f"{side}_sometimes", ()) or ())
+    if decision != default or getattr(region, f"{side}_always", ()):
+        return "no changed rule (unchanged rules decide)"
+    if not unchanged and getattr(region, "sometimes_known", True):
+        return "no rule (default)"
+    return "no changed rule (the default or unchanged rules)"
+
+
+def _deciders(result, region) -> tuple[str, str]:
+    """The "old: ...; new: ..." texts of a region."""
+    return _rules(region, "old", getattr(result.old, "default", None)), _rules(region, "new", getattr(result.new, "default", None))
 
 
 def _co_deciding(region, detail: int) -> list[str]:
@@ -148,7 +168,7 @@ def _co_deciding(region, detail: int) -> list[str]:
             more = f" and {len(sometimes) - detail} more" if detail and len(sometimes) > detail else ""
             lines.append(f"{side}: {len(sometimes)} unchanged rule(s) also deciding in part{shown}{more}")
     if getattr(region, "exact", True) is False:
-        lines.append(f"condition: {OUTLINE_MEANING}")
+        lines.append(f"condition: {OUTLINE_MEANING if region.condition else NOT_OUTLINED}")
     return lines
 
 
@@ -310,7 +330,9 @@ def _header(result, labels) -> list[str]:
 
 
 def _tree_lines(region, pad: str) -> list[str]:
-    """The condition in text: one line when short, else an outline of its conjuncts."""
+    """The condition in text: one line when short, else an outline of its conjuncts (none when not computed)."""
+    if not region.condition:
+        return []
     if not _is_long(region):
         return [f"{pad}where: {region.condition}"]
     return [f"{pad}{text}" if depth == 0 else f"{pad}{'  ' * depth}- {text}"
@@ -351,8 +373,9 @@ def to_text(result, color: bool = False, labels: tuple[str, str] | None = None, 
     if not result.regions:
         out.append("  no transaction changes decision" + (" (within the searched part)" if not result.complete else ""))
     for number, region in enumerate(result.regions, 1):
+        old_rules, new_rules = _deciders(result, region)
         out.append(f"  [{number}] {paint(t(region.old), 'yellow')} → {paint(t(region.new), 'green')}"
-                   f"   old: {t(_rules(region.old_rules))}; new: {t(_rules(region.new_rules))}")
+                   f"   old: {t(old_rules)}; new: {t(new_rules)}")
         out.extend(f"      {t(line)}" for line in _co_deciding(region, detail))
         out.extend(t(line) for line in _tree_lines(region, "      "))
         out.append("      witness: " + paint(t(dumps(region.witness)), "dim"))
@@ -363,6 +386,8 @@ def to_text(result, color: bool = False, labels: tuple[str, str] | None = None, 
 
 def _md_tree(region, pad: str) -> list[str]:
     """The condition in Markdown: one code span when short, else nested lists of code spans."""
+    if not region.condition:
+        return []
     if not _is_long(region):
         return [f"{pad}where {markdown_code(region.condition)}"]
     lines = []
@@ -402,8 +427,8 @@ def to_markdown(result, labels: tuple[str, str] | None = None, detail: int = 0) 
     if not result.regions:
         out.append("No transaction changes decision.")
     for number, region in enumerate(result.regions, 1):
-        out += [f"{number}. **{m(region.old)} → {m(region.new)}** (old: {m(_rules(region.old_rules))}; "
-                f"new: {m(_rules(region.new_rules))})", ""]
+        old_rules, new_rules = _deciders(result, region)
+        out += [f"{number}. **{m(region.old)} → {m(region.new)}** (old: {m(old_rules)}; new: {m(new_rules)})", ""]
         out += [f"   {m(line)}" for line in _co_deciding(region, detail)]
         out += [*_md_tree(region, "   "), "", "   <details><summary>witness</summary>", "",
                 f"   {markdown_code(dumps(region.witness))}", "", "   </details>", ""]
@@ -431,6 +456,8 @@ def _e(text) -> str:
 
 
 def _html_tree(region) -> str:
+    if not region.condition:
+        return ""
     if not _is_long(region):
         return f"<pre>{_e(region.condition)}</pre>"
     out, open_lists = [], 0
@@ -488,10 +515,11 @@ def to_html(result, labels: tuple[str, str] | None = None, detail: int = 0) -> s
         parts.append("<p>No transaction changes decision.</p>")
     for number, region in enumerate(result.regions, 1):
         co = "".join(f"<p>{e(line)}</p>" for line in _co_deciding(region, detail))
+        old_rules, new_rules = _deciders(result, region)
         parts.append(
             f"<div class=\"region\" id=\"region-{number}\"><p><b>{number}.</b> "
             f"<span class=\"old\">{e(region.old)}</span> → <span class=\"new\">{e(region.new)}</span> "
-            f"&nbsp; old: <code>{e(_rules(region.old_rules))}</code>; new: <code>{e(_rules(region.new_rules))}</code></p>"
+            f"&nbsp; old: <code>{e(old_rules)}</code>; new: <code>{e(new_rules)}</code></p>"
             f"{co}{_html_tree(region)}<details><summary>witness</summary>"
             f"<pre>{e(dumps(region.witness, indent=2))}</pre></details></div>")
     parts.append("</body></html>")
