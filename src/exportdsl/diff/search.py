@@ -58,6 +58,7 @@ class Space:
         self.by_fact: dict[str, list[int]] = {}
         self.class_of: dict[tuple[str, object], int] = {}
         self._atoms: dict[ir.Expr, int] = {}
+        self._rules: dict[ir.Expr, int] = {}
         #: values -> the name of a named set holding exactly them, for conditions (see :func:`named_sets`)
         self.named_sets: dict[frozenset, str] = {}
         for i, v in enumerate(self.variables):
@@ -85,6 +86,14 @@ class Space:
         result = self._lower(expr)
         self._lowered[key] = (expr, result)   # the node itself is kept, so that its id stays unique
         return result
+
+    def lower_rule(self, expr: ir.Expr) -> int:
+        """:meth:`lower` for a rule's whole condition, memoised by structural equality: the rules
+        a new version keeps as they were (equal IR, but other objects) are lowered once."""
+        found = self._rules.get(expr)
+        if found is None:
+            found = self._rules[expr] = self.lower(expr)
+        return found
 
     def _lower(self, expr: ir.Expr) -> int:
         store = self.store
@@ -316,7 +325,7 @@ def _state(space: Space, policy: ir.Policy) -> tuple:
     if invalid != FALSE:
         entries.append((len(policy.decisions), INVALID, INVALID, invalid))
     for rule in policy.rules:
-        cond = store.conj([space.lower(conditions[rule.id]), valid])
+        cond = store.conj([space.lower_rule(conditions[rule.id]), valid])
         entries.append((policy.severity(rule.decision), rule.id, rule.decision, cond))
     entries.sort(key=lambda e: (-e[0], e[1]))
     return _normal(entries)
@@ -418,7 +427,10 @@ def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
     deadline = started + budget.max_seconds
     facts = union_facts(old, new)
     where_ir = _where(where, old, new, facts, as_of)
-    exprs = [r.condition for p in (old, new) for r in p.rules] + ([where_ir] if where_ir is not None else [])
+    # the constants and element groups of the conditions: a rule the new version kept as it was adds nothing
+    kept = {r.id: r.condition for r in old.rules}
+    exprs = [r.condition for r in old.rules] + [r.condition for r in new.rules if kept.get(r.id) != r.condition] + \
+        ([where_ir] if where_ir is not None else [])
     try:
         used = constants(exprs, deadline)
         groups = element_groups(exprs, deadline)
@@ -507,7 +519,7 @@ def _side(space: Space, policy: ir.Policy):
     invalid = _invalid_condition(space, policy)
     if invalid != FALSE:
         entries.append((len(policy.decisions), INVALID, INVALID, invalid))
-    entries += [(policy.severity(rule.decision), rule.id, rule.decision, space.lower(conditions[rule.id]))
+    entries += [(policy.severity(rule.decision), rule.id, rule.decision, space.lower_rule(conditions[rule.id]))
                 for rule in policy.rules]
     return Side(tuple(entries), policy.default)
 
