@@ -183,9 +183,13 @@ def from_keys(search, space, dims, policies, changed, orders, declared, keyer, o
     for number, ((key, f), outcome) in enumerate(zip(keyed, outcomes)):
         # the unchanged rules deciding at the witness: the candidates for deciding throughout
         at_witness = [(side, rid) for side in (0, 1) for rid in outcome[side][1] if rid not in changed]
-        always, sometimes, condition, known = set(), set(), "", False
+        # those implied by the conditions of the region's changed deciders (and --where) decide
+        # throughout without a question to the solver; the others are asked
+        premises = [conditions[side][rid] for side in (0, 1) for rid in key[2 + side]] + [keyer.guard]
+        implied = {pair for pair in at_witness if space.store.implies(premises, conditions[pair[0]][pair[1]])}
+        always, sometimes, condition, known = implied, set(), "", False
         try:
-            always = search.always(f, at_witness)
+            always = implied | search.always(f, [pair for pair in at_witness if pair not in implied])
             if outline:
                 every = [(side, rule.id) for side in (0, 1) for rule in unchanged[side] if rule.decision == key[side]]
                 sometimes = search.sometimes(f, every, set(at_witness)) - always

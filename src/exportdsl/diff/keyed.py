@@ -200,10 +200,13 @@ class KeySearch:
         literal = {(side, rid): self.sides[side].applies[rid] for side, rid in candidates}
         open_ = set(literal.values())
         while open_:
-            trigger = enc.new_literal()
-            enc.add([-trigger, *(-lit for lit in sorted(open_))])
-            model = self.solve([*self._region(key), trigger])
-            enc.add([-trigger])
+            if len(open_) == 1:   # one candidate: its failure is an assumption, no clause needed
+                model = self.solve([*self._region(key), -next(iter(open_))])
+            else:
+                trigger = enc.new_literal()
+                enc.add([-trigger, *(-lit for lit in sorted(open_))])
+                model = self.solve([*self._region(key), trigger])
+                enc.add([-trigger])
             if model is None:
                 break
             open_ = {lit for lit in open_ if Encoding.value(model, lit)}
