@@ -13,7 +13,11 @@ Cases and targets (issue 10):
    from the command line (compiling included) <= 10 s, peak RSS <= 1 GB.
 
 "Regions and witnesses" is the diff without the per-region extras (the always co-deciding rules,
-and the outline conditions of reports of at most 200 regions); the script prints every stage.
+and the outline conditions of reports of at most 200 regions): setup, keys, witnesses and their
+check. The script prints the wall and CPU time of every stage (parse+check, compile, setup, keys,
+witnesses, verify, always, outline, text and JSON rendering) of a run in a child process, and the
+wall time, CPU time and peak RSS of ``exportdsl diff`` for the text and JSON reports, each in a
+child process killed past its timeout (the report then says so instead of hanging).
 
 The generated rules are shaped like the rare-earth rules (a seeded ``random.Random``, so every run
 diffs the same policies): 3 to 6 conjuncts over the shipping date (``effective`` / ``until``),

@@ -5,10 +5,11 @@ C are the changed rules (see :func:`search.changed_rules`). Each version's rules
 ``<invalid>`` pseudo-rule on top) are encoded once (:mod:`.encode`); a rule *decides* when it
 applies and no rule of a more severe decision does. The solver is asked for a transaction whose
 key's old half differs from its new half (its outcome changes); each model found is projected
-on the key literals (both versions' decision and changed deciders) and a clause blocks that key,
-until the solver proves that no further key exists. The blocking clauses hang on one selector
-literal, so that later questions about one region (its always co-deciding rules, its outline,
-its breakdown) can assume the region's key instead.
+on the literals that fix its key (each side's decision, and the changed rules of that decision:
+no other rule can decide there) and a clause of their negations blocks that key, until the solver
+proves that no further key exists. Only those literals and the facts' cells are read from a
+model. The blocking clauses hang on one selector literal, so that later questions about one
+region (its always co-deciding rules, its outline, its breakdown) can assume the region's key.
 """
 
 from __future__ import annotations
