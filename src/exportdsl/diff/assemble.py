@@ -186,10 +186,9 @@ def from_keys(search, space, dims, policies, changed, orders, declared, keyer, o
         # those implied by the conditions of the region's changed deciders (and --where) decide
         # throughout without a question to the solver; the others are asked
         premises = [conditions[side][rid] for side in (0, 1) for rid in key[2 + side]] + [keyer.guard]
-        implied = {pair for pair in at_witness if space.store.implies(premises, conditions[pair[0]][pair[1]])}
-        always, sometimes, condition, known = implied, set(), "", False
+        always, sometimes, condition, known = set(), set(), "", False
         try:
-            always = implied | search.always(f, [pair for pair in at_witness if pair not in implied])
+            always = search.always(f, at_witness, premises, conditions)
             if outline:
                 every = [(side, rule.id) for side in (0, 1) for rule in unchanged[side] if rule.decision == key[side]]
                 sometimes = search.sometimes(f, every, set(at_witness)) - always

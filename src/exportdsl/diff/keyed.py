@@ -193,12 +193,17 @@ class KeySearch:
         return [*key.assumptions, -self.selector]
 
     # ---- questions about one region
-    def always(self, key: Found, candidates: list[tuple[int, str]]) -> set[tuple[int, str]]:
+    def always(self, key: Found, candidates: list[tuple[int, str]], premises: list[int] = (),
+               conditions: list[dict] | None = None) -> set[tuple[int, str]]:
         """The candidates ``(side, rule)`` (rules deciding at the region's witness) that apply at
-        every transaction of the region: each question asks for a transaction where one of the open
-        candidates fails, and drops the ones that fail there, until none can."""
+        every transaction of the region. Those whose condition (``conditions[side][rule]``, a store
+        expression) the ``premises`` imply (:meth:`Store.implies`; expressions holding throughout
+        the region) need no solver call; for the others each question asks for a transaction where
+        one of the open candidates fails, and drops the ones that fail there, until none can."""
         enc = self.enc
-        literal = {(side, rid): self.sides[side].applies[rid] for side, rid in candidates}
+        implied = {pair for pair in candidates
+                   if conditions is not None and enc.store.implies(premises, conditions[pair[0]][pair[1]])}
+        literal = {(side, rid): self.sides[side].applies[rid] for side, rid in candidates if (side, rid) not in implied}
         open_ = set(literal.values())
         while open_:
             if len(open_) == 1:   # one candidate: its failure is an assumption, no clause needed
@@ -211,7 +216,7 @@ class KeySearch:
             if model is None:
                 break
             open_ = {lit for lit in open_ if Encoding.value(model, lit)}
-        return {pair for pair, lit in literal.items() if lit in open_}
+        return implied | {pair for pair, lit in literal.items() if lit in open_}
 
     def sometimes(self, key: Found, candidates: list[tuple[int, str]], seen: set) -> set[tuple[int, str]]:
         """The candidates ``(side, rule)`` that apply at some transaction of the region (``seen``:
