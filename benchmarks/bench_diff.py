@@ -13,7 +13,11 @@ Cases and targets (issue 10):
    from the command line (compiling included) <= 10 s, peak RSS <= 1 GB.
 
 "Regions and witnesses" is the diff without the per-region extras (the always co-deciding rules,
-and the outline conditions of reports of at most 200 regions); the script prints every stage.
+and the outline conditions of reports of at most 200 regions): setup, keys, witnesses and their
+check. The script prints the wall and CPU time of every stage (parse+check, compile, setup, keys,
+witnesses, verify, always, outline, text and JSON rendering) of a run in a child process, and the
+wall time, CPU time and peak RSS of ``exportdsl diff`` for the text and JSON reports, each in a
+child process killed past its timeout (the report then says so instead of hanging).
 
 The generated rules are shaped like the rare-earth rules (a seeded ``random.Random``, so every run
 diffs the same policies): 3 to 6 conjuncts over the shipping date (``effective`` / ``until``),
@@ -272,6 +276,22 @@ def _key(result, o, n):
     return (o[0], n[0], tuple(r for r in o[1] if r in changed), tuple(r for r in n[1] if r in changed))
 
 
+def _matching(result, tx) -> list:
+    """The regions a transaction lies in. Regions of the SAT engine decide membership through one
+    shared key function: it runs once per transaction (not once per region: 1,736 regions x 100
+    transactions took minutes), and ``Region.matches`` confirms the region found."""
+    regions = result.regions
+    keyer = regions[0].keyer if regions else None
+    if keyer is None or any(r.keyer is not keyer for r in regions):
+        return [r for r in regions if r.matches(tx)]
+    from exportdsl.semantics import validate_facts
+    declared = regions[0].declared
+    key = keyer(validate_facts(declared, {k: v for k, v in tx.items() if k in declared}))
+    hits = [r for r in regions if r.key == key]
+    assert all(r.matches(tx) for r in hits)
+    return hits
+
+
 def check(old, new, result, samples: int) -> str:
     """Witnesses have their region's key; random transactions change iff exactly one region matches,
     the one of their key."""
@@ -284,7 +304,7 @@ def check(old, new, result, samples: int) -> str:
     for _ in range(samples):
         tx = random_transaction(rng)
         key = _key(result, _outcome(old, tx), _outcome(new, tx))
-        hits = [r for r in result.regions if r.matches(tx)]
+        hits = _matching(result, tx)
         if len(hits) != (key is not None) or (hits and hits[0].key != key):
             return f"WRONG on {tx}: key {key}, {len(hits)} region(s) match"
         changed += key is not None
@@ -332,47 +352,57 @@ class _Abort(Exception):
     """The wall-clock cap of a case ran out (the search budget does not cover merging and rendering)."""
 
 
+#: The stages a generated case reports, in pipeline order: (label, what it covers).
+STAGES = (
+    ("parse+check", "parsing and checking both texts (exportdsl.compile minus compile)"),
+    ("compile", "generating the compiled evaluators of both policies"),
+    ("setup", "the diff before the search: lowering, CNF encoding, the changed rules"),
+    ("keys", "the SAT enumeration of the keys (one model per region)"),
+    ("witnesses", "a witness transaction per region, from its model"),
+    ("verify", "every witness through both compiled evaluators"),
+    ("always", "proving the always co-deciding rules of each region"),
+    ("outline", "outline conditions and sometimes co-deciding rules (on request, or <= 200 regions)"),
+    ("text", "rendering the text report"),
+    ("json", "rendering the JSON report"),
+)
+
+
 class Stages:
-    """CPU and wall times of the diff's stages, by wrapping the diff package's internals (src/ is
-    untouched): setup (lowering, CNF encoding, the changed rules, the partition attempt), keys (the
-    SAT enumeration: regions and their witnesses), regions (always co-deciding rules, outlines),
-    verify (every witness through both compiled evaluators)."""
+    """Wall and CPU time per stage, by wrapping the functions that do each one (src/ is untouched)."""
 
     def __init__(self):
-        from exportdsl.diff import assemble, keyed
-        self.keyed, self.assemble = keyed, assemble
-        self.info: dict = {"stage": "setup"}
+        self.times: dict[str, list[float]] = {}
 
-    def install(self):
-        info, keyed, assemble = self.info, self.keyed, self.assemble
-        keys, verify = keyed.KeySearch.keys, assemble.verify_witnesses
+    def add(self, label: str, wall: float, cpu: float) -> None:
+        entry = self.times.setdefault(label, [0.0, 0.0])
+        entry[0] += wall
+        entry[1] += cpu
 
-        def mark(stage):
-            now = (time.perf_counter(), time.process_time())
-            last = info.pop("_mark", None)
-            if last is not None:
-                info[f"{info['stage']}_s"] = round(now[0] - last[0], 3)
-                info[f"{info['stage']}_cpu"] = round(now[1] - last[1], 3)
-            info["stage"], info["_mark"] = stage, now
+    def wrap(self, owner, name: str, label: str) -> None:
+        original = getattr(owner, name)
 
-        def timed_keys(search, found, *args):
-            mark("keys")
+        def timed(*args, **kwargs):
+            started, cpu = time.perf_counter(), time.process_time()
             try:
-                return keys(search, found, *args)
+                return original(*args, **kwargs)
             finally:
-                info.update(keys_found=len(found), sat_vars=search.enc.top)
-                mark("regions")
+                self.add(label, time.perf_counter() - started, time.process_time() - cpu)
+        setattr(owner, name, timed)
 
-        def timed_verify(*args):
-            mark("verify")
-            result = verify(*args)
-            mark("done")
-            return result
-        keyed.KeySearch.keys, assemble.verify_witnesses = timed_keys, timed_verify
-        self.mark = mark
+    def install(self) -> None:
+        from exportdsl import policy
+        from exportdsl.diff import assemble, keyed, regions
+        self.wrap(policy, "compile_policy", "compile")
+        self.wrap(keyed.KeySearch, "keys", "keys")
+        self.wrap(regions.Witnesses, "__call__", "witnesses")
+        self.wrap(assemble, "check_witnesses", "verify")
+        self.wrap(keyed.KeySearch, "always", "always")
+        for name in ("outline", "sometimes"):
+            self.wrap(keyed.KeySearch, name, "outline")
 
-    def live(self) -> dict:
-        return {k: v for k, v in self.info.items() if not k.startswith("_")}
+    def get(self, label: str) -> tuple[float, float]:
+        wall, cpu = self.times.get(label, (0.0, 0.0))
+        return round(wall, 3), round(cpu, 3)
 
 
 def _limit_memory(megabytes: int) -> None:
@@ -384,14 +414,17 @@ def _limit_memory(megabytes: int) -> None:
 def child(size: int, cap: float, profile_run: bool, memory_mb: int) -> None:
     """One generated case in this (child) process: prints ``RESULT {json}`` and, with --profile-run, a profile."""
     import json
+    import resource
     import signal
     _limit_memory(memory_mb)
     old_text, new_text = generated_pair(size, seed=size)
-    old = exportdsl.compile(old_text, f"<generated {size} old>")
-    new = exportdsl.compile(new_text, f"<generated {size} new>")
     stages = Stages()
     stages.install()
-    stages.mark("setup")
+    started, cpu = time.perf_counter(), time.process_time()
+    old = exportdsl.compile(old_text, f"<generated {size} old>")
+    new = exportdsl.compile(new_text, f"<generated {size} new>")
+    compiled = stages.get("compile")
+    stages.add("parse+check", time.perf_counter() - started - compiled[0], time.process_time() - cpu - compiled[1])
 
     def on_alarm(signum, frame):
         raise _Abort()
@@ -403,26 +436,33 @@ def child(size: int, cap: float, profile_run: bool, memory_mb: int) -> None:
     try:
         if profiler:
             profiler.enable()
-        result = engine(old.ir, new.ir, budget=Budget(max_seconds=cap / 2))   # the rest: merge + render
+        result = engine(old.ir, new.ir, budget=Budget(max_seconds=cap / 2),   # the rest: rendering
+                        evaluators=(old.decide, new.decide))
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        for fmt, render_report in (("text", lambda: result.to_text()),
+                                   ("json", lambda: json.dumps(result.to_json(), indent=2))):
+            began, began_cpu = time.perf_counter(), time.process_time()
+            render_report()
+            stages.add(fmt, time.perf_counter() - began, time.process_time() - began_cpu)
     except _Abort:
         outcome = f"aborted by the {cap:g} s cap"
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     except MemoryError:
         outcome = f"out of memory (cap {memory_mb} MB)"
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     finally:
         if profiler:
             profiler.disable()
         signal.setitimer(signal.ITIMER_REAL, 0)
-    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    info = stages.live()
-    info["cpu_s"] = round(cpu, 3)
-    import resource
-    info["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-    report = {"size": size, "rules": [len(old.rules), len(new.rules)], "outcome": outcome, "seconds": seconds,
-              **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in info.items()}}
+    inner = [stages.get(label) for label in ("keys", "witnesses", "verify", "always", "outline")]
+    stages.add("setup", seconds - sum(w for w, _ in inner), cpu - sum(c for _, c in inner))
+    report = {"size": size, "rules": [len(old.rules), len(new.rules)], "outcome": outcome,
+              "seconds": round(seconds, 3), "cpu_s": round(cpu, 3),
+              "stages": {label: stages.get(label) for label, _ in STAGES if label in stages.times},
+              "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}
     if result is not None:
-        report.update(regions=len(result.regions), lower_bound=result.lower_bound, complete=result.complete,
-                      engine=result.engine, changed_rules=len(result.changed_rules), nodes=result.nodes,
-                      alternatives=sum(max(1, len(r.alternatives)) for r in result.regions))
+        report.update(regions=len(result.regions), complete=result.complete, engine=result.engine,
+                      changed_rules=len(result.changed_rules), nodes=result.nodes)
         if not profile_run and result.complete:
             report["check"] = check(old, new, result, 300 if size <= 500 else 100)
             report["baseline"] = baseline_line(seconds, result, old, new, 20_000)
@@ -496,10 +536,12 @@ def case_april(always_profile: bool) -> bool:
     return met
 
 
-def cli_report(size: int, fmt: str) -> tuple[float, float, int, int]:
-    """The whole report of a generated pair from the command line (``exportdsl diff --format FMT``):
-    (wall s, CPU s, peak RSS MB, exit status) of the child process, compiling included."""
-    import resource
+def cli_report(size: int, fmt: str, timeout: float = 120.0) -> dict:
+    """The whole report of a generated pair from the command line (``exportdsl diff --format FMT``),
+    in a child process: its wall and CPU time, peak RSS (its own, from ``wait4``) and exit status,
+    compiling included; a child that outlives ``timeout`` is killed and reported as such."""
+    import os
+    import signal
     import subprocess
     import tempfile
     old_text, new_text = generated_pair(size, seed=size)
@@ -507,14 +549,28 @@ def cli_report(size: int, fmt: str) -> tuple[float, float, int, int]:
         paths = [Path(folder) / "old.xpol", Path(folder) / "new.xpol"]
         for path, text in zip(paths, (old_text, new_text)):
             path.write_text(text, encoding="utf-8")
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "exportdsl", "diff", *map(str, paths), "--format", fmt,
-                               "-o", str(Path(folder) / f"report.{fmt}")], capture_output=True, text=True)
-        wall = time.perf_counter() - started
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, after.ru_maxrss // 1024, done.returncode
+        with open(Path(folder) / "stderr.txt", "w+", encoding="utf-8") as errors:
+            started = time.perf_counter()
+            process = subprocess.Popen([sys.executable, "-m", "exportdsl", "diff", *map(str, paths), "--format", fmt,
+                                        "-o", str(Path(folder) / f"report.{fmt}")],
+                                       stdout=subprocess.DEVNULL, stderr=errors)
+            while True:
+                pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.perf_counter() - started > timeout:
+                    process.send_signal(signal.SIGKILL)
+                    pid, status, usage = os.wait4(process.pid, 0)
+                    process.returncode = -9
+                    return {"outcome": f"killed after {timeout:g} s", "wall": time.perf_counter() - started,
+                            "cpu": usage.ru_utime + usage.ru_stime, "rss": usage.ru_maxrss // 1024, "exit": None}
+                time.sleep(0.02)
+            wall = time.perf_counter() - started
+            process.returncode = os.waitstatus_to_exitcode(status)
+            errors.seek(0)
+            tail = errors.read()[-300:]
+    return {"outcome": "done", "wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss": usage.ru_maxrss // 1024,
+            "exit": process.returncode, "stderr": tail}
 
 
 def case_generated(size: int, targets: dict, cap: float, always_profile: bool) -> bool:
@@ -524,34 +580,45 @@ def case_generated(size: int, targets: dict, cap: float, always_profile: bool) -
           + f"; run in a child process capped at {cap:g} s)")
     report, _ = run_child(size, cap)
     done = report["outcome"] == "done"
-    seconds = report.get("seconds", float("inf"))
-    # regions and witnesses: everything but the per-region extras (always co-deciding rules, outlines)
-    core = seconds - report.get("regions_s", 0.0)
-    core_cpu = report.get("cpu_s", float("inf")) - report.get("regions_cpu", 0.0)
+    stages = report.get("stages", {})
+    # regions and witnesses: the diff without the per-region extras (always co-deciding rules, outlines)
+    extras = [stages.get(label, (0.0, 0.0)) for label in ("always", "outline")]
+    core = report.get("seconds", float("inf")) - sum(w for w, _ in extras)
+    core_cpu = report.get("cpu_s", float("inf")) - sum(c for _, c in extras)
     met = done and report.get("complete", False) and core <= target and report.get("peak_rss_mb", 0) <= 1024
     if done:
-        print(f"   diff          {seconds:8.3f} s wall, {report['cpu_s']:.3f} s CPU   (engine {report['engine']}; "
+        print(f"   diff          {report['seconds']:8.3f} s wall, {report['cpu_s']:.3f} s CPU   (engine {report['engine']}; "
               f"{report.get('nodes')} SAT calls / search nodes; peak RSS {report['peak_rss_mb']} MB)")
-        print(f"   regions and witnesses {core:8.3f} s wall, {core_cpu:.3f} s CPU")
-        print(f"   regions       {report['regions']:8d}   (keys found by the enumeration: {report.get('keys_found', '-')}; "
+        print(f"   regions and witnesses {core:8.3f} s wall, {core_cpu:.3f} s CPU   (the diff minus always and outline)")
+        print(f"   regions       {report['regions']:8d}   (= the keys the enumeration found, one region per key; "
               f"changed rules: {report['changed_rules']})")
         print(f"   complete      {'yes' if report['complete'] else 'NO (budget ran out)'}")
     else:
-        print(f"   time          > {seconds:.1f} s: {report['outcome']}, during {report.get('stage')}")
+        print(f"   diff          > {report.get('seconds', cap):.1f} s: {report['outcome']}")
     print(f"   target        {_verdict(met, core, target)}")
-    stages = {k: report[k] for k in sorted(report) if k.endswith("_s") or k.endswith("_cpu")}
-    print(f"   stages        {stages}")
+    print("   stages        (wall s / CPU s)")
+    for label, meaning in STAGES:
+        if label in stages:
+            wall, cpu = stages[label]
+            print(f"      {label:<12} {wall:7.3f} / {cpu:7.3f}   {meaning}")
     if "check" in report:
         print(f"   check         {report['check']}")
     if "baseline" in report:
         print(f"   baseline      {report['baseline']}")
     if "cli" in targets:
         for fmt in ("text", "json"):
-            wall, cpu, rss, status = cli_report(size, fmt)
-            ok = wall <= targets["cli"] and rss <= 1024 and status == 1
+            run = cli_report(size, fmt, timeout=max(60.0, 6 * targets["cli"]))
+            ok = run["outcome"] == "done" and run["wall"] <= targets["cli"] and run["rss"] <= 1024 and run["exit"] == 1
             met = met and ok
-            print(f"   CLI --format {fmt:<5} {wall:7.3f} s wall, {cpu:.3f} s CPU, peak RSS {rss} MB, exit {status}: "
-                  f"{'MET' if ok else 'MISSED'}")
+            print(f"   CLI --format {fmt:<5} {run['wall']:7.3f} s wall, {run['cpu']:.3f} s CPU, peak RSS {run['rss']} MB, "
+                  f"exit {run['exit']}: {'MET' if ok else 'MISSED'}"
+                  + ("" if run["outcome"] == "done" else f" ({run['outcome']})")
+                  + (f"; stderr: {run['stderr'].strip()}" if run.get("exit") not in (0, 1, None) else ""))
+        parse = stages.get("parse+check", (0.0, 0.0))
+        if done and parse[0]:
+            whole = parse[0] + stages.get("compile", (0.0, 0.0))[0] + report["seconds"] + stages.get("text", (0.0, 0.0))[0]
+            print(f"   parse+check   {parse[0]:.3f} s of the {whole:.3f} s the in-process stages of a text report take "
+                  f"({100 * parse[0] / whole:.0f} %)")
     if not met or always_profile:
         report, text = run_child(size, min(cap, 30.0), profile_run=True)
         print(f"   cProfile of a run capped at {min(cap, 30.0):g} s ({report['outcome']}):")

@@ -786,3 +786,16 @@ def test_region_text_of_a_set_with_many_classes_is_exact():
                 hits = [i for i, probe in enumerate(probes) if probe.decide({"s": value})[0] == "b"]
                 assert hits == [i for i, r in enumerate(result.regions) if r.matches({"s": value})]
                 assert len(hits) == (1 if changed else 0), (value, hits)
+
+
+@pytest.mark.parametrize("engine", ["partition", "sat"])
+def test_witnesses_are_checked_with_the_evaluators_given(engine):
+    """The CLI and ``exportdsl.diff`` pass the policies' compiled ``decide`` functions, so that the
+    run-time check of the witnesses does not compile both policies again; the check is really run
+    with them (swapped, no witness gives its region's key: E503)."""
+    old, new = exportdsl.load(APRIL), exportdsl.load(OCTOBER)
+    given = engine_diff(old.ir, new.ir, engine=engine, evaluators=(old.decide, new.decide))
+    assert given.regions and renderings(given) == renderings(engine_diff(old.ir, new.ir, engine=engine))
+    with pytest.raises(exportdsl.Error) as info:
+        engine_diff(old.ir, new.ir, engine=engine, evaluators=(new.decide, old.decide))
+    assert [d.code for d in info.value.diagnostics] == ["E503"]

@@ -232,6 +232,46 @@ def test_co_deciding_rules_and_outline_regions_are_rendered():
     assert [r["id"] for r in data["changed_rules"]] == ["R1"]
 
 
+def test_an_outline_not_computed_says_so_and_shows_no_empty_condition():
+    """Regression: a report of more than 200 regions (outlines on request) printed "condition:
+    outline ..." and then an empty "where:" line."""
+    old = exportdsl.compile(BASE)
+    new = exportdsl.compile(BASE.replace('version "1"', 'version "2"').replace('"acme"', '"acme2"'))
+    result = _with_fields(exportdsl.diff(old, new), condition="", exact=False)
+    text = report.to_text(result)
+    assert report.NOT_OUTLINED in text and report.OUTLINE_MEANING not in text
+    assert "where:" not in text.split("\nRegions\n", 1)[1]
+    assert "where" not in report.to_markdown(result).split("### Regions", 1)[1]
+    assert "<pre></pre>" not in report.to_html(result)
+
+
+DECIDERS = """decisions a < b < c
+default a
+fact x: integer
+rule U { x > 0 -> b }
+"""
+
+
+@pytest.mark.parametrize("engine", ["partition", "sat"])
+def test_a_side_without_changed_deciders_says_what_decides(engine):
+    """Regression: "old: no rule (default)" was printed whenever no *changed* rule decided, also
+    where an unchanged rule gave a decision other than the default (U below, deciding b)."""
+    old = exportdsl.compile(DECIDERS)
+    new = exportdsl.compile(DECIDERS + "rule N { x > 5 -> c }\nrule M { x < -5 -> b }\n")
+    result = diff_ir(old.ir, new.ir, engine=engine)
+    lines = {line.split("]", 1)[1].split("   ")[0].strip(): line for line in report.to_text(result).splitlines()
+             if line.startswith("  [")}
+    assert "old: no changed rule (unchanged rules decide); new: N" in lines["b → c"]
+    # on the default side: no rule at all decides there (known exactly when the co-deciding unchanged
+    # rules were all computed: the partition engine, or the SAT engine with outline=True)
+    default_side = "old: no rule (default); new: M" if engine == "partition" else \
+        "old: no changed rule (the default or unchanged rules); new: M"
+    assert default_side in lines["a → b"]
+    if engine == "sat":
+        outlined = report.to_text(diff_ir(old.ir, new.ir, engine=engine, outline=True))
+        assert "old: no rule (default); new: M" in outlined
+
+
 # ---- the diff command's flags --------------------------------------------------------------------
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-1", "1e999", "-inf", "soon"])

@@ -47,9 +47,8 @@ def diff(old, new, *, where: str | None = None, as_of: str | None = None):
     """
     from .diff import diff as _diff
 
-    def as_ir(policy):
-        return (policy if isinstance(policy, Policy) else load(policy)).ir
-    return _diff(as_ir(old), as_ir(new), where=where, as_of=as_of)
+    old, new = (policy if isinstance(policy, Policy) else load(policy) for policy in (old, new))
+    return _diff(old.ir, new.ir, where=where, as_of=as_of, evaluators=(old.decide, new.decide))
 
 
 def parse(text: str, name: str = "<string>"):

@@ -292,6 +292,8 @@ def cmd_diff(args) -> int:
             options["outline"] = args.outline
         if "detail" in accepted and args.detail is not None:
             options["detail"] = args.detail
+        if "evaluators" in accepted:   # the policies are compiled already: the witness check reuses them
+            options["evaluators"] = (old.decide, new.decide)
         result = diff(old.ir, new.ir, where=args.where, as_of=args.as_of, budget=budget, **options)
         labels = (report.label(old.ir, args.old), report.label(new.ir, args.new))
     impact = None

@@ -14,7 +14,7 @@ from ..backends.python import compile_policy
 from ..errors import Diagnostic, EvaluationError
 from .keyed import OutOfBudget
 from .partition import cell_of
-from .regions import INVALID, DiffError, Region, box_text, dimension_box, make_region, witness
+from .regions import INVALID, DiffError, Region, Witnesses, box_text, dimension_box, make_region
 
 #: Reports with at most this many regions get outline conditions without being asked.
 OUTLINE_LIMIT = 200
@@ -155,38 +155,43 @@ def _hull(space, key: tuple, conditions) -> dict:
     return hull
 
 
-def from_keys(search, space, dims, policies, changed, orders, declared, keyer, outline: bool, detail):
-    """Regions from every key the SAT search finds (witness from the key's model; always co-deciding
-    rules proven under the key; outlines for reports of at most :data:`OUTLINE_LIMIT` regions or on
-    request, sometimes co-deciding rules on request). Returns (regions, breakdown, complete)."""
+def from_keys(search, space, dims, policies, changed, orders, declared, keyer, outline: bool, detail,
+              decides: tuple | None = None):
+    """Regions from every key the SAT search finds: a witness from the key's model, checked through
+    both compiled evaluators (``decides``, else compiled here); the always co-deciding rules proven
+    under the key among those deciding at the witness; outlines for reports of at most
+    :data:`OUTLINE_LIMIT` regions or on request, sometimes co-deciding rules on request.
+    Returns (regions, breakdown, complete)."""
     from .keyed import Found
-    old, new = policies
-    unchanged = [rule for rule in old.rules if rule.id not in changed]
-    by_decision: dict[str, list[str]] = {}
-    for rule in unchanged:
-        by_decision.setdefault(rule.decision, []).append(rule.id)
-    decision_of = {r.id: r.decision for r in unchanged}
     found: list[Found] = []
     complete = True
     try:
-        search.keys(found, by_decision)
+        search.keys(found)
     except OutOfBudget:
         complete = False
 
     def ordered(rules, side):
         return tuple(sorted(rules, key=orders[side].__getitem__))
     keyed = sorted(((f.old, f.new, ordered(f.old_changed, 0), ordered(f.new_changed, 1)), f) for f in found)
+    make_witness = Witnesses(space, dims)
+    witnesses = [make_witness(_point_box(dims, f.cells), number) for number, (_, f) in enumerate(keyed)]
+    outcomes = check_witnesses(witnesses, [key for key, _ in keyed], policies, changed, decides)
     conditions = [{rid: cond for _, rid, _, cond in side.entries} for side in keyer.sides]
+    unchanged = [[rule for rule in policy.rules if rule.id not in changed] for policy in policies]
     shown = outline or len(keyed) <= OUTLINE_LIMIT
     regions = []
-    for number, (key, f) in enumerate(keyed):
-        candidates = sorted(f.applies, key=orders[0].__getitem__)
-        always, sometimes, condition, known = (), (), "", False
+    for number, ((key, f), outcome) in enumerate(zip(keyed, outcomes)):
+        # the unchanged rules deciding at the witness: the candidates for deciding throughout
+        at_witness = [(side, rid) for side in (0, 1) for rid in outcome[side][1] if rid not in changed]
+        # those implied by the conditions of the region's changed deciders (and --where) decide
+        # throughout without a question to the solver; the others are asked
+        premises = [conditions[side][rid] for side in (0, 1) for rid in key[2 + side]] + [keyer.guard]
+        always, sometimes, condition, known = set(), set(), "", False
         try:
-            always = search.always(f, candidates)
+            always = search.always(f, at_witness, premises, conditions)
             if outline:
-                every = by_decision.get(key[0], []) + (by_decision.get(key[1], []) if key[1] != key[0] else [])
-                sometimes = search.sometimes(f, sorted(every, key=orders[0].__getitem__), always)
+                every = [(side, rule.id) for side in (0, 1) for rule in unchanged[side] if rule.decision == key[side]]
+                sometimes = search.sometimes(f, every, set(at_witness)) - always
             if shown:
                 bounds = {v: c for v, c in search.outline(f, _hull(space, key, conditions)).items()
                           if len(c) < len(space.variables[v].cells)}
@@ -194,12 +199,13 @@ def from_keys(search, space, dims, policies, changed, orders, declared, keyer, o
             known = outline
         except OutOfBudget:
             complete = False
+
+        def side_of(pairs, side):
+            return ordered((rid for s, rid in pairs if s == side), side)
         regions.append(Region(
-            key[0], key[1], key[2], key[3], condition, witness(space, dims, _point_box(dims, f.cells), number),
-            old_always=tuple(r for r in always if decision_of[r] == key[0]),
-            new_always=tuple(r for r in always if decision_of[r] == key[1]),
-            old_sometimes=tuple(r for r in sometimes if decision_of[r] == key[0]),
-            new_sometimes=tuple(r for r in sometimes if decision_of[r] == key[1]),
+            key[0], key[1], key[2], key[3], condition, witnesses[number],
+            old_always=side_of(always, 0), new_always=side_of(always, 1),
+            old_sometimes=side_of(sometimes, 0), new_sometimes=side_of(sometimes, 1),
             sometimes_known=known, exact=False, space=space, dims=tuple(dims), declared=declared, keyer=keyer))
     breakdown = None
     if detail is not None:
@@ -216,11 +222,15 @@ def from_keys(search, space, dims, policies, changed, orders, declared, keyer, o
 
 # ---- the run-time check of the witnesses -------------------------------------------------------------------
 
-def verify_witnesses(regions, old, new, changed) -> None:
-    """Every witness, run through both compiled evaluators, has its region's key (else E503)."""
-    if not regions:
-        return
-    evaluators = [(compile_policy(p).decide, p.facts) for p in (old, new)]
+def check_witnesses(witnesses, keys, policies, changed, decides: tuple | None = None) -> list[tuple]:
+    """Run every witness through both compiled evaluators (``decides``: the policies' compiled
+    ``decide`` functions when the caller has them, else compiled here): each must give its key, else
+    E503. Returns each witness's two outcomes ``(decision, deciding rules)``."""
+    if not witnesses:
+        return []
+    if decides is None:
+        decides = tuple(compile_policy(p).decide for p in policies)
+    evaluators = [(decide, frozenset(p.facts)) for decide, p in zip(decides, policies)]
 
     def outcome(decide, facts, tx):
         try:
@@ -229,9 +239,13 @@ def verify_witnesses(regions, old, new, changed) -> None:
             if all(d.code == "E303" for d in exc.diagnostics):
                 return INVALID, (INVALID,)
             raise
-    for index, region in enumerate(regions, 1):
-        got = key_of(*(outcome(decide, facts, region.witness) for decide, facts in evaluators), changed)
-        if got != region.key:
+    outcomes = []
+    for index, (tx, key) in enumerate(zip(witnesses, keys), 1):
+        both = tuple(outcome(decide, facts, tx) for decide, facts in evaluators)
+        got = key_of(*both, changed)
+        if got != key:
             raise DiffError(Diagnostic("E503", f"internal error: the witness of region {index} does not give its "
-                                   f"key ({got} instead of {region.key})",
+                                   f"key ({got} instead of {key})",
                                    help="please report this with both policies; the diff is not trustworthy"))
+        outcomes.append(both)
+    return outcomes

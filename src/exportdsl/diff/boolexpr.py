@@ -161,3 +161,29 @@ class Store:
                 found = {var: frozenset().union(*(part[var] for part in parts)) for var in common}
             self._hulls[expr] = found
         return found
+
+    def implies(self, premises: Iterable[int], expr: int) -> bool:
+        """Whether the premises (all holding) surely imply ``expr``, read off their structure: a sound,
+        incomplete test (False: not known). An atom is implied when the premises' hull on its
+        variable lies inside its cells, a conjunct of a premise implies itself, a conjunction needs
+        every part implied and a disjunction one."""
+        conjuncts: set[int] = set()
+        box: dict[int, frozenset] = {}
+        for premise in premises:
+            node = self.nodes[premise]
+            conjuncts.update(node[1] if node[0] == _AND else (premise,))
+            for var, cells in self.hull(premise).items():
+                box[var] = box[var] & cells if var in box else cells
+
+        def implied(e: int) -> bool:
+            if e == TRUE or e in conjuncts:
+                return True
+            if e == FALSE:
+                return False
+            node = self.nodes[e]
+            if node[0] == _ATOM:
+                return node[1] in box and box[node[1]] <= node[2]
+            if node[0] == _AND:
+                return all(implied(child) for child in node[1])
+            return any(implied(child) for child in node[1])
+        return implied(expr)

@@ -119,12 +119,17 @@ class Encoding:
         return self.disjunction(self._run(literals, low, high, size) for low, high in runs)
 
     def _run(self, order, low: int, high: int, size: int) -> int:
+        return self.conjunction(self._bounds(order, low, high, size))
+
+    @staticmethod
+    def _bounds(order, low: int, high: int, size: int) -> list[int]:
+        """The order literals of "the cell lies in low..high" (a conjunction; empty: every cell)."""
         bounds = []
         if high < size - 1:
             bounds.append(order[high])             # cell <= high
         if low > 0:
             bounds.append(-order[low - 1])         # not cell <= low - 1
-        return self.conjunction(bounds)
+        return bounds
 
     def literal(self, expr: int) -> int:
         """The literal of a store expression."""
@@ -134,12 +139,50 @@ class Encoding:
         node = self.store.nodes[expr]
         if node[0] == "atom":
             found = self.cells_literal(node[1], node[2])
-        elif node[0] == "and":
-            found = self.conjunction([self.literal(child) for child in node[1]])
         else:
-            found = self.disjunction([self.literal(child) for child in node[1]])
+            found = self._junction(node[0] == "and", [self._form(child) for child in node[1]])
         self._expr[expr] = found
         return found
+
+    def _form(self, expr: int) -> tuple[bool, tuple[int, ...], tuple[int, ...]]:
+        """How an operand enters the gate of a conjunction or disjunction: ``(is_disjunction, literals,
+        negation)``, the negation always a disjunction of literals. An atom over a one-hot or ordered
+        variable needs no variable of its own: "x in S" is the disjunction of S's cell literals (its
+        negation that of the other cells), an interval of cells the conjunction of at most two order
+        literals; any other operand is its literal."""
+        node = self.store.nodes[expr]
+        if node[0] == "atom" and expr not in self._expr:
+            var, cells = node[1], node[2]
+            kind, literals = self.layout[var]
+            if kind == _ONE_HOT:
+                return True, tuple(literals[c] for c in sorted(cells)), \
+                    tuple(lit for c, lit in enumerate(literals) if c not in cells)
+            if kind == _ORDERED:
+                ordered = sorted(cells)
+                if ordered[-1] - ordered[0] == len(ordered) - 1:   # one interval of cells
+                    bounds = self._bounds(literals, ordered[0], ordered[-1], len(literals) + 1)
+                    return False, tuple(bounds), tuple(-lit for lit in bounds)
+        lit = self.literal(expr)
+        return False, (lit,), (-lit,)
+
+    def _junction(self, conjunction: bool, forms: list) -> int:
+        """A fresh literal equivalent to the conjunction (else disjunction) of the operands' forms."""
+        gate = self.new_literal()
+        if conjunction:
+            for is_any, literals, _ in forms:
+                if is_any:
+                    self.add([-gate, *literals])
+                else:
+                    for lit in literals:
+                        self.add([-gate, lit])
+            self.add([gate, *(lit for _, _, negation in forms for lit in negation)])
+            return gate
+        positive = []
+        for is_any, literals, negation in forms:
+            positive += literals if is_any or len(literals) == 1 else [self.conjunction(literals)]
+            self.add([gate, *negation])
+        self.add([-gate, *positive])
+        return gate
 
     # ---- models
     @staticmethod

@@ -5,10 +5,11 @@ C are the changed rules (see :func:`search.changed_rules`). Each version's rules
 ``<invalid>`` pseudo-rule on top) are encoded once (:mod:`.encode`); a rule *decides* when it
 applies and no rule of a more severe decision does. The solver is asked for a transaction whose
 key's old half differs from its new half (its outcome changes); each model found is projected
-on the key literals (both versions' decision and changed deciders) and a clause blocks that key,
-until the solver proves that no further key exists. The blocking clauses hang on one selector
-literal, so that later questions about one region (its always co-deciding rules, its outline,
-its breakdown) can assume the region's key instead.
+on the literals that fix its key (each side's decision, and the changed rules of that decision:
+no other rule can decide there) and a clause of their negations blocks that key, until the solver
+proves that no further key exists. Only those literals and the facts' cells are read from a
+model. The blocking clauses hang on one selector literal, so that later questions about one
+region (its always co-deciding rules, its outline, its breakdown) can assume the region's key.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class Side:
 
 @attrs.frozen(slots=True)
 class Found:
-    """One key: its decisions and changed deciders, the key literals' values, and a model's cells."""
+    """One key: its decisions and changed deciders, the literals that fix it, and a model's cells."""
 
     old: str
     new: str
@@ -43,13 +44,17 @@ class Found:
     new_changed: frozenset
     assumptions: tuple
     cells: tuple
-    applies: frozenset   # unchanged rules giving the old or new decision that apply in the model
 
 
 class _SideLiterals:
+    """One version's literals: each rule's applicability, each decision, and (made on demand, since
+    only the changed rules' are needed for the keys) each rule's "decides" literal."""
+
     def __init__(self, enc: Encoding, side: Side):
+        self.enc = enc
         self.applies: dict[str, int] = {}
-        self.decides: dict[str, int] = {}
+        self._above: dict[str, int] = {}     # rule -> "a more severe rule applies" on this side
+        self._decides: dict[str, int] = {}
         self.decision: dict[str, int] = {}
         self.decision_of: dict[str, str] = {}
         by_severity: dict[int, list] = {}
@@ -61,14 +66,21 @@ class _SideLiterals:
         above = -enc.true
         for severity in sorted(by_severity, reverse=True):
             rules = by_severity[severity]
-            for rule_id, _, lit in rules:
-                self.decides[rule_id] = enc.conjunction([lit, -above])
+            for rule_id, _, _ in rules:
+                self._above[rule_id] = above
             tier = enc.disjunction(lit for _, _, lit in rules)
             self.decision[rules[0][1]] = enc.conjunction([tier, -above])
             above = enc.disjunction([above, tier])
         nothing = -above
         previous = self.decision.get(side.default)
         self.decision[side.default] = nothing if previous is None else enc.disjunction([previous, nothing])
+
+    def decides(self, rule_id: str) -> int:
+        """The literal "the rule applies and no more severe rule does" (the rule must be on this side)."""
+        found = self._decides.get(rule_id)
+        if found is None:
+            found = self._decides[rule_id] = self.enc.conjunction([self.applies[rule_id], -self._above[rule_id]])
+        return found
 
 
 class KeySearch:
@@ -80,9 +92,10 @@ class KeySearch:
         self.max_calls = max_calls
         self.calls = 0
         self.sides = (_SideLiterals(self.enc, old), _SideLiterals(self.enc, new))
-        self.applies = self.sides[0].applies | self.sides[1].applies   # unchanged rules: either side's literal
         self.changed: frozenset = frozenset()
         self.key: list[tuple[int, int, str, str]] = []   # (literal, side, "decision" | "rule", name)
+        #: per side: ([(decision, literal)], {decision: [(changed rule giving it, its decides literal)]})
+        self.projection: list[tuple[list, dict]] = []
         self.selector = 0
 
     def differ_somewhere(self, a: int, b: int, within: int) -> bool:
@@ -98,7 +111,14 @@ class KeySearch:
         names = sorted(set(self.sides[0].decision) | set(self.sides[1].decision))
         for index, side in enumerate(self.sides):
             self.key += [(side.decision[n], index, "decision", n) for n in names if n in side.decision]
-            self.key += [(side.decides[r], index, "rule", r) for r in sorted(changed) if r in side.decides]
+            self.key += [(side.decides(r), index, "rule", r) for r in sorted(changed) if r in side.applies]
+            # a key is fixed by the side's decision and the changed rules giving that decision (a rule
+            # decides only when its decision is the side's): the short projection of a model
+            by_decision: dict[str, list[tuple[str, int]]] = {}
+            for rule_id in sorted(changed):
+                if rule_id in side.applies:
+                    by_decision.setdefault(side.decision_of[rule_id], []).append((rule_id, side.decides(rule_id)))
+            self.projection.append(([(n, side.decision[n]) for n in names if n in side.decision], by_decision))
         enc.add([enc.literal(guard)])
         enc.add(self._differs(names))
         self.selector = enc.new_literal()
@@ -111,7 +131,8 @@ class KeySearch:
         false = -enc.true
         witnesses = [self._both(old.decision.get(n, false), -new.decision.get(n, false)) for n in names]
         for rule_id in sorted(self.changed):
-            a, b = old.decides.get(rule_id, false), new.decides.get(rule_id, false)
+            a = old.decides(rule_id) if rule_id in old.applies else false
+            b = new.decides(rule_id) if rule_id in new.applies else false
             witnesses += [self._both(a, -b), self._both(-a, b)]
         return witnesses
 
@@ -134,72 +155,83 @@ class KeySearch:
         return solver.get_model() if solver.solve(assumptions=list(assumptions)) else None
 
     # ---- enumeration of the keys
-    def keys(self, found: list[Found], unchanged: dict[str, list[str]]) -> None:
+    def keys(self, found: list[Found]) -> None:
         """Append every key to ``found`` (raises :class:`OutOfBudget` with the ones found so far kept).
 
-        ``unchanged``: decision -> the unchanged rules giving it; those applying in a key's model are
-        the candidates for its always co-deciding rules (read from the model now, so that models
-        are never kept)."""
+        Only the literals that fix the key and the fact variables' cells are read from each model.
+        Each key is blocked by a short clause: the negation of the sides' decision literals and of
+        the changed rules of those decisions (the other changed rules cannot decide)."""
         enc = self.enc
-        applies = self.applies
-        probes = {d: [(rid, abs(applies[rid]) - 1, applies[rid] > 0) for rid in rules]
-                  for d, rules in unchanged.items()}
-        key = [(abs(lit) - 1, lit > 0, side, what, name) for lit, side, what, name in self.key]
+        projection = [([(name, abs(lit) - 1, lit > 0, lit) for name, lit in decisions],
+                       {d: [(rid, abs(lit) - 1, lit > 0, lit) for rid, lit in rules] for d, rules in by.items()})
+                      for decisions, by in self.projection]
+        cell = enc.cell
+        variables = range(len(enc.layout))
         while True:
             model = self.solve([self.selector])
             if model is None:
                 return
             size = len(model)
-            values = tuple(index < size and (model[index] > 0) == positive for index, positive, _, _, _ in key)
-            decisions, changed = ["", ""], (set(), set())
-            for (_, _, side, what, name), truth in zip(key, values):
-                if truth:
-                    if what == "decision":
+            decisions, changed, assumptions = ["", ""], (set(), set()), []
+            for side, (literals, by_decision) in enumerate(projection):
+                for name, index, positive, lit in literals:
+                    if index < size and (model[index] > 0) == positive:
                         decisions[side] = name
+                        assumptions.append(lit)
+                        break
+                for rid, index, positive, lit in by_decision.get(decisions[side], ()):
+                    if index < size and (model[index] > 0) == positive:
+                        changed[side].add(rid)
+                        assumptions.append(lit)
                     else:
-                        changed[side].add(name)
-            assumptions = tuple(lit if truth else -lit for (lit, _, _, _), truth in zip(self.key, values))
-            cells = tuple(enc.cell(model, var) for var in range(len(enc.layout)))
-            candidates = probes.get(decisions[0], []) + (probes.get(decisions[1], []) if decisions[1] != decisions[0] else [])
-            applying = frozenset(rid for rid, index, positive in candidates
-                                 if index < size and (model[index] > 0) == positive)
+                        assumptions.append(-lit)
             found.append(Found(decisions[0], decisions[1], frozenset(changed[0]), frozenset(changed[1]),
-                               assumptions, cells, applying))
+                               tuple(assumptions), tuple(cell(model, var) for var in variables)))
             enc.add([-self.selector, *(-lit for lit in assumptions)])
 
     def _region(self, key: Found) -> list[int]:
         return [*key.assumptions, -self.selector]
 
     # ---- questions about one region
-    def always(self, key: Found, candidates: list[str]) -> tuple[str, ...]:
-        """The candidate rules (unchanged, so one literal on both sides) that apply at every
-        transaction of the region, in the order given."""
-        applies, enc = self.applies, self.enc
-        open_ = [rid for rid in candidates if rid in key.applies]
+    def always(self, key: Found, candidates: list[tuple[int, str]], premises: list[int] = (),
+               conditions: list[dict] | None = None) -> set[tuple[int, str]]:
+        """The candidates ``(side, rule)`` (rules deciding at the region's witness) that apply at
+        every transaction of the region. Those whose condition (``conditions[side][rule]``, a store
+        expression) the ``premises`` imply (:meth:`Store.implies`; expressions holding throughout
+        the region) need no solver call; for the others each question asks for a transaction where
+        one of the open candidates fails, and drops the ones that fail there, until none can."""
+        enc = self.enc
+        implied = {pair for pair in candidates
+                   if conditions is not None and enc.store.implies(premises, conditions[pair[0]][pair[1]])}
+        literal = {(side, rid): self.sides[side].applies[rid] for side, rid in candidates if (side, rid) not in implied}
+        open_ = set(literal.values())
         while open_:
-            # one question for all of them: can one of the open candidates fail to apply here?
-            trigger = enc.new_literal()
-            enc.add([-trigger, *(-applies[rid] for rid in open_)])
-            model = self.solve([*self._region(key), trigger])
-            enc.add([-trigger])
+            if len(open_) == 1:   # one candidate: its failure is an assumption, no clause needed
+                model = self.solve([*self._region(key), -next(iter(open_))])
+            else:
+                trigger = enc.new_literal()
+                enc.add([-trigger, *(-lit for lit in sorted(open_))])
+                model = self.solve([*self._region(key), trigger])
+                enc.add([-trigger])
             if model is None:
                 break
-            open_ = [r for r in open_ if Encoding.value(model, applies[r])]
-        return tuple(r for r in candidates if r in open_)
+            open_ = {lit for lit in open_ if Encoding.value(model, lit)}
+        return implied | {pair for pair, lit in literal.items() if lit in open_}
 
-    def sometimes(self, key: Found, candidates: list[str], always: tuple) -> tuple[str, ...]:
-        """The candidate rules that apply at some transaction of the region but not at all of them."""
-        applies = self.applies
-        seen = set(key.applies)
-        remaining = [r for r in candidates if r not in always and r not in seen]
+    def sometimes(self, key: Found, candidates: list[tuple[int, str]], seen: set) -> set[tuple[int, str]]:
+        """The candidates ``(side, rule)`` that apply at some transaction of the region (``seen``:
+        the ones known to)."""
+        literal = {(side, rid): self.sides[side].applies[rid] for side, rid in candidates}
+        seen = set(seen) & set(literal)
+        remaining = [pair for pair in candidates if pair not in seen]
         while remaining:
-            rid = remaining.pop(0)
-            model = self.solve([*self._region(key), applies[rid]])
+            pair = remaining.pop(0)
+            model = self.solve([*self._region(key), literal[pair]])
             if model is not None:
-                seen.update(r for r in remaining if Encoding.value(model, applies[r]))
-                seen.add(rid)
-                remaining = [r for r in remaining if r not in seen]
-        return tuple(r for r in candidates if r in seen and r not in always)
+                seen.add(pair)
+                seen.update(other for other in remaining if Encoding.value(model, literal[other]))
+                remaining = [other for other in remaining if other not in seen]
+        return seen
 
     def outline(self, key: Found, hull: dict[int, frozenset]) -> dict[int, frozenset]:
         """The tightest per-variable bounds of the region, for the variables of ``hull`` (cells that
@@ -234,9 +266,10 @@ class KeySearch:
         """The region broken down by one version's full outcome: (decision, every deciding rule)."""
         enc, value = self.enc, Encoding.value
         lits = self.sides[side]
-        projected = sorted(set(lits.decides.values()) - {enc.true, -enc.true})
+        decides = {rid: lits.decides(rid) for rid in lits.applies}
+        projected = sorted(set(decides.values()) - {enc.true, -enc.true})
         names: dict[int, list[str]] = {}
-        for rid, lit in lits.decides.items():
+        for rid, lit in decides.items():
             names.setdefault(lit, []).append(rid)
         breakdown = enc.new_literal()
         enc.add([breakdown, -breakdown])

@@ -243,6 +243,13 @@ def _is_single(space, var_index: int) -> bool:
     return members is not None and len(members) == 1
 
 
+def _values_text(space, element: FactType, values) -> str:
+    """A set literal, or the policy's own named set holding exactly these values (``april_elements``)."""
+    named = getattr(space, "named_sets", {})
+    name = named.get(frozenset(str(v) for v in values)) if len(values) > 1 else None
+    return name or set_text(element, values)
+
+
 def _any_text(space, fact: str, var_indices, negated: bool = False) -> str:
     """``fact`` holds an element of one of the classes (or none of them, ``negated``).
 
@@ -258,12 +265,12 @@ def _any_text(space, fact: str, var_indices, negated: bool = False) -> str:
         if _members(space, other[0]) is None or len(excluded) < len(explicit):
             if not excluded:
                 return f"{fact} is empty" if negated else f"{fact} is not empty"
-            text = f"{fact} contains any not in {set_text(element, excluded)}"
+            text = f"{fact} contains any not in {_values_text(space, element, excluded)}"
             return f"not {text}" if negated else text
     if len(explicit) == 1:
         text = f"{fact} contains {value_text(element, explicit[0])}"
     else:
-        text = f"{fact} contains any {set_text(element, explicit)}"
+        text = f"{fact} contains any {_values_text(space, element, explicit)}"
     return f"not {text}" if negated else text
 
 
@@ -275,7 +282,7 @@ def _present_text(space, fact: str, var_indices) -> list[str]:
     if len(singles) == 1:
         texts.append(f"{fact} contains {value_text(element, singles[0])}")
     elif singles:
-        texts.append(f"{fact} contains all {set_text(element, singles)}")
+        texts.append(f"{fact} contains all {_values_text(space, element, singles)}")
     texts.extend(_any_text(space, fact, [v]) for v in var_indices if not _is_single(space, v))
     return texts
 
@@ -417,35 +424,60 @@ def _other(ftype: FactType, mentioned, variant: int):
     return other_value(ftype, mentioned)
 
 
+class Witnesses:
+    """Witness transactions in the boxes of one diff space, each cell's value computed once (a report
+    of thousands of regions draws thousands of witnesses from the same cells)."""
+
+    def __init__(self, space, dims: list[Dimension]):
+        self.space, self.dims = space, dims
+        self._mentioned: dict[int, list] = {}
+        self._values: dict[tuple[int, int], object] = {}
+        self._filler: dict = {}
+        for name, ftype in space.facts.items():
+            if ftype.is_set:
+                self._filler[name] = None
+            elif ftype.kind is Kind.ENUM:
+                self._filler[name] = ftype.values[0]
+            else:
+                self._filler[name] = _FILLER[ftype.kind]
+
+    def _scalar(self, var_index: int, cell: int, variant: int):
+        variable = self.space.variables[var_index]
+        mentioned = self._mentioned.get(var_index)
+        if mentioned is None:
+            mentioned = self._mentioned[var_index] = [
+                c for c in variable.cells if not isinstance(c, Interval) and c is not OTHER]
+        if variable.cells[cell] is OTHER:   # varies with the region: not cached
+            return _json_ready(variable, cell, _other(variable.type, mentioned, variant))
+        key = (var_index, cell)
+        if key not in self._values:
+            self._values[key] = _json_ready(variable, cell, representative(variable, cell, mentioned))
+        return self._values[key]
+
+    def __call__(self, box: Mapping[int, frozenset], variant: int = 0) -> dict:
+        """A complete transaction (over the union of facts) that lies in the box, JSON-ready; ``variant``
+        (the region's number) varies the values chosen for "any other value" cells."""
+        space = self.space
+        facts = {name: [] if filler is None else filler for name, filler in self._filler.items()}
+        for index, dim in enumerate(self.dims):
+            cells = box.get(index)
+            if not dim.is_set:
+                facts[dim.fact] = self._scalar(dim.vars[0], min(cells) if cells is not None else 0, variant)
+                continue
+            assignment = min(cells) if cells is not None else 0
+            for bit, var_index in enumerate(dim.vars):
+                if (assignment >> bit) & 1:
+                    variable = space.variables[var_index]
+                    element = (_other(variable.type.element, variable.mentioned, variant) if variable.element is OTHER
+                               else variable.element[0])
+                    facts[dim.fact].append(_json_number(element))
+        for name, filler in self._filler.items():
+            if filler is None:
+                facts[name] = sorted(facts[name], key=str)
+        return facts
+
+
 def witness(space, dims: list[Dimension], box: Mapping[int, frozenset], variant: int = 0) -> dict:
     """A complete transaction (over the union of facts) that lies in the box, JSON-ready; ``variant``
     (the region's number) varies the values chosen for "any other value" cells."""
-    facts: dict = {}
-    for name, ftype in space.facts.items():
-        if ftype.is_set:
-            facts[name] = []
-        elif ftype.kind is Kind.ENUM:
-            facts[name] = ftype.values[0]
-        else:
-            facts[name] = _FILLER[ftype.kind]
-    for index, dim in enumerate(dims):
-        cells = box.get(index, frozenset(range(dim.size)))
-        if not dim.is_set:
-            variable = space.variables[dim.vars[0]]
-            mentioned = [c for c in variable.cells if not isinstance(c, Interval) and c is not OTHER]
-            cell = min(cells)
-            value = (_other(variable.type, mentioned, variant) if variable.cells[cell] is OTHER
-                     else representative(variable, cell, mentioned))
-            facts[dim.fact] = _json_ready(variable, cell, value)
-            continue
-        assignment = min(cells)
-        for bit, var_index in enumerate(dim.vars):
-            if (assignment >> bit) & 1:
-                variable = space.variables[var_index]
-                element = (_other(variable.type.element, variable.mentioned, variant) if variable.element is OTHER
-                           else variable.element[0])
-                facts[dim.fact].append(_json_number(element))
-    for name, ftype in space.facts.items():
-        if ftype.is_set:
-            facts[name] = sorted(facts[name], key=str)
-    return facts
+    return Witnesses(space, dims)(box, variant)

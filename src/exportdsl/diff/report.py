@@ -29,6 +29,9 @@ REGION_MEANING = ("a region is the set of transactions whose decision changes th
                   "because of the same changed rules")
 #: What an outline region's condition means.
 OUTLINE_MEANING = "outline (tightest per-fact bounds); membership is exact through the changed rules"
+#: What a large report says instead of an outline it did not compute.
+NOT_OUTLINED = ("not computed for a report of this many regions (run with --outline, or --detail N for one "
+                "region); membership is exact through the changed rules")
 #: Conditions longer than this are shown as a list of their conjuncts.
 LONG_CONDITION = 160
 
@@ -117,9 +120,10 @@ def _by_rule(result) -> dict[str, list[int]]:
 def _rule_notes(result) -> dict[str, str]:
     """Rule id -> "title (cite)" for the changed rules that have them (new version first)."""
     notes = {}
+    by_id = [{r.id: r for r in policy.rules} for policy in (result.new, result.old)]
     for rule_id in changed_rules(result):
-        for policy in (result.new, result.old):
-            rule = next((r for r in policy.rules if r.id == rule_id), None)
+        for rules in by_id:
+            rule = rules.get(rule_id)
             if rule is not None and (rule.title or rule.cite):
                 notes[rule_id] = " ".join(filter(None, [rule.title, f"({rule.cite})" if rule.cite else None]))
                 break
@@ -130,8 +134,25 @@ def _numbers(numbers: list[int]) -> str:
     return ", ".join(f"[{n}]" for n in numbers)
 
 
-def _rules(rules) -> str:
-    return ", ".join(rules) if rules else "no rule (default)"
+def _rules(region, side: str, default: str | None) -> str:
+    """The changed rules deciding on one side; without any, what does decide there: the default (no
+    rule at all, known when the co-deciding unchanged rules were computed and there are none), or
+    unchanged rules."""
+    rules = getattr(region, f"{side}_rules")
+    if rules:
+        return ", ".join(rules)
+    decision = getattr(region, side)
+    unchanged = tuple(getattr(region, f"{side}_always", ()) or ()) + tuple(getattr(region, f"{side}_sometimes", ()) or ())
+    if decision != default or getattr(region, f"{side}_always", ()):
+        return "no changed rule (unchanged rules decide)"
+    if not unchanged and getattr(region, "sometimes_known", True):
+        return "no rule (default)"
+    return "no changed rule (the default or unchanged rules)"
+
+
+def _deciders(result, region) -> tuple[str, str]:
+    """The "old: ...; new: ..." texts of a region."""
+    return _rules(region, "old", getattr(result.old, "default", None)), _rules(region, "new", getattr(result.new, "default", None))
 
 
 def _co_deciding(region, detail: int) -> list[str]:
@@ -147,7 +168,7 @@ def _co_deciding(region, detail: int) -> list[str]:
             more = f" and {len(sometimes) - detail} more" if detail and len(sometimes) > detail else ""
             lines.append(f"{side}: {len(sometimes)} unchanged rule(s) also deciding in part{shown}{more}")
     if getattr(region, "exact", True) is False:
-        lines.append(f"condition: {OUTLINE_MEANING}")
+        lines.append(f"condition: {OUTLINE_MEANING if region.condition else NOT_OUTLINED}")
     return lines
 
 
@@ -280,6 +301,7 @@ def _region_json(region, number: int) -> dict:
 def to_json(result, labels: tuple[str, str] | None = None) -> dict:
     """The whole diff as JSON-ready data (stable key and region order)."""
     old_label, new_label = _labels(result, labels)
+    notes = _rule_notes(result)
     return {
         "old": {"name": result.old.name, "version": result.old.version, "label": old_label},
         "new": {"name": result.new.name, "version": result.new.version, "label": new_label},
@@ -289,7 +311,7 @@ def to_json(result, labels: tuple[str, str] | None = None) -> dict:
                     "region_meaning": REGION_MEANING,
                     "transitions": result.summary(), "rules": result.rule_summary(),
                     "regions_by_transition": _transitions(result), "regions_by_changed_rule": _by_rule(result)},
-        "changed_rules": [{"id": rule, "note": _rule_notes(result).get(rule)} for rule in changed_rules(result)],
+        "changed_rules": [{"id": rule, "note": notes.get(rule)} for rule in changed_rules(result)],
         "structural": [change.to_json() for change in result.structural],
         "regions": [_region_json(region, number) for number, region in enumerate(result.regions, 1)],
     }
@@ -308,7 +330,9 @@ def _header(result, labels) -> list[str]:
 
 
 def _tree_lines(region, pad: str) -> list[str]:
-    """The condition in text: one line when short, else an outline of its conjuncts."""
+    """The condition in text: one line when short, else an outline of its conjuncts (none when not computed)."""
+    if not region.condition:
+        return []
     if not _is_long(region):
         return [f"{pad}where: {region.condition}"]
     return [f"{pad}{text}" if depth == 0 else f"{pad}{'  ' * depth}- {text}"
@@ -349,8 +373,9 @@ def to_text(result, color: bool = False, labels: tuple[str, str] | None = None, 
     if not result.regions:
         out.append("  no transaction changes decision" + (" (within the searched part)" if not result.complete else ""))
     for number, region in enumerate(result.regions, 1):
+        old_rules, new_rules = _deciders(result, region)
         out.append(f"  [{number}] {paint(t(region.old), 'yellow')} → {paint(t(region.new), 'green')}"
-                   f"   old: {t(_rules(region.old_rules))}; new: {t(_rules(region.new_rules))}")
+                   f"   old: {t(old_rules)}; new: {t(new_rules)}")
         out.extend(f"      {t(line)}" for line in _co_deciding(region, detail))
         out.extend(t(line) for line in _tree_lines(region, "      "))
         out.append("      witness: " + paint(t(dumps(region.witness)), "dim"))
@@ -361,6 +386,8 @@ def to_text(result, color: bool = False, labels: tuple[str, str] | None = None, 
 
 def _md_tree(region, pad: str) -> list[str]:
     """The condition in Markdown: one code span when short, else nested lists of code spans."""
+    if not region.condition:
+        return []
     if not _is_long(region):
         return [f"{pad}where {markdown_code(region.condition)}"]
     lines = []
@@ -400,8 +427,8 @@ def to_markdown(result, labels: tuple[str, str] | None = None, detail: int = 0) 
     if not result.regions:
         out.append("No transaction changes decision.")
     for number, region in enumerate(result.regions, 1):
-        out += [f"{number}. **{m(region.old)} → {m(region.new)}** (old: {m(_rules(region.old_rules))}; "
-                f"new: {m(_rules(region.new_rules))})", ""]
+        old_rules, new_rules = _deciders(result, region)
+        out += [f"{number}. **{m(region.old)} → {m(region.new)}** (old: {m(old_rules)}; new: {m(new_rules)})", ""]
         out += [f"   {m(line)}" for line in _co_deciding(region, detail)]
         out += [*_md_tree(region, "   "), "", "   <details><summary>witness</summary>", "",
                 f"   {markdown_code(dumps(region.witness))}", "", "   </details>", ""]
@@ -429,6 +456,8 @@ def _e(text) -> str:
 
 
 def _html_tree(region) -> str:
+    if not region.condition:
+        return ""
     if not _is_long(region):
         return f"<pre>{_e(region.condition)}</pre>"
     out, open_lists = [], 0
@@ -486,10 +515,11 @@ def to_html(result, labels: tuple[str, str] | None = None, detail: int = 0) -> s
         parts.append("<p>No transaction changes decision.</p>")
     for number, region in enumerate(result.regions, 1):
         co = "".join(f"<p>{e(line)}</p>" for line in _co_deciding(region, detail))
+        old_rules, new_rules = _deciders(result, region)
         parts.append(
             f"<div class=\"region\" id=\"region-{number}\"><p><b>{number}.</b> "
             f"<span class=\"old\">{e(region.old)}</span> → <span class=\"new\">{e(region.new)}</span> "
-            f"&nbsp; old: <code>{e(_rules(region.old_rules))}</code>; new: <code>{e(_rules(region.new_rules))}</code></p>"
+            f"&nbsp; old: <code>{e(old_rules)}</code>; new: <code>{e(new_rules)}</code></p>"
             f"{co}{_html_tree(region)}<details><summary>witness</summary>"
             f"<pre>{e(dumps(region.witness, indent=2))}</pre></details></div>")
     parts.append("</body></html>")

@@ -58,6 +58,7 @@ class Space:
         self.by_fact: dict[str, list[int]] = {}
         self.class_of: dict[tuple[str, object], int] = {}
         self._atoms: dict[ir.Expr, int] = {}
+        self._rules: dict[ir.Expr, int] = {}
         #: values -> the name of a named set holding exactly them, for conditions (see :func:`named_sets`)
         self.named_sets: dict[frozenset, str] = {}
         for i, v in enumerate(self.variables):
@@ -85,6 +86,14 @@ class Space:
         result = self._lower(expr)
         self._lowered[key] = (expr, result)   # the node itself is kept, so that its id stays unique
         return result
+
+    def lower_rule(self, expr: ir.Expr) -> int:
+        """:meth:`lower` for a rule's whole condition, memoised by structural equality: the rules
+        a new version keeps as they were (equal IR, but other objects) are lowered once."""
+        found = self._rules.get(expr)
+        if found is None:
+            found = self._rules[expr] = self.lower(expr)
+        return found
 
     def _lower(self, expr: ir.Expr) -> int:
         store = self.store
@@ -316,7 +325,7 @@ def _state(space: Space, policy: ir.Policy) -> tuple:
     if invalid != FALSE:
         entries.append((len(policy.decisions), INVALID, INVALID, invalid))
     for rule in policy.rules:
-        cond = store.conj([space.lower(conditions[rule.id]), valid])
+        cond = store.conj([space.lower_rule(conditions[rule.id]), valid])
         entries.append((policy.severity(rule.decision), rule.id, rule.decision, cond))
     entries.sort(key=lambda e: (-e[0], e[1]))
     return _normal(entries)
@@ -398,7 +407,7 @@ PARTITION_ATTEMPT = Budget(max_nodes=20_000, max_boxes=2_000)
 
 def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
          as_of: str | None = None, budget: Budget = Budget(), outline: bool = False,
-         detail: int | None = None, engine: str = "auto") -> DiffResult:
+         detail: int | None = None, engine: str = "auto", evaluators: tuple | None = None) -> DiffResult:
     """Compare two checked policies exactly (optionally only where a condition holds, or on one date).
 
     One region per key (old decision, new decision, changed old deciders, changed new deciders).
@@ -407,8 +416,10 @@ def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
     number (1-based) whose breakdown by the full old outcome goes to ``DiffResult.detail``.
     ``engine``: ``"auto"`` (the partition search for pairs of at most :data:`PARTITION_RULES` rules
     when it finishes within :data:`PARTITION_ATTEMPT`, else SAT), ``"partition"`` or ``"sat"``.
+    ``evaluators``: the ``decide`` functions of the two policies already compiled (``Policy.decide``),
+    which check the witnesses instead of compiling both policies again.
     """
-    from .assemble import Keyer, from_keys, from_partition, verify_witnesses
+    from .assemble import Keyer, check_witnesses, from_keys, from_partition
     from .keyed import KeySearch, OutOfBudget
     from .structure import CUT_SHORT, structural_changes
 
@@ -416,7 +427,10 @@ def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
     deadline = started + budget.max_seconds
     facts = union_facts(old, new)
     where_ir = _where(where, old, new, facts, as_of)
-    exprs = [r.condition for p in (old, new) for r in p.rules] + ([where_ir] if where_ir is not None else [])
+    # the constants and element groups of the conditions: a rule the new version kept as it was adds nothing
+    kept = {r.id: r.condition for r in old.rules}
+    exprs = [r.condition for r in old.rules] + [r.condition for r in new.rules if kept.get(r.id) != r.condition] + \
+        ([where_ir] if where_ir is not None else [])
     try:
         used = constants(exprs, deadline)
         groups = element_groups(exprs, deadline)
@@ -460,15 +474,15 @@ def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
                 raw = None
     if raw is not None:
         regions, breakdown = from_partition(space, dims, raw, changed, declared, keyer, deadline, detail)
+        check_witnesses([r.witness for r in regions], [r.key for r in regions], (old, new), changed, evaluators)
         used_engine = "partition"
     else:
         regions, breakdown, found_all = from_keys(search, space, dims, (old, new), changed, orders,
-                                                  declared, keyer, outline, detail)
+                                                  declared, keyer, outline, detail, evaluators)
         complete = complete and found_all
         nodes = search.calls
         used_engine = "sat"
     search.enc.delete()
-    verify_witnesses(regions, old, new, changed)
     where_text = _where_text(where_ir, old, new)
     structural = tuple(structural_changes(old, new, deadline))
     complete = complete and not any(change.kind == CUT_SHORT for change in structural)
@@ -505,7 +519,7 @@ def _side(space: Space, policy: ir.Policy):
     invalid = _invalid_condition(space, policy)
     if invalid != FALSE:
         entries.append((len(policy.decisions), INVALID, INVALID, invalid))
-    entries += [(policy.severity(rule.decision), rule.id, rule.decision, space.lower(conditions[rule.id]))
+    entries += [(policy.severity(rule.decision), rule.id, rule.decision, space.lower_rule(conditions[rule.id]))
                 for rule in policy.rules]
     return Side(tuple(entries), policy.default)
 
