@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import sys
 
-import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -194,7 +193,7 @@ def test_long_conditions_are_lists_of_conjuncts():
 def _with_fields(result, **fields):
     regions = []
     for region in result.regions:   # the engine's Region has these fields: set them as the test needs
-        regions.append(attrs.evolve(region, **fields))
+        regions.append(region.evolve(**fields))
     return _Result(result, tuple(regions))
 
 

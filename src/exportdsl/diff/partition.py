@@ -24,9 +24,8 @@ import weakref
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
-import attrs
-
 from .. import ir
+from ..records import record
 from ..operators import CompareOp, Quantifier
 from ..semantics import compare, member
 from ..types import COUNTRY_CODES, FactType, Kind
@@ -35,7 +34,7 @@ from ..types import COUNTRY_CODES, FactType, Kind
 ABSENT, PRESENT = 0, 1
 
 
-@attrs.frozen(slots=True)
+@record
 class Interval:
     """A cell of an ordered domain: a single point, or an open interval (``None`` = unbounded)."""
 
@@ -44,7 +43,7 @@ class Interval:
     point: bool = False
 
 
-@attrs.frozen(slots=True, eq=False)
+@record(eq=False)
 class Variable:
     """One dimension of the transaction space, with its cells in a fixed order."""
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-import attrs
-
+from ..records import field, record
 from .partition import OTHER, PRESENT, Interval, Variable, cell_of, other_value, representative
 from ..errors import Error
 from ..render import set_text, value_text
@@ -32,7 +31,7 @@ class DiffError(Error):
 MAX_CLASSES_PER_DIMENSION = 10
 
 
-@attrs.frozen(slots=True)
+@record
 class Dimension:
     """One fact's share of the space: its variables and the number of cells of its joint domain."""
 
@@ -79,7 +78,7 @@ def _cell_in(space, dim: Dimension, facts: Mapping) -> int:
     return sum(cell_of(space.variables[v], facts) << bit for bit, v in enumerate(dim.vars))
 
 
-@attrs.frozen(eq=False)
+@record(eq=False)
 class Region:
     """The transactions whose outcome changes with one key: (``old``, ``new``, ``old_rules``,
     ``new_rules``), where ``old_rules``/``new_rules`` are the *changed* rules among the deciders
@@ -108,11 +107,11 @@ class Region:
     new_sometimes: tuple[str, ...] = ()
     sometimes_known: bool = True
     exact: bool = True
-    boxes: tuple = attrs.field(default=(), repr=False)
-    space: object = attrs.field(default=None, repr=False)   # diff.Space
-    dims: tuple = attrs.field(default=(), repr=False)
-    declared: Mapping = attrs.field(factory=dict, repr=False)
-    keyer: object = attrs.field(default=None, repr=False)   # facts -> key of a changed transaction, or None
+    boxes: tuple = field(default=(), repr=False)
+    space: object = field(default=None, repr=False)   # diff.Space
+    dims: tuple = field(default=(), repr=False)
+    declared: Mapping = field(factory=dict, repr=False)
+    keyer: object = field(default=None, repr=False)   # facts -> key of a changed transaction, or None
 
     @property
     def key(self) -> tuple:
@@ -166,7 +165,7 @@ def make_region(space, dims: list, boxes: list[dict], old: tuple, new: tuple, de
                   alternatives, boxes=tuple(boxes), space=space, dims=tuple(dims), declared=declared, **extra)
 
 
-@attrs.frozen(slots=True)
+@record
 class Declared:
     """A fact of the union of two policies: its type and default (as :func:`validate_facts` reads them)."""
 

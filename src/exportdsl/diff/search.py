@@ -18,9 +18,8 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
-import attrs
-
 from .. import ir
+from ..records import record
 from ..check import lower_condition
 from .boolexpr import FALSE, TRUE, Store
 from ..combining import decisive_conditions
@@ -32,7 +31,7 @@ from .regions import INVALID, Declared, DiffError, Region, dimensions
 from ..semantics import MISSING
 from ..types import FactType, Kind, enum_of, set_of
 
-@attrs.frozen(slots=True)
+@record
 class Budget:
     """Limits of one diff: search nodes, seconds, and the boxes one search step may hold (which bounds
     memory, merging and rendering). Exceeding any marks the result INCOMPLETE; the time limit covers
@@ -338,7 +337,7 @@ def _source_order(policy: ir.Policy) -> dict[str, int]:
 
 # ---- the public entry point -----------------------------------------------------------------------
 
-@attrs.frozen(eq=False)
+@record(eq=False)
 class DiffResult:
     """What changed from ``old`` to ``new``: structural changes, the changed rules, and one exact
     region per key of a changed transaction (see :class:`~.regions.Region`)."""

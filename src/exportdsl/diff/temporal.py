@@ -166,7 +166,7 @@ def between(policy: ir.Policy, before: str, after: str, *, where: str | None = N
     transaction (all facts but the date) changes decision exactly when it lies in a region."""
     before, after = _day(before, "--between"), _day(after, "--between")
     result = diff(at_date(policy, before), at_date(policy, after), where=where, budget=budget)
-    return attrs.evolve(result, structural=events(policy, before, after))
+    return result.evolve(structural=events(policy, before, after))
 
 
 def _date_tests(policy: ir.Policy, fact: str) -> Iterable[tuple[CompareOp | None, str]]:
@@ -262,6 +262,6 @@ def timeline(policy: ir.Policy, *, start: str | None = None, end: str | None = N
         if old == new:     # the diff promised a change: an engine bug must not pass silently
             raise DiffError(Diagnostic("E520", f"internal check failed: the witness for {day} has the "
                                        f"same outcome on the day before", help="please report this policy"))
-        result = attrs.evolve(result, structural=events(policy, previous, day))
+        result = result.evolve(structural=events(policy, previous, day))
         changes.append(DayChange(day, result.structural, result, witness, old, new))
     return changes, complete
