@@ -67,6 +67,24 @@ _MAX_FLOAT = 1.7976931348623157e308
 _SMALL_SET = 8
 _FAST_EXPONENT = 30
 _FAST_DIGITS = 30
+_DECIMAL_HUGE = Decimal(f"1e{_FAST_EXPONENT}")
+_DECIMAL_TINY = Decimal(f"1e-{_FAST_EXPONENT}")
+
+
+def _small_decimal_size() -> int:
+    """The ``__sizeof__`` of a Decimal whose coefficient is stored inside the object, where that
+    size tells: CPython's C ``decimal`` keeps up to 4 words (76 digits) there and reports a larger
+    size for a longer coefficient, so one ``__sizeof__`` call bounds the digits (far below
+    validation's limit; a short Decimal kept in a larger allocation just takes the slow way). 0 where
+    the sizes do not tell (then the generated code measures ``str``)."""
+    small = Decimal(1).__sizeof__()
+    if Decimal("9" * 76).__sizeof__() == small and Decimal("9" * 77).__sizeof__() > small:
+        return small
+    return 0
+
+
+#: See :func:`_small_decimal_size`.
+_DECIMAL_SMALL = _small_decimal_size()
 
 
 class CompiledPolicy:
@@ -265,7 +283,10 @@ class _Codegen:
         if kind is Kind.ENUM:
             return [f"if {x}.__class__ is not str or {x} not in {self.set_literal(frozenset(fact.type.values))}: {slow}"]
         if kind is Kind.SET:
-            return self.check_set(fact.name, fact.type.element, x)
+            lines = self.check_set(fact.name, fact.type.element, x)
+            if fact.required:
+                return lines
+            return [f"if {x} is _MISSING: {x} = {self.default_literal(fact)}", "else:"] + ["    " + line for line in lines]
         raise AssertionError(kind)
 
     def set_bits(self, name: str, fact: ir.Fact) -> tuple[str, int, int]:
@@ -349,11 +370,19 @@ class _Codegen:
             lines.append(f"elif c is _Decimal: {self.to_exact}")
             lines.append(f"else: {slow}")
             return lines
-        # Fewer than _FAST_DIGITS characters: fewer digits (str is much cheaper than as_tuple).
-        lines.append(f"elif c is not _Decimal or not {x}.is_finite() or len(str({x})) > {_FAST_DIGITS}"
-                     f" or ({x} and not {-_FAST_EXPONENT} <= {x}.adjusted() <= {_FAST_EXPONENT}): {slow}")
+        # A Decimal: few digits (see _DECIMAL_SMALL), and a magnitude within the fast range or zero,
+        # by comparisons (a NaN raises InvalidOperation: the slow way; an infinity is out of range).
         if kind is Kind.PERCENT:
-            lines.append(f"elif not 0 <= {x} <= 100: {slow}")
+            low, high, tiny = self.const(Decimal(0)), self.const(Decimal(100)), self.const(_DECIMAL_TINY)
+            magnitude = f"not {x} >= {low} or not {x} <= {high} or ({x} and {x} < {tiny})"
+        else:
+            low, high = self.const(-_DECIMAL_HUGE), self.const(_DECIMAL_HUGE)
+            tiny, minus_tiny = self.const(_DECIMAL_TINY), self.const(-_DECIMAL_TINY)
+            magnitude = (f"not {x} > {low} or not {x} < {high}"
+                         f" or ({x} and not {x} >= {tiny} and not {x} <= {minus_tiny})")
+        digits = (f"{x}.__sizeof__() != {_DECIMAL_SMALL}" if _DECIMAL_SMALL
+                  else f"len(str({x})) > {_FAST_DIGITS}")
+        lines.append(f"elif c is not _Decimal or {digits} or {magnitude}: {slow}")
         return lines
 
     def default_literal(self, fact: ir.Fact) -> str | None:
@@ -458,6 +487,8 @@ class _Codegen:
         x = self.local[fact.name]
         if fact.required:
             return [f"{x} = facts[{fact.name!r}]"]
+        if fact.type.kind is Kind.SET:       # its default is a mask: put in place after the check
+            return [f"{x} = facts.get({fact.name!r}, _MISSING)", f"if {x} is not _MISSING: n += 1"]
         default = self.default_literal(fact)
         return [f"{x} = facts.get({fact.name!r}, _MISSING)",
                 f"if {x} is _MISSING: {x} = {default}" if default is not None else f"if {x} is _MISSING: {self.to_exact}",
