@@ -88,12 +88,14 @@ _DECIMAL_SMALL = _small_decimal_size()
 
 
 class CompiledPolicy:
-    """A compiled evaluator: ``decide(facts) -> (decision, rule_ids)``, ``decision(facts) -> decision``."""
+    """A compiled evaluator: ``decide(facts) -> (decision, rule_ids)``, ``decision(facts) -> decision``
+    and, given a result type, ``evaluate(facts, policy) -> result((decision, rule_ids, policy, facts))``."""
 
-    __slots__ = ("decide", "decision", "source")
+    __slots__ = ("decide", "decision", "evaluate", "source")
 
     def __init__(self, decide: Callable[[Mapping], Result], decision: Callable[[Mapping], str], source: str):
         self.decide, self.decision, self.source = decide, decision, source
+        self.evaluate = None
 
 
 def _children(expr: ir.Expr) -> tuple[ir.Expr, ...]:
@@ -134,8 +136,9 @@ def _size(expr: ir.Expr, limit: int) -> int:
 class _Codegen:
     """The source of one variant: ``exact`` (Decimal comparisons) or not, rule ids or decision only."""
 
-    def __init__(self, policy: ir.Policy, decisive: dict[str, ir.Expr], *, exact: bool, ids: bool, prefix: str):
-        self.policy, self.decisive, self.exact, self.ids = policy, decisive, exact, ids
+    def __init__(self, policy: ir.Policy, decisive: dict[str, ir.Expr], *, exact: bool, ids: bool, prefix: str,
+                 result: bool = False):
+        self.policy, self.decisive, self.exact, self.ids, self.result = policy, decisive, exact, ids, result
         self.prefix = prefix
         self.namespace: dict[str, object] = {}
         self.constants: dict[tuple, str] = {}
@@ -145,9 +148,13 @@ class _Codegen:
         self.masks = {name: self.set_bits(name, fact) for name, fact in policy.facts.items()
                       if fact.type.kind is Kind.SET}
         self.computed: dict[int, str] = {}     # shared named condition -> its local, once emitted
-        suffix = "[0]" if not ids else ""
-        self.slow = f"return _slow(facts){suffix}"
-        self.to_exact = f"return _exact(facts, False){suffix}"
+        if result:      # the caller's result object, built from (decision, rule ids, policy, facts)
+            self.slow = "return _result((*_slow(facts), policy, facts))"
+            self.to_exact = "return _result((*_exact(facts, False), policy, facts))"
+        else:
+            suffix = "[0]" if not ids else ""
+            self.slow = f"return _slow(facts){suffix}"
+            self.to_exact = f"return _exact(facts, False){suffix}"
 
     def const(self, value) -> str:
         key = (type(value), value)
@@ -440,13 +447,13 @@ class _Codegen:
                     hoisted: list[str] = []
                     cond, _ = self.expr(conditions[rule.id], hoisted)
                     lines.extend(hoisted)
-                    lines.append(f"if {cond}: return {decision!r}")
+                    lines.append(f"if {cond}: {self.ret(decision, '')}")
                 continue
             if len(tier) == 1:
                 hoisted = []
                 cond, _ = self.expr(conditions[tier[0].id], hoisted)
                 lines.extend(hoisted)
-                lines.append(f"if {cond}: return ({decision!r}, ({tier[0].id!r},))")
+                lines.append(f"if {cond}: {self.ret(decision, f'({tier[0].id!r},)')}")
                 continue
             for i, rule in enumerate(tier):
                 hoisted = []
@@ -455,9 +462,17 @@ class _Codegen:
                 lines.append(f"if {cond}: r = ({rule.id!r},)" if i == 0 else f"if {cond}: r += ({rule.id!r},)")
                 if i == 0:
                     lines.append("else: r = ()")
-            lines.append(f"if r: return ({decision!r}, r)")
-        lines.append(f"return ({policy.default!r}, ())" if self.ids else f"return {policy.default!r}")
+            lines.append(f"if r: {self.ret(decision, 'r')}")
+        lines.append(self.ret(policy.default, "()"))
         return lines
+
+    def ret(self, decision: str, rules: str) -> str:
+        """The return statement of a decision with the rule ids ``rules`` (Python source)."""
+        if not self.ids:
+            return f"return {decision!r}"
+        if self.result:
+            return f"return _result(({decision!r}, {rules}, policy, facts))"
+        return f"return ({decision!r}, {rules})"
 
     def prologue(self) -> list[str]:
         """Read and check every fact of an exact dict into its local; anything else goes the slow way.
@@ -505,7 +520,8 @@ class _Codegen:
 
     def source(self, function: str) -> str:
         body = self.decide_lines()   # first: it decides which shared conditions exist
-        lines = [f"def {function}(facts, checked=False):" if self.exact else f"def {function}(facts):"]
+        signature = "facts, checked=False" if self.exact else "facts, policy" if self.result else "facts"
+        lines = [f"def {function}({signature}):"]
         if self.exact:
             lines.append("    if checked:")
             for name in self.policy.facts:
@@ -523,8 +539,12 @@ class _Codegen:
         return "\n".join(lines) + "\n"
 
 
-def compile_policy(policy: ir.Policy) -> CompiledPolicy:
-    """Generate, compile and bind the evaluator of a checked policy (other variants on first use)."""
+def compile_policy(policy: ir.Policy, result: Callable[[tuple], object] | None = None) -> CompiledPolicy:
+    """Generate, compile and bind the evaluator of a checked policy (other variants on first use).
+
+    With ``result`` (a type taking one 4-tuple, such as a tuple subclass), ``evaluate(facts, policy)``
+    returns ``result((decision, rule_ids, policy, facts))``, built in the generated code itself.
+    """
     decisive = decisive_conditions(policy)
     dates: set[str] = set()
 
@@ -541,14 +561,14 @@ def compile_policy(policy: ir.Policy) -> CompiledPolicy:
         "_COUNTRIES": COUNTRY_CODES, "_remember_date": remember_date, "_set_mask": set_mask,
         "frozenset": frozenset, "repr": repr, "len": len, "int": int, "float": float, "str": str,
         "list": list, "tuple": tuple, "set": set, "dict": dict, "KeyError": KeyError,
-        "Exception": Exception, "_EvaluationError": EvaluationError,
+        "Exception": Exception, "_EvaluationError": EvaluationError, "_result": result,
     }
     lock = threading.Lock()
     built: set[str] = set()
     title = f"<exportdsl policy {policy.name or ''!r}>"   # repr: a NUL or newline in the name stays inert
 
-    def build(function: str, *, exact: bool, ids: bool, prefix: str) -> tuple[Callable, str]:
-        gen = _Codegen(policy, decisive, exact=exact, ids=ids, prefix=prefix)
+    def build(function: str, *, exact: bool, ids: bool, prefix: str, result: bool = False) -> tuple[Callable, str]:
+        gen = _Codegen(policy, decisive, exact=exact, ids=ids, prefix=prefix, result=result)
         source = gen.source(function)
         code = compile(source, title, "exec")
         with lock:
@@ -576,4 +596,12 @@ def compile_policy(policy: ir.Policy) -> CompiledPolicy:
         return function(facts)
 
     compiled.decision = decision_first
+
+    def evaluate_first(facts, policy_object):
+        function, _ = build("_evaluate", exact=False, ids=True, prefix="V", result=True)
+        compiled.evaluate = function
+        return function(facts, policy_object)
+
+    if result is not None:
+        compiled.evaluate = evaluate_first
     return compiled
