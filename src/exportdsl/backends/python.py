@@ -52,8 +52,11 @@ _INLINE_SHARED_SIZE = 6
 _DISPATCH_DEPTH = 2
 #: ... and only over at least this many rules.
 _DISPATCH_MIN_RULES = 4
-#: Rule sizes for the dispatch choice are counted up to this many nodes.
+#: Rule sizes for the dispatch choice are counted up to this many nodes ...
 _SIZE_LIMIT = 200
+#: ... and the choice is made only for policies up to this size in all (it walks the conditions
+#: once per candidate fact: a bound on compile time; a larger policy runs its rules undispatched).
+_DISPATCH_MAX_SIZE = 5000
 _NEVER = ir.Const(False)
 
 Result = tuple[str, tuple[str, ...]]
@@ -413,7 +416,8 @@ class _Codegen:
         dispatch = None
         if depth > 0 and len(conditions) >= _DISPATCH_MIN_RULES:
             sizes = {rule_id: _size(cond, _SIZE_LIMIT) for rule_id, cond in conditions.items()}
-            dispatch = choose_dispatch(self.policy.facts, conditions, sizes)
+            if sum(sizes.values()) <= _DISPATCH_MAX_SIZE:
+                dispatch = choose_dispatch(self.policy.facts, conditions, sizes)
         if dispatch is None:
             return self.rule_lines(conditions)
         name, values = dispatch
