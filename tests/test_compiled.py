@@ -163,7 +163,41 @@ def test_subclassed_values_go_through_validation(facts):
     agree(POLICY, facts)
 
 
+def test_valid_facts_and_defaults_are_decided_without_the_validator(monkeypatch):
+    """The fast path decides a valid transaction itself, defaults included (an optional set fact left
+    out once sent every transaction to the reference validator); a bad one goes to the validator."""
+    from exportdsl.backends import python as backend
+    calls = []
+    validate = backend.validate_facts
+    monkeypatch.setattr(backend, "validate_facts", lambda *args: calls.append(args) or validate(*args))
+    for facts in (GOOD, {**GOOD, "tags": ["a"], "weight": 0.05}, {**GOOD, "layers": 300, "weight": 2}):
+        agree(POLICY, facts)
+    assert calls == []
+    agree(POLICY, {**GOOD, "tags": ["zz"]})
+    assert calls
+
+
 # ---- numbers at decimal boundaries -----------------------------------------------------------------
+
+#: Number values at the edges of the compiled evaluator's fast checks and of validation's bounds (at most
+#: 400 digits, magnitude 1e-400 .. 1e401): long coefficients kept inside and outside the Decimal object,
+#: tiny and huge magnitudes, specials, ints beyond the fast range, every finite float's extremes.
+EDGE_NUMBERS = [
+    Decimal("9" * 76), Decimal("9" * 77), Decimal("1." + "0" * 75), Decimal("1." + "0" * 399),
+    Decimal("1." + "0" * 400), Decimal(10**80), Decimal("1e-30"), Decimal("1e-31"), Decimal("-1e-31"),
+    Decimal("1e30"), Decimal("1e31"), Decimal("-1e31"), Decimal("1e-400"), Decimal("1e-401"), Decimal("1e400"),
+    Decimal("1e401"), Decimal("-0"), Decimal("0e-500"), Decimal("NaN"), Decimal("sNaN"), Decimal("-Infinity"),
+    Decimal("99.99"), Decimal("100.0"), Decimal("100.000000000000000000000000000001"), Decimal("-0.0"),
+    10**18 - 1, 10**18, -10**18, 10**400, 10**401, 5e-324, -5e-324, 1.7976931348623157e308, 1e-320,
+    float("inf"), float("nan"), -0.0, 100.0, 100.00000000000001, 0.0,
+]
+
+
+@pytest.mark.parametrize("value", EDGE_NUMBERS, ids=range(len(EDGE_NUMBERS)))
+@pytest.mark.parametrize("fact", ["re_content", "weight"])
+def test_numbers_at_the_edges_of_the_fast_checks(fact, value):
+    agree(POLICY, {**GOOD, fact: value})
+
 
 def _ulps(x: float, n: int = 2):
     out, below, above = [x], x, x

@@ -36,6 +36,7 @@ LAYERS = {
     # 3: backends and everything built on one checked policy
     "backends": 3, "backends.interpreter": 3, "backends.python": 3, "schema": 3,
     "backends.float_cuts": 3,             # assigned here: exact float thresholds for the compiled evaluator
+    "backends.specialise": 3,             # partial evaluation on one fact for the compiled evaluator's dispatch
     "backends.sql": 3, "backends.sql.nodes": 3, "backends.sql.facts": 3, "backends.sql.conditions": 3,
     "backends.sql.query": 3, "backends.sql.duckdb_engine": 3, "backends.sql.replay": 3,  # the SQL backend (sqlglot trees; DuckDB)
     "compose": 3,                         # assigned here: resolves `extends` with the parser

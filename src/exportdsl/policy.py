@@ -78,7 +78,7 @@ class Policy:
         init(self, "_module", module)
         init(self, "_warnings", tuple(warnings))
         init(self, "_ir", policy_ir)
-        compiled = compile_policy(policy_ir)
+        compiled = compile_policy(policy_ir, Decision)
         init(self, "_compiled", compiled)
         init(self, "decide", compiled.decide)
         init(self, "_facts", MappingProxyType({name: f.type for name, f in policy_ir.facts.items()}))
@@ -179,7 +179,7 @@ class Policy:
         if explain:
             from .backends import interpreter
             return _new_tuple(Decision, (*interpreter.evaluate(self._ir, facts), self, facts))
-        return _new_tuple(Decision, (*self.decide(facts), self, facts))
+        return self._compiled.evaluate(facts, self)     # the generated code builds the Decision
 
     def evaluate_many(self, transactions: Iterable[Mapping], *,
                       stop_at_error: bool = True) -> Iterator[Decision | EvaluationError]:

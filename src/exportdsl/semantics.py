@@ -88,6 +88,26 @@ SET_TEST_PYTHON = {
 IS_EMPTY_PYTHON = "(not {fact})"
 
 
+def set_mask(elements, bits: Mapping, other: int) -> int:
+    """A set of canonical elements as a bit mask: each element's bit from ``bits``, ``other`` for an
+    element that ``bits`` does not list (one bit shared by all of those)."""
+    mask = 0
+    for element in elements:
+        mask |= bits.get(element, other)
+    return mask
+
+
+#: The set tests over masks (:func:`set_mask`), ``{values}`` being the mask of the tested values
+#: (all listed in ``bits``, so never ``other``) and ``{outside}`` the mask of every bit but those:
+#: ``any`` shares a bit, ``all`` has every bit of the values, ``any not in`` has a bit outside them
+#: (an unlisted element has the ``other`` bit, outside every value mask), ``is empty`` is mask 0.
+SET_TEST_MASK_PYTHON = {
+    Quantifier.ANY: "({fact} & {values})",
+    Quantifier.ALL: "({fact} & {values} == {values})",
+    Quantifier.ANY_OTHER: "({fact} & {outside})",
+}
+
+
 # ---- literal values written in a policy ------------------------------------------------
 
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")

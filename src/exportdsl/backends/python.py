@@ -14,6 +14,11 @@ and ints with float literals chosen at compile time (:mod:`.float_cuts`), which 
 same rules, which compares ``Decimal`` values (generated and compiled on first use). The
 *decision-only* variant stops at the first rule that applies and does not collect rule ids.
 
+A set fact is read into a bit mask (:func:`exportdsl.semantics.set_mask`), so that a set test is
+one integer operation. When many rules test one enum, country or bool fact for equality, the body
+first branches on that fact's value and each branch holds the rules specialised to it
+(:mod:`.specialise`), at most two levels deep.
+
 A named condition used more than once is computed once per transaction into a local, so the code
 stays linear in the size of the IR even where named conditions form a DAG.
 """
@@ -28,10 +33,12 @@ from decimal import Decimal
 from .. import ir
 from ..combining import decisive_conditions
 from ..errors import EvaluationError
-from ..operators import CompareOp, Quantifier
-from ..semantics import COMPARE_PYTHON, IS_EMPTY_PYTHON, MISSING, SET_TEST_PYTHON, valid_date, validate_facts
+from ..operators import CompareOp
+from ..semantics import (COMPARE_PYTHON, IS_EMPTY_PYTHON, MISSING, SET_TEST_MASK_PYTHON, set_mask, valid_date,
+                         validate_facts)
 from ..types import COUNTRY_CODES, Kind
 from .float_cuts import float_cut, float_value
+from .specialise import Assumption, choose_dispatch, has_other_branch, specialise
 
 #: Conditions nested deeper than this in generated code are split into temporaries.
 _MAX_INLINE_DEPTH = 40
@@ -41,25 +48,57 @@ _DATE_CACHE_LIMIT = 100_000
 _LITERAL_INT_LIMIT = 10**18
 #: A named condition used more than once is inlined at each use when it is at most this many nodes.
 _INLINE_SHARED_SIZE = 6
+#: Dispatch (partial evaluation on a fact's value) nests at most this deep ...
+_DISPATCH_DEPTH = 2
+#: ... and only over at least this many rules.
+_DISPATCH_MIN_RULES = 4
+#: Rule sizes for the dispatch choice are counted up to this many nodes ...
+_SIZE_LIMIT = 200
+#: ... and the choice is made only for policies up to this size in all (it walks the conditions
+#: once per candidate fact: a bound on compile time; a larger policy runs its rules undispatched).
+_DISPATCH_MAX_SIZE = 5000
+_NEVER = ir.Const(False)
 
 Result = tuple[str, tuple[str, ...]]
 _NUMERIC = (Kind.NUMBER, Kind.PERCENT)
 #: The fast path takes ints, floats and Decimals within these bounds (well inside what validation
 #: accepts); anything larger, smaller or longer is checked by validate_facts.
 _FAST_INT = 10**18
-_FAST_FLOAT = 1e30
-_FAST_TINY = 1e-30
+#: The largest finite float: a float within +-_MAX_FLOAT is finite (NaN compares false).
+_MAX_FLOAT = 1.7976931348623157e308
+#: A set fact with more elements than this is made a frozenset (fewer stay a tuple, cheaper to build).
+_SMALL_SET = 8
 _FAST_EXPONENT = 30
 _FAST_DIGITS = 30
+_DECIMAL_HUGE = Decimal(f"1e{_FAST_EXPONENT}")
+_DECIMAL_TINY = Decimal(f"1e-{_FAST_EXPONENT}")
+
+
+def _small_decimal_size() -> int:
+    """The ``__sizeof__`` of a Decimal whose coefficient is stored inside the object, where that
+    size tells: CPython's C ``decimal`` keeps up to 4 words (76 digits) there and reports a larger
+    size for a longer coefficient, so one ``__sizeof__`` call bounds the digits (far below
+    validation's limit; a short Decimal kept in a larger allocation just takes the slow way). 0 where
+    the sizes do not tell (then the generated code measures ``str``)."""
+    small = Decimal(1).__sizeof__()
+    if Decimal("9" * 76).__sizeof__() == small and Decimal("9" * 77).__sizeof__() > small:
+        return small
+    return 0
+
+
+#: See :func:`_small_decimal_size`.
+_DECIMAL_SMALL = _small_decimal_size()
 
 
 class CompiledPolicy:
-    """A compiled evaluator: ``decide(facts) -> (decision, rule_ids)``, ``decision(facts) -> decision``."""
+    """A compiled evaluator: ``decide(facts) -> (decision, rule_ids)``, ``decision(facts) -> decision``
+    and, given a result type, ``evaluate(facts, policy) -> result((decision, rule_ids, policy, facts))``."""
 
-    __slots__ = ("decide", "decision", "source")
+    __slots__ = ("decide", "decision", "evaluate", "source")
 
     def __init__(self, decide: Callable[[Mapping], Result], decision: Callable[[Mapping], str], source: str):
         self.decide, self.decision, self.source = decide, decision, source
+        self.evaluate = None
 
 
 def _children(expr: ir.Expr) -> tuple[ir.Expr, ...]:
@@ -100,19 +139,25 @@ def _size(expr: ir.Expr, limit: int) -> int:
 class _Codegen:
     """The source of one variant: ``exact`` (Decimal comparisons) or not, rule ids or decision only."""
 
-    def __init__(self, policy: ir.Policy, decisive: dict[str, ir.Expr], *, exact: bool, ids: bool, prefix: str):
-        self.policy, self.decisive, self.exact, self.ids = policy, decisive, exact, ids
+    def __init__(self, policy: ir.Policy, decisive: dict[str, ir.Expr], *, exact: bool, ids: bool, prefix: str,
+                 result: bool = False):
+        self.policy, self.decisive, self.exact, self.ids, self.result = policy, decisive, exact, ids, result
         self.prefix = prefix
         self.namespace: dict[str, object] = {}
         self.constants: dict[tuple, str] = {}
         self.local = {name: f"f{i}" for i, name in enumerate(policy.facts)}
         self.temp_counter = itertools.count()
-        counts = _shared_named(decisive.values())
-        self.shared = {key for key, n in counts.items() if n > 1}
+        self.shared: set[int] = set()          # shared named conditions of the rules being generated
+        self.masks = {name: self.set_bits(name, fact) for name, fact in policy.facts.items()
+                      if fact.type.kind is Kind.SET}
         self.computed: dict[int, str] = {}     # shared named condition -> its local, once emitted
-        suffix = "[0]" if not ids else ""
-        self.slow = f"return _slow(facts){suffix}"
-        self.to_exact = f"return _exact(facts, False){suffix}"
+        if result:      # the caller's result object, built from (decision, rule ids, policy, facts)
+            self.slow = "return _result((*_slow(facts), policy, facts))"
+            self.to_exact = "return _result((*_exact(facts, False), policy, facts))"
+        else:
+            suffix = "[0]" if not ids else ""
+            self.slow = f"return _slow(facts){suffix}"
+            self.to_exact = f"return _exact(facts, False){suffix}"
 
     def const(self, value) -> str:
         key = (type(value), value)
@@ -171,9 +216,10 @@ class _Codegen:
                     return f"({self.exact_number(local)} in {self.const(values)})", 1
                 return f"({local} in {self.set_literal(values)})", 1
             case ir.SetTest(fact=fact, quantifier=quantifier, values=values):
-                if quantifier is Quantifier.ANY and len(values) == 1:
-                    return f"({self.literal(next(iter(values)))} in {self.local[fact]})", 1
-                return SET_TEST_PYTHON[quantifier].format(fact=self.local[fact], values=self.const(values)), 1
+                _, _, every = self.masks[fact]
+                mask = self.mask_of(fact, values)
+                return SET_TEST_MASK_PYTHON[quantifier].format(
+                    fact=self.local[fact], values=mask, outside=every & ~mask), 1
             case ir.IsEmpty(fact=fact):
                 return IS_EMPTY_PYTHON.format(fact=self.local[fact]), 1
             case ir.Const(value=value):
@@ -247,57 +293,106 @@ class _Codegen:
         if kind is Kind.ENUM:
             return [f"if {x}.__class__ is not str or {x} not in {self.set_literal(frozenset(fact.type.values))}: {slow}"]
         if kind is Kind.SET:
-            element = fact.type.element
-            lines = [f"if {x}.__class__ is not frozenset:",
-                     f"    if {x}.__class__ is not list and {x}.__class__ is not tuple and {x}.__class__ is not set: {slow}",
-                     f"    for e in {x}:",
-                     f"        if e.__class__ is not str: {slow}",
-                     f"    {x} = frozenset({x})",
-                     "else:",
-                     f"    for e in {x}:",
-                     f"        if e.__class__ is not str: {slow}"]
-            if element.kind is Kind.ENUM:
-                lines.append(f"if not {x} <= {self.const(frozenset(element.values))}: {slow}")
-            elif element.kind is Kind.COUNTRY:
-                lines.append(f"if not {x} <= _COUNTRIES: {slow}")
-            return lines
+            lines = self.check_set(fact.name, fact.type.element, x)
+            if fact.required:
+                return lines
+            return [f"if {x} is _MISSING: {x} = {self.default_literal(fact)}", "else:"] + ["    " + line for line in lines]
         raise AssertionError(kind)
 
-    def check_number(self, kind: Kind, x: str) -> list[str]:
-        """Exact ints, floats and Decimals within the fast range.
+    def set_bits(self, name: str, fact: ir.Fact) -> tuple[str, int, int]:
+        """A set fact's mask encoding (:func:`exportdsl.semantics.set_mask`): the name of its bits
+        table, its ``other`` bit and the mask of every bit. An enum set has a bit per declared value;
+        a set of strings or countries a bit per value the rules name, and one for all the others."""
+        element = fact.type.element
+        if element.kind is Kind.ENUM:
+            universe = list(element.values)
+        else:
+            named: set = set()
+            seen: set[int] = set()
+            stack = list(self.decisive.values())
+            while stack:
+                node = stack.pop()
+                if id(node) in seen:
+                    continue
+                seen.add(id(node))
+                if isinstance(node, ir.SetTest) and node.fact == name:
+                    named.update(node.values)
+                stack.extend(_children(node))
+            universe = sorted(named)
+        bits = {value: 1 << i for i, value in enumerate(universe)}
+        other = 1 << len(universe)
+        if element.kind is Kind.COUNTRY:       # every valid code listed: an unknown one is a KeyError
+            bits = {code: bits.get(code, other) for code in sorted(COUNTRY_CODES)}
+        table = f"_{self.prefix}B{self.local[name]}"
+        self.namespace[table] = bits
+        return table, other, (other << 1) - 1
 
-        The range is narrower than what :func:`validate_facts` accepts, so the fast path never
-        accepts a value that validation would refuse; values outside it take the slow way.
+    def mask_of(self, fact: str, values) -> int:
+        """The mask of some values of a set fact (values the rules name, or a default's elements)."""
+        table, other, _ = self.masks[fact]
+        return set_mask(values, self.namespace[table], other)
+
+    def check_set(self, name: str, element, x: str) -> list[str]:
+        """A set fact: a list, tuple, set or frozenset of exact ``str`` elements, each one valid,
+        read into its mask (:func:`exportdsl.semantics.set_mask`).
+
+        Each element's class is checked before anything hashes or compares it, and its bit is
+        added right after: the mask holds exactly the elements checked, whatever the caller does
+        to its list meanwhile. An element that is not valid is a KeyError (the slow way).
         """
         slow = self.slow
+        table, other, _ = self.masks[name]
+        bit = f"{table}.get(e, {other})" if element.kind is Kind.STRING else f"{table}[e]"
+        return [f"c = {x}.__class__",
+                f"if c is not list and c is not tuple and c is not frozenset and c is not set: {slow}",
+                "m = 0",
+                f"for e in {x}:",
+                f"    if e.__class__ is not str: {slow}",
+                f"    m |= {bit}",
+                f"{x} = m"]
+
+    def check_number(self, kind: Kind, x: str) -> list[str]:
+        """Exact ints, floats and Decimals within what :func:`validate_facts` accepts.
+
+        Every finite float is within validation's bounds (at most 17 digits, magnitude between
+        5e-324 and 2e308), so a float needs only to be finite (and in 0..100 for a percent). An int
+        or a Decimal takes the fast way only within a narrower range, so that the fast path never
+        accepts a value that validation would refuse; values outside it take the slow way. A
+        Decimal sends the transaction to the exact variant (the float variant compares floats).
+        """
+        slow = self.slow
+        # Comparisons written one by one, each followed by its jump: CPython 3.11 specialises those
+        # (a chained comparison it does not); `not x >= lo` is true for NaN.
         if kind is Kind.PERCENT:
-            float_range = f"not 0 <= {x} <= 100 or ({x} and {x} < {_FAST_TINY!r})"
-            int_range = f"not 0 <= {x} <= 100"
+            float_range = f"not {x} >= 0.0 or not {x} <= 100.0"
+            int_range = f"not {x} >= 0 or not {x} <= 100"
         else:
-            float_range = f"not {-_FAST_FLOAT!r} < {x} < {_FAST_FLOAT!r} or ({x} and {-_FAST_TINY!r} < {x} < {_FAST_TINY!r})"
-            int_range = f"not {-_FAST_INT} < {x} < {_FAST_INT}"
-        lines = []
-        if not self.exact:
-            # A Decimal that is the shortest text of a float is that float here (exact under the float
-            # cuts); any other Decimal is decided by the exact variant.
-            lines += [f"if {x}.__class__ is _Decimal:",
-                      f"    if not {x}.is_finite() or len(str({x})) > {_FAST_DIGITS}: {slow}",
-                      f"    if _Decimal(repr({x}f := float({x}))) != {x}: {self.to_exact}",
-                      f"    {x} = {x}f"]
-        lines += [f"if {x}.__class__ is float:",
-                  f"    if {float_range}: {slow}"]
+            float_range = f"not {x} >= {-_MAX_FLOAT!r} or not {x} <= {_MAX_FLOAT!r}"
+            int_range = f"not {x} > {-_FAST_INT} or not {x} < {_FAST_INT}"
+        lines = [f"c = {x}.__class__",
+                 "if c is float:",
+                 f"    if {float_range}: {slow}"]
         if self.exact:
             lines.append(f"    {x} = _Decimal(repr({x}))")
-        lines += [f"elif {x}.__class__ is int:",
+        lines += ["elif c is int:",
                   f"    if {int_range}: {slow}"]
-        if self.exact:
-            # Fewer than _FAST_DIGITS characters: fewer digits (str is much cheaper than as_tuple).
-            lines += [f"elif {x}.__class__ is not _Decimal or not {x}.is_finite() or len(str({x})) > {_FAST_DIGITS}"
-                      f" or ({x} and not {-_FAST_EXPONENT} <= {x}.adjusted() <= {_FAST_EXPONENT}): {slow}"]
-            if kind is Kind.PERCENT:
-                lines.append(f"elif not 0 <= {x} <= 100: {slow}")
-        else:
+        if not self.exact:
+            lines.append(f"elif c is _Decimal: {self.to_exact}")
             lines.append(f"else: {slow}")
+            return lines
+        # A Decimal: few digits (see _DECIMAL_SMALL), and a magnitude within the fast range or zero,
+        # by comparisons (a NaN raises InvalidOperation: the slow way; an infinity is out of range).
+        if kind is Kind.PERCENT:
+            low, high, tiny = self.const(Decimal(0)), self.const(Decimal(100)), self.const(_DECIMAL_TINY)
+            magnitude = f"not {x} >= {low} or not {x} <= {high} or ({x} and {x} < {tiny})"
+        else:
+            low, high = self.const(-_DECIMAL_HUGE), self.const(_DECIMAL_HUGE)
+            tiny, minus_tiny = self.const(_DECIMAL_TINY), self.const(-_DECIMAL_TINY)
+            magnitude = (f"not {x} > {low} or not {x} < {high}"
+                         f" or ({x} and not {x} >= {tiny} and not {x} <= {minus_tiny})")
+        digits = (f"{x}.__sizeof__() != {_DECIMAL_SMALL}" if _DECIMAL_SMALL
+                  else f"len(str({x})) > {_FAST_DIGITS}")
+        lines.append(f"elif c is not _Decimal or {digits} or {magnitude}: {slow}")
         return lines
 
     def default_literal(self, fact: ir.Fact) -> str | None:
@@ -307,65 +402,116 @@ class _Codegen:
             as_float = float_value(default)
             return None if as_float is None else self.literal(as_float)
         if fact.type.kind is Kind.SET:
-            return self.const(default)
+            return repr(self.mask_of(fact.name, default))
         return self.literal(default)
 
     # ---- the decision body
     def decide_lines(self) -> list[str]:
-        policy = self.policy
+        """The rules, most severe first, after a dispatch on one fact's value when that pays."""
+        return self.dispatch_lines(self.decisive, _DISPATCH_DEPTH)
+
+    def dispatch_lines(self, conditions: dict[str, ir.Expr], depth: int) -> list[str]:
+        """Branch on the fact :func:`.specialise.choose_dispatch` picks (each branch decides with
+        the conditions specialised to it), or decide directly."""
+        dispatch = None
+        if depth > 0 and len(conditions) >= _DISPATCH_MIN_RULES:
+            sizes = {rule_id: _size(cond, _SIZE_LIMIT) for rule_id, cond in conditions.items()}
+            if sum(sizes.values()) <= _DISPATCH_MAX_SIZE:
+                dispatch = choose_dispatch(self.policy.facts, conditions, sizes)
+        if dispatch is None:
+            return self.rule_lines(conditions)
+        name, values = dispatch
+        fact, local = self.policy.facts[name], self.local[name]
+        branches = [(f"{local} is {value!r}" if value is True or value is False
+                     else f"{local} == {self.literal(value)}", Assumption(name, value=value)) for value in values]
+        if has_other_branch(fact, values):
+            branches.append((None, Assumption(name, excluded=frozenset(values))))
         lines: list[str] = []
-        by_severity = sorted(policy.rules, key=lambda r: -policy.severity(r.decision))
+        for i, (test, assumption) in enumerate(branches):
+            last = i == len(branches) - 1
+            lines.append("else:" if last and i else f"{'elif' if i else 'if'} {test}:")
+            memo: dict[int, ir.Expr] = {}
+            specialised = {rule_id: specialise(cond, assumption, memo) for rule_id, cond in conditions.items()}
+            lines.extend("    " + line for line in self.dispatch_lines(specialised, depth - 1))
+        return lines
+
+    def rule_lines(self, conditions: dict[str, ir.Expr]) -> list[str]:
+        """Most severe tier first; with rule ids, every rule of the deciding tier is evaluated."""
+        policy = self.policy
+        counts = _shared_named(conditions.values())
+        self.shared = {key for key, n in counts.items() if n > 1}
+        self.computed = {}
+        lines: list[str] = []
+        by_severity = sorted((rule for rule in policy.rules if conditions[rule.id] != _NEVER),
+                             key=lambda r: -policy.severity(r.decision))
         for decision, tier in itertools.groupby(by_severity, key=lambda r: r.decision):
             tier = list(tier)
             if not self.ids:
                 for rule in tier:
                     hoisted: list[str] = []
-                    cond, _ = self.expr(self.decisive[rule.id], hoisted)
+                    cond, _ = self.expr(conditions[rule.id], hoisted)
                     lines.extend(hoisted)
-                    lines.append(f"if {cond}: return {decision!r}")
+                    lines.append(f"if {cond}: {self.ret(decision, '')}")
                 continue
             if len(tier) == 1:
                 hoisted = []
-                cond, _ = self.expr(self.decisive[tier[0].id], hoisted)
+                cond, _ = self.expr(conditions[tier[0].id], hoisted)
                 lines.extend(hoisted)
-                lines.append(f"if {cond}: return ({decision!r}, ({tier[0].id!r},))")
+                lines.append(f"if {cond}: {self.ret(decision, f'({tier[0].id!r},)')}")
                 continue
             for i, rule in enumerate(tier):
                 hoisted = []
-                cond, _ = self.expr(self.decisive[rule.id], hoisted)
+                cond, _ = self.expr(conditions[rule.id], hoisted)
                 lines.extend(hoisted)
                 lines.append(f"if {cond}: r = ({rule.id!r},)" if i == 0 else f"if {cond}: r += ({rule.id!r},)")
                 if i == 0:
                     lines.append("else: r = ()")
-            lines.append(f"if r: return ({decision!r}, r)")
-        lines.append(f"return ({policy.default!r}, ())" if self.ids else f"return {policy.default!r}")
+            lines.append(f"if r: {self.ret(decision, 'r')}")
+        lines.append(self.ret(policy.default, "()"))
         return lines
 
+    def ret(self, decision: str, rules: str) -> str:
+        """The return statement of a decision with the rule ids ``rules`` (Python source)."""
+        if not self.ids:
+            return f"return {decision!r}"
+        if self.result:
+            return f"return _result(({decision!r}, {rules}, policy, facts))"
+        return f"return ({decision!r}, {rules})"
+
     def prologue(self) -> list[str]:
-        """Read and check every fact of an exact dict into its local; anything else goes the slow way."""
+        """Read and check every fact of an exact dict into its local; anything else goes the slow way.
+
+        Numbers are read and checked first: a Decimal among them sends the whole transaction to the
+        exact variant, best found before the other facts are read and checked for nothing.
+        """
         policy = self.policy
         out = [f"if facts.__class__ is not dict: {self.slow}", "try:", "    pass"]
         optional = any(not f.required for f in policy.facts.values())
         if optional:
             out.append(f"    n = {sum(f.required for f in policy.facts.values())}")
-        checks: list[str] = []
-        for name, fact in policy.facts.items():
-            x = self.local[name]
-            if fact.required:
-                out.append(f"    {x} = facts[{name!r}]")
-            else:
-                out.append(f"    {x} = facts.get({name!r}, _MISSING)")
-                default = self.default_literal(fact)
-                out.append(f"    if {x} is _MISSING: {x} = {default}" if default is not None
-                           else f"    if {x} is _MISSING: {self.to_exact}")
-                out.append("    else: n += 1")
-            checks.append((fact.type.kind not in _NUMERIC, self.check_fact(fact, x)))
+        numbers = [name for name, fact in policy.facts.items() if fact.type.kind in _NUMERIC]
+        others = [name for name in policy.facts if name not in numbers]
+        for group in (numbers, others):
+            for name in group:
+                out.extend("    " + line for line in self.read_fact(policy.facts[name]))
+            if group is numbers:
+                out.extend("    " + line for name in numbers
+                           for line in self.check_fact(policy.facts[name], self.local[name]))
         out.append(f"except KeyError: {self.slow}")
-        out.append(f"if len(facts) != {'n' if optional else sum(1 for _ in policy.facts)}: {self.slow}")
-        # Numbers first: a Decimal among them sends the whole transaction to the exact variant,
-        # best found before the other facts are checked for nothing.
-        checks.sort(key=lambda check: check[0])
-        return out + [line for _, lines in checks for line in lines]
+        out.append(f"if len(facts) != {'n' if optional else len(policy.facts)}: {self.slow}")
+        return out + [line for name in others for line in self.check_fact(policy.facts[name], self.local[name])]
+
+    def read_fact(self, fact: ir.Fact) -> list[str]:
+        """The fact's value into its local: a KeyError for a missing required fact, else its default."""
+        x = self.local[fact.name]
+        if fact.required:
+            return [f"{x} = facts[{fact.name!r}]"]
+        if fact.type.kind is Kind.SET:       # its default is a mask: put in place after the check
+            return [f"{x} = facts.get({fact.name!r}, _MISSING)", f"if {x} is not _MISSING: n += 1"]
+        default = self.default_literal(fact)
+        return [f"{x} = facts.get({fact.name!r}, _MISSING)",
+                f"if {x} is _MISSING: {x} = {default}" if default is not None else f"if {x} is _MISSING: {self.to_exact}",
+                "else: n += 1"]
 
     def guarded(self, prologue: list[str]) -> list[str]:
         """The prologue inside ``try``: it reads the caller's values with exact-type checks, but a
@@ -378,10 +524,17 @@ class _Codegen:
 
     def source(self, function: str) -> str:
         body = self.decide_lines()   # first: it decides which shared conditions exist
-        lines = [f"def {function}(facts, checked=False):" if self.exact else f"def {function}(facts):"]
+        signature = "facts, checked=False" if self.exact else "facts, policy" if self.result else "facts"
+        lines = [f"def {function}({signature}):"]
         if self.exact:
             lines.append("    if checked:")
-            lines.extend(f"        {self.local[name]} = facts[{name!r}]" for name in self.policy.facts)
+            for name in self.policy.facts:
+                local = self.local[name]
+                if name in self.masks:
+                    table, other, _ = self.masks[name]
+                    lines.append(f"        {local} = _set_mask(facts[{name!r}], {table}, {other})")
+                else:
+                    lines.append(f"        {local} = facts[{name!r}]")
             lines.append("    else:")
             lines.extend("        " + line for line in self.guarded(self.prologue()))
         else:
@@ -390,8 +543,12 @@ class _Codegen:
         return "\n".join(lines) + "\n"
 
 
-def compile_policy(policy: ir.Policy) -> CompiledPolicy:
-    """Generate, compile and bind the evaluator of a checked policy (other variants on first use)."""
+def compile_policy(policy: ir.Policy, result: Callable[[tuple], object] | None = None) -> CompiledPolicy:
+    """Generate, compile and bind the evaluator of a checked policy (other variants on first use).
+
+    With ``result`` (a type taking one 4-tuple, such as a tuple subclass), ``evaluate(facts, policy)``
+    returns ``result((decision, rule_ids, policy, facts))``, built in the generated code itself.
+    """
     decisive = decisive_conditions(policy)
     dates: set[str] = set()
 
@@ -405,17 +562,17 @@ def compile_policy(policy: ir.Policy) -> CompiledPolicy:
 
     namespace: dict[str, object] = {
         "__builtins__": {}, "_MISSING": MISSING, "_Decimal": Decimal, "_DATES": dates,
-        "_COUNTRIES": COUNTRY_CODES, "_remember_date": remember_date,
+        "_COUNTRIES": COUNTRY_CODES, "_remember_date": remember_date, "_set_mask": set_mask,
         "frozenset": frozenset, "repr": repr, "len": len, "int": int, "float": float, "str": str,
         "list": list, "tuple": tuple, "set": set, "dict": dict, "KeyError": KeyError,
-        "Exception": Exception, "_EvaluationError": EvaluationError,
+        "Exception": Exception, "_EvaluationError": EvaluationError, "_result": result,
     }
     lock = threading.Lock()
     built: set[str] = set()
     title = f"<exportdsl policy {policy.name or ''!r}>"   # repr: a NUL or newline in the name stays inert
 
-    def build(function: str, *, exact: bool, ids: bool, prefix: str) -> tuple[Callable, str]:
-        gen = _Codegen(policy, decisive, exact=exact, ids=ids, prefix=prefix)
+    def build(function: str, *, exact: bool, ids: bool, prefix: str, result: bool = False) -> tuple[Callable, str]:
+        gen = _Codegen(policy, decisive, exact=exact, ids=ids, prefix=prefix, result=result)
         source = gen.source(function)
         code = compile(source, title, "exec")
         with lock:
@@ -443,4 +600,12 @@ def compile_policy(policy: ir.Policy) -> CompiledPolicy:
         return function(facts)
 
     compiled.decision = decision_first
+
+    def evaluate_first(facts, policy_object):
+        function, _ = build("_evaluate", exact=False, ids=True, prefix="V", result=True)
+        compiled.evaluate = function
+        return function(facts, policy_object)
+
+    if result is not None:
+        compiled.evaluate = evaluate_first
     return compiled
