@@ -297,3 +297,28 @@ def test_row_numbers_and_order_across_row_groups_and_threads(tmp_path):
     assert pq.read_table(tmp_path / "err.parquet").column("row").to_pylist() == [i + 1 for i in bad]
     assert pq.read_table(tmp_path / "out.parquet").column("row_id").to_pylist() == [
         i for i in range(60_000) if i % 997 != 5]
+
+
+@pytest.mark.parametrize("value", [None, {"a": None}, [None]])
+def test_columns_of_json_nulls_screen(value, tmp_path):
+    """DuckDB types a JSON Lines column holding only nulls as "NULL" (``STRUCT(a "NULL")``,
+    ``"NULL"[]``), which no query can cast to: screening crashed with a sqlglot ParseError when a
+    fact column had such a type. Now every row is decided or rejected as the evaluator says (a null
+    cell is a missing fact, docs/cli.rst), and carried columns are written back as they came."""
+    policy = exportdsl.load(POLICIES / "quickstart.xpol")
+    good = {"ship_date": "2025-10-10", "origin": "CN", "export_from": "CN", "re_content": 5, "end_use": "civil",
+            "elements": ["Dy"], "end_user": "Acme"}
+    rows = [{**good, "quantity_kg": value, "note": value}, {**good, "quantity_kg": None, "note": None}]
+    ledger = tmp_path / "ledger.jsonl"
+    write_jsonl(ledger, rows)
+    result = policy.screen(ledger, tmp_path / "out.jsonl", tmp_path / "errors.jsonl")
+    decided, rejected = [], set()
+    for number, row in enumerate(rows, 1):
+        try:
+            decided.append((row["note"],) + expected(policy, {k: v for k, v in row.items()
+                                                              if k in policy.facts and v is not None}))
+        except exportdsl.EvaluationError as error:
+            rejected |= {(number, d.message.split("'")[1], d.code) for d in error.diagnostics}
+    assert (result.rows, result.decided) == (2, len(decided))
+    assert {(e["row"], e["fact"], e["code"]) for e in read_rows(tmp_path / "errors.jsonl")} == rejected
+    assert [(o["note"], o["decision"], o["rules"]) for o in read_rows(tmp_path / "out.jsonl")] == decided

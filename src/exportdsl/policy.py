@@ -211,10 +211,12 @@ class Policy:
         return interpreter.evaluate(self._ir, facts)
 
     def screen(self, source, output=None, errors=None, *, keep=None, rules: bool = True, as_of=None,
-               engine: str = "duckdb", threads=None, memory_limit="1GB"):
+               engine: str = "duckdb", threads=None, memory_limit=None):
         """Screen a ledger file (Parquet, CSV, JSON Lines) into ``output`` and ``errors`` files on the
-        SQL backend; returns a :class:`exportdsl.screening.ScreenResult` (see docs/embedding.rst)."""
-        from .screening import screen
+        SQL backend; returns a :class:`exportdsl.screening.ScreenResult` (see docs/embedding.rst).
+        ``memory_limit`` is DuckDB's (default: ``screening.DEFAULT_MEMORY_LIMIT``, as the CLI's)."""
+        from .screening import DEFAULT_MEMORY_LIMIT, screen
+        memory_limit = DEFAULT_MEMORY_LIMIT if memory_limit is None else memory_limit
         return screen(self._ir, str(source), None if output is None else str(output),
                       None if errors is None else str(errors), keep=keep, rules=rules, as_of=as_of,
                       engine=engine, threads=threads, memory_limit=memory_limit)

@@ -11,6 +11,7 @@ import decimal
 import functools
 from decimal import Decimal
 
+from sqlglot import errors as sqlglot_errors
 from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.dialects.spark import Spark
@@ -71,6 +72,16 @@ def double_lit(value: float) -> exp.Expression:
 @functools.lru_cache(maxsize=256)
 def _data_type(to: str) -> exp.DataType:
     return exp.DataType.build(to)
+
+
+def representable(sql_type: str) -> bool:
+    """Whether a type DuckDB described can be written in a query: DuckDB describes a JSON column
+    holding only nulls as ``"NULL"`` (and ``STRUCT(a "NULL")``, ``"NULL"[]``), a type it cannot cast to."""
+    try:
+        _data_type(sql_type)
+    except sqlglot_errors.ParseError:
+        return False
+    return True
 
 
 def cast(expr: exp.Expression, to: str) -> exp.Cast:

@@ -18,7 +18,7 @@ from ... import ir
 from ...types import Kind
 from . import conditions
 from .facts import INVALID_BIT, FactColumn, fact_column, mask_of, maskable
-from .nodes import and_, case, cast, col, fn, ident, is_null, lit, not_null, paren, render, try_cast
+from .nodes import and_, case, cast, col, fn, ident, is_null, lit, not_null, paren, render, representable, try_cast
 
 DECISION, RULES = "decision", "rules"
 ROW, FACT, VALUE, CODE = "row", "fact", "value", "code"
@@ -158,13 +158,15 @@ def build_screen_query(policy: ir.Policy, source: exp.Expression, columns: Mappi
     as CSV values (see :mod:`.facts`); ``as_of`` evaluates every row on that date.
     ``carried_types`` are the types to write carried columns back in, when the source reads some
     of them otherwise (JSON Lines facts are read as JSON); columns missing from it are not carried.
+    A column whose type has no SQL spelling (DuckDB types a column of JSON nulls as ``"NULL"``) is
+    carried as the JSON it was read as.
     """
     prefix = internal_prefix(list(columns))
     facts = fact_columns(policy, columns, decode_text, as_of)
     carried_types = dict(columns) if carried_types is None else dict(carried_types)
     carried = list(carried_types) if keep is None else list(keep)
     carried_as = {c: _back_to(c, carried_types[c]) for c in carried
-                  if columns.get(c) == "JSON" and carried_types[c] != "JSON"}
+                  if columns.get(c) == "JSON" and carried_types[c] != "JSON" and representable(carried_types[c])}
     decided = decide_select(policy, source, facts, carried, prefix, rules, where=conditions.valid(facts, masked=True),
                             carried_as=carried_as)
     rejected = rejected_select(facts, source, prefix, row_number)
