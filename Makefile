@@ -35,8 +35,20 @@ test: $(STAMP)
 browser:
 	apt-get update && apt-get install -y chromium
 
-bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_eval.py
+# The benchmarks of issues 10, 11 and 13, each printing its figures and ratios against hand-written
+# baselines measured in the same run (bench_screen's NumPy baseline needs the `bench` extra).
+# `make bench QUICK=--quick` runs the short variants.
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[bench,test]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python benchmarks/bench_eval.py $(QUICK)
+	$(BIN)/python benchmarks/bench_diff.py
+	$(BIN)/python benchmarks/bench_screen.py $(QUICK)
+	$(BIN)/python benchmarks/bench_replay.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .hypothesis docs/_build

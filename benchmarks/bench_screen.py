@@ -25,6 +25,7 @@ of the command sees it. The machine is shared: figures are as measured, with the
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import subprocess
 import sys
@@ -177,6 +178,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--dir", help="folder for the ledger and outputs (default: a temp folder)")
     args = parser.parse_args()
+    if importlib.util.find_spec("numpy") is None:   # say so before generating the ledger, not after
+        sys.exit("bench_screen: the hand-written NumPy baseline needs NumPy: pip install -e '.[bench]' "
+                 "(or run `make bench`)")
     rows = 1_000_000 if args.quick else 10_000_000
     folder = Path(args.dir or tempfile.mkdtemp(prefix="bench-screen-"))
     ledger = folder / f"ledger-{rows}.parquet"
