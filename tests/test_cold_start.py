@@ -135,3 +135,75 @@ def test_syntax_and_ir_nodes_keep_their_equality_rules():
     assert ir.And((ir.Const(True), ir.Const(False))) != ir.And((ir.Const(False), ir.Const(True)))
     named = ir.Named("c", ir.Const(True))
     assert named == ir.Named("c", ir.Const(True)) and hash(named) == hash(ir.Named("c", ir.Const(True)))
+
+
+# ---- check and lint load policies without generating their evaluators ------------------------------
+
+def _shipments() -> list[dict]:
+    import json
+    from decimal import Decimal
+    text = (REPO / "policies" / "samples" / "shipments.jsonl").read_text(encoding="utf-8")
+    return [json.loads(line, parse_float=Decimal) for line in text.split("\n") if line.strip()]
+
+
+def test_check_and_lint_do_not_generate_the_evaluator(monkeypatch, capsys):
+    import exportdsl.policy as policy_module
+    from exportdsl.cli import main
+
+    generated = []
+    real = policy_module.compile_policy
+    monkeypatch.setattr(policy_module, "compile_policy", lambda *a, **k: generated.append(1) or real(*a, **k))
+    assert main(["check", str(OCTOBER)]) == 0
+    assert main(["lint", str(OCTOBER)]) == 0
+    assert generated == []
+    assert main(["eval", str(OCTOBER), "--facts", str(REPO / "policies" / "samples" / "shipments.jsonl")]) in (0, 1)
+    assert generated == [1]     # a command that evaluates still compiles, once
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("name", ["cn-rare-earths-2025-04.xpol", "cn-rare-earths-2025-10.xpol",
+                                  "cn-rare-earths-2025-11.xpol"])
+def test_a_policy_compiled_on_first_use_decides_like_one_compiled_at_once(name):
+    from exportdsl.policy import load_with_tree
+    eager = exportdsl.load(REPO / "policies" / name)
+    for method in ("decide", "evaluate", "decision", "generated_source", "evaluate_many"):
+        lazy, _ = load_with_tree(REPO / "policies" / name, compile_now=False)
+        for facts in _shipments() + [{"origin": "CN"}]:
+            def outcome(policy):
+                try:
+                    if method == "generated_source":
+                        return policy.generated_source
+                    if method == "evaluate_many":
+                        return [tuple(d)[:2] for d in policy.evaluate_many([facts])]
+                    result = getattr(policy, method)(facts)
+                    return tuple(result)[:2] if method == "evaluate" else result   # (decision, rules)
+                except exportdsl.EvaluationError as error:
+                    return [d.code for d in error.diagnostics]
+            assert outcome(lazy) == outcome(eager), (method, facts)
+
+
+def test_a_policy_compiled_on_first_use_compiles_once_across_threads(monkeypatch):
+    import threading
+
+    import exportdsl.policy as policy_module
+    from exportdsl.policy import load_with_tree
+
+    generated = []
+    real = policy_module.compile_policy
+    monkeypatch.setattr(policy_module, "compile_policy", lambda *a, **k: generated.append(1) or real(*a, **k))
+    lazy, _ = load_with_tree(OCTOBER, compile_now=False)
+    facts = _shipments()[0]
+    want = exportdsl.load(OCTOBER).decide(facts)
+    barrier, results = threading.Barrier(8), []
+
+    def worker():
+        barrier.wait()
+        results.append(lazy.evaluate(facts)[:2])
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [tuple(want)] * 8
+    assert len(generated) == 2     # the eager policy above, and the lazy one once
+    assert type(lazy.decide) is type(exportdsl.load(OCTOBER).decide)   # the generated function itself now

@@ -53,15 +53,15 @@ def _count(text: str) -> int:
     return value
 
 
-def _load_policies(paths: list[str], *, trees: bool = False) -> tuple[list, list[Diagnostic]]:
-    """The policies that load, and the diagnostics of those that do not. With ``trees``, each
-    policy comes as a pair with its syntax tree (``extends`` resolved), for the linter."""
+def _load_policies(paths: list[str], *, trees: bool = False, evaluate: bool = True) -> tuple[list, list[Diagnostic]]:
+    """The policies that load, and the diagnostics of those that do not. With ``trees``, each policy comes
+    as a pair with its syntax tree (for the linter); without ``evaluate``, no evaluator is generated."""
     from .policy import load_with_tree
 
     policies, problems = [], []
     for path in paths:
         try:
-            loaded = load_with_tree(path, keep_tree=trees)
+            loaded = load_with_tree(path, keep_tree=trees, compile_now=evaluate)
         except Error as exc:
             problems.extend(exc.diagnostics)
             continue
@@ -82,7 +82,7 @@ def _print_diagnostics(diagnostics, fmt: str) -> None:
 
 def cmd_check(args) -> int:
     """Check policies; print diagnostics; exit 2 on any error."""
-    loaded, problems = _load_policies(args.policies, trees=not args.no_lint)
+    loaded, problems = _load_policies(args.policies, trees=not args.no_lint, evaluate=False)
     if problems:
         _print_diagnostics(problems, args.format)
         return EXIT_ERROR
@@ -126,7 +126,7 @@ def cmd_lint(args) -> int:
                                 if not any(part.startswith(".") for part in p.relative_to(path).parts)))
         else:
             paths.append(path)
-    loaded, problems = _load_policies(paths, trees=True)
+    loaded, problems = _load_policies(paths, trees=True, evaluate=False)
     if problems:
         _print_diagnostics(problems, "json" if args.format == "json" else "text")
         return EXIT_ERROR

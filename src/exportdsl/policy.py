@@ -66,7 +66,7 @@ class Policy:
     }
 
     def __init__(self, module: ast.Module | Source, policy_ir: ir.Policy, warnings: Iterable[Diagnostic] = (), *,
-                 content_hash: str | tuple[Source, ...] | None = None):
+                 content_hash: str | tuple[Source, ...] | None = None, compile_now: bool = True):
         # ``module`` may be the Source it was parsed from: the syntax tree is then parsed again when
         # asked for (:attr:`ast`), instead of being kept for the policy's whole life (evaluation
         # never needs it; the IR's spans keep the source text, once).
@@ -78,9 +78,14 @@ class Policy:
         init(self, "_module", module)
         init(self, "_warnings", tuple(warnings))
         init(self, "_ir", policy_ir)
-        compiled = compile_policy(policy_ir, Decision)
-        init(self, "_compiled", compiled)
-        init(self, "decide", compiled.decide)
+        if compile_now:
+            compiled = compile_policy(policy_ir, Decision)
+            init(self, "_compiled", compiled)
+            init(self, "decide", compiled.decide)
+        else:   # a command that only checks never generates the evaluator (cold start)
+            pending = _CompiledOnFirstUse(self)
+            init(self, "_compiled", pending)
+            init(self, "decide", pending.decide)
         init(self, "_facts", MappingProxyType({name: f.type for name, f in policy_ir.facts.items()}))
 
     def __setattr__(self, name, value):
@@ -237,6 +242,35 @@ class Policy:
         return f"<Policy {title}: {len(self.rules)} rules>"
 
 
+class _CompiledOnFirstUse:
+    """Stands for a policy's compiled evaluator until first used: then generates it (once, under a
+    lock), installs it in the policy, and forwards. A policy built by :func:`load` or
+    :func:`compile` compiles at once; the CLI's ``check`` and ``lint`` never evaluate, so they
+    load without it."""
+
+    __slots__ = ("_policy",)
+    _lock = threading.Lock()
+
+    def __init__(self, policy: "Policy") -> None:
+        self._policy = policy
+
+    def _compiled(self):
+        policy = self._policy
+        with self._lock:
+            compiled = policy._compiled
+            if compiled is self:
+                compiled = compile_policy(policy._ir, Decision)
+                object.__setattr__(policy, "decide", compiled.decide)
+                object.__setattr__(policy, "_compiled", compiled)
+        return compiled
+
+    def decide(self, facts):
+        return self._compiled().decide(facts)
+
+    def __getattr__(self, name):   # evaluate, decision, source
+        return getattr(self._compiled(), name)
+
+
 _gc_lock = threading.Lock()
 _gc_pauses = 0
 _gc_was_enabled = False
@@ -267,7 +301,7 @@ def compile_text(text: str, name: str | None = None) -> Policy:
     return _compile(Source(name or "<string>", text), keep_tree=False)[0]
 
 
-def _compile(source: Source, *, keep_tree: bool) -> tuple[Policy, ast.Module | None]:
+def _compile(source: Source, *, keep_tree: bool, compile_now: bool = True) -> tuple[Policy, ast.Module | None]:
     from .check import lower
     from .compose import resolve
     from .parser import parse
@@ -278,7 +312,7 @@ def _compile(source: Source, *, keep_tree: bool) -> tuple[Policy, ast.Module | N
         warnings, chain = resolved.warnings, resolved.chain or (source,)
         kept = resolved if keep_tree else None
         del module, resolved     # the syntax tree is not kept: Policy.ast parses the source again
-        return Policy(source, policy_ir, warnings, content_hash=tuple(chain)), kept
+        return Policy(source, policy_ir, warnings, content_hash=tuple(chain), compile_now=compile_now), kept
 
 
 def load(path: str | os.PathLike) -> Policy:
@@ -291,12 +325,15 @@ def load(path: str | os.PathLike) -> Policy:
     return load_with_tree(path)[0]
 
 
-def load_with_tree(path: str | os.PathLike, *, keep_tree: bool = False) -> tuple[Policy, ast.Module | None]:
+def load_with_tree(path: str | os.PathLike, *, keep_tree: bool = False,
+                   compile_now: bool = True) -> tuple[Policy, ast.Module | None]:
     """:func:`load`, and with ``keep_tree`` also the syntax tree with ``extends`` resolved (what
-    the linter reads), so that a command that lints does not parse every file again."""
+    the linter reads), so that a command that lints does not parse every file again. With
+    ``compile_now=False`` the evaluator is generated on the policy's first evaluation instead
+    (for commands that only check)."""
     from pathlib import Path    # here, not at import: pathlib costs a few ms of every start-up
 
     from .parser import read_policy_file
 
     path = Path(path)
-    return _compile(Source(str(path), read_policy_file(path)), keep_tree=keep_tree)
+    return _compile(Source(str(path), read_policy_file(path)), keep_tree=keep_tree, compile_now=compile_now)
