@@ -256,6 +256,9 @@ class _CompiledOnFirstUse:
 
     def _compiled(self):
         policy = self._policy
+        compiled = policy._compiled
+        if compiled is not self:     # compiled already: a caller kept this object's decide
+            return compiled
         with self._lock:
             compiled = policy._compiled
             if compiled is self:
