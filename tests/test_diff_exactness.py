@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 import exportdsl
 from exportdsl.compose import resolve
 from exportdsl.lint import lint
+from exportdsl.parser import MAX_NUMBER_CHARS
 
 _HEAD = 'policy "p" version "{version}"\ndecisions ok < review < deny\ndefault ok\nfact x: {kind}\n'
 _TINY = Decimal("1e-80")
@@ -83,7 +84,9 @@ def rule_sets(draw, kind: str):
     # neighbours closer than any float can tell apart
     if draw(st.booleans()):
         base = literals[0]
-        literals.append(_EXACT.add(base, Decimal("1e-45")) if kind != "integer" else base + 1)
+        # 1e-45 past the base, or as far as a literal may be long (MAX_NUMBER_CHARS, E106)
+        places = min(45, MAX_NUMBER_CHARS - 1 - len(_literal_text(base).split(".")[0]))
+        literals.append(_EXACT.add(base, Decimal(1).scaleb(-places)) if kind != "integer" else base + 1)
     ops = st.sampled_from(["<", "<=", ">", ">=", "=", "!="])
     decisions = st.sampled_from(["review", "deny", "ok"])
 
