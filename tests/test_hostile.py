@@ -109,3 +109,15 @@ def test_a_python_case_reports_the_codes_of_an_escaping_error():
     script = "import exportdsl\nexportdsl.compile('policy \"x\"\\n!!!')"
     outcome = runner.run_case(_case(kind="python", args=(), exit=None, script=script, codes=("E101",)))
     assert outcome.codes and outcome.passed, outcome.summary()
+
+
+def test_the_peak_rss_is_the_case_own_not_the_test_process():
+    # Linux carries a process's peak RSS across fork and exec: a case started straight from a large
+    # test process reported that process's size (240 MB against a 200 MB bound, a flaky failure).
+    ballast = bytearray(300 * 1024 * 1024)
+    ballast[::4096] = b"1" * len(ballast[::4096])   # resident, not only reserved
+    try:
+        outcome = runner.run_case(_case(megabytes=100))
+    finally:
+        del ballast
+    assert outcome.passed and outcome.megabytes < 100, outcome.summary()

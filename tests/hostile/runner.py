@@ -14,7 +14,9 @@ input files in memory, writes them into a fresh temporary folder, and runs one f
 
 The process runs under ``RLIMIT_AS`` (generous, so that a case over its bound still finishes and
 is measured) and a kill timeout (4x its bound); its wall time and peak RSS (``wait4`` rusage) are
-measured and the verdict checks: the exit status, the codes, ``contains``/``absent``, no
+measured by a small launcher process that starts it (``LAUNCHER``): Linux carries a process's peak
+RSS across fork and exec, so a case started straight from pytest would report at least pytest's own
+size (240 MB once the suite had grown; it failed cases bounded at 200 MB). The verdict checks: the exit status, the codes, ``contains``/``absent``, no
 ``Traceback``, no ``internal error``, every reported code registered, time <= ``seconds`` and peak
 RSS <= ``megabytes``. A run over its time bound whose CPU time is within it (a loaded machine)
 is run again, up to three runs, and judged on the last.
@@ -30,7 +32,6 @@ import argparse
 import json
 import os
 import re
-import resource
 import signal
 import subprocess
 import sys
@@ -256,9 +257,22 @@ def build_content(content: dict, folder: Path) -> bytes:
     return b"".join(chunks)
 
 
-def _limit_child() -> None:  # pragma: no cover - runs in the child between fork and exec
-    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+#: Starts a case's command and reports its wait status, wall time and rusage as JSON in the file
+#: ``argv[1]``; the command is ``argv[3:]``, limited to ``argv[2]`` bytes of address space. Being
+#: small itself, its child's peak RSS is the case's own (see the module docstring).
+LAUNCHER = r"""
+import json, os, resource, subprocess, sys, time
+report, limit, command = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+start = time.perf_counter()
+process = subprocess.Popen(command)
+_, status, usage = os.wait4(process.pid, 0)
+seconds = time.perf_counter() - start
+with open(report, "w") as out:
+    json.dump({"status": status, "seconds": seconds, "maxrss_kib": usage.ru_maxrss,
+               "cpu": usage.ru_utime + usage.ru_stime}, out)
+"""
 
 
 def _run_once(case: Case) -> Outcome:
@@ -278,10 +292,12 @@ def _run_once(case: Case) -> Outcome:
             if case.stdin is not None:
                 stdin.write(build_content(case.stdin, folder))
                 stdin.seek(0)
+            report = Path(name + ".launch.json")   # beside the case's folder, out of its reach
             start = time.perf_counter()
-            process = subprocess.Popen(command, cwd=folder, env=env, stdin=stdin if case.stdin is not None
-                                       else subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                       preexec_fn=_limit_child, start_new_session=True)  # noqa: PLW1509
+            process = subprocess.Popen([sys.executable, "-I", "-c", LAUNCHER, str(report), str(ADDRESS_SPACE),
+                                        *command], cwd=folder, env=env,
+                                       stdin=stdin if case.stdin is not None else subprocess.DEVNULL,
+                                       stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
             killed = threading.Event()
 
             def kill():
@@ -298,12 +314,20 @@ def _run_once(case: Case) -> Outcome:
             finally:
                 timer.cancel()
             seconds = time.perf_counter() - start
+            megabytes, cpu = usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime  # the launcher's, if killed
+            try:
+                launched = json.loads(report.read_text())
+            except (OSError, ValueError):
+                launched = None   # the launcher was killed (the time bound) or failed: its own figures stand
+            report.unlink(missing_ok=True)
+            if launched is not None:
+                status, seconds, cpu = launched["status"], launched["seconds"], launched["cpu"]
+                megabytes = launched["maxrss_kib"] / 1024  # KiB on Linux
             process.returncode = os.waitstatus_to_exitcode(status)
             size = out.seek(0, os.SEEK_END)
             out.seek(0)
             raw = out.read(MAX_OUTPUT)
         output = raw.decode("utf-8", errors="replace")
-        megabytes = usage.ru_maxrss / 1024  # KiB on Linux
         problems = []
         if killed.is_set():
             problems.append(f"killed after {case.seconds * KILL_FACTOR:g} s (bound {case.seconds:g} s)")
@@ -325,7 +349,7 @@ def _run_once(case: Case) -> Outcome:
             problems.append(f"took {seconds:.2f} s, bound {case.seconds:g} s")
         if megabytes > case.megabytes:
             problems.append(f"peak RSS {megabytes:.0f} MB, bound {case.megabytes:g} MB")
-        return Outcome(case, exit_status, tuple(codes), seconds, usage.ru_utime + usage.ru_stime, megabytes,
+        return Outcome(case, exit_status, tuple(codes), seconds, cpu, megabytes,
                        output, tuple(problems))
 
 

@@ -222,13 +222,26 @@ def from_keys(search, space, dims, policies, changed, orders, declared, keyer, o
 
 # ---- the run-time check of the witnesses -------------------------------------------------------------------
 
+#: Without the caller's compiled evaluators, up to this many witnesses are checked by the reference
+#: interpreter; more, and both policies are compiled first. Compiling costs about as much as
+#: interpreting a few dozen transactions (both grow with the policy), and it is not bounded by the
+#: diff's budget: a diff out of time with one region of a 30,000-operand rule spent 4 s compiling.
+INTERPRET_WITNESSES = 32
+
+
 def check_witnesses(witnesses, keys, policies, changed, decides: tuple | None = None) -> list[tuple]:
-    """Run every witness through both compiled evaluators (``decides``: the policies' compiled
-    ``decide`` functions when the caller has them, else compiled here): each must give its key, else
-    E503. Returns each witness's two outcomes ``(decision, deciding rules)``."""
+    """Run every witness through both versions' evaluators: ``decides`` (the policies' compiled
+    ``decide`` functions) when the caller has them, else the reference interpreter for a few
+    witnesses or evaluators compiled here for many. Each witness must give its key, else E503.
+    Returns each witness's two outcomes ``(decision, deciding rules)``."""
     if not witnesses:
         return []
-    if decides is None:
+    if decides is None and len(witnesses) <= INTERPRET_WITNESSES:
+        from functools import partial
+
+        from ..backends.interpreter import evaluate
+        decides = tuple(partial(evaluate, p) for p in policies)
+    elif decides is None:
         decides = tuple(compile_policy(p).decide for p in policies)
     evaluators = [(decide, frozenset(p.facts)) for decide, p in zip(decides, policies)]
 

@@ -208,14 +208,16 @@ def _blocking(state: tuple) -> list[int]:
 # ---- the search ---------------------------------------------------------------------------------
 
 class _Search:
-    def __init__(self, space: Space, old: ir.Policy, new: ir.Policy, budget: Budget):
+    def __init__(self, space: Space, old: ir.Policy, new: ir.Policy, budget: Budget,
+                 deadline: float = float("inf")):
         self.space = space
         self.defaults = (old.default, new.default)
         self.orders = (_source_order(old), _source_order(new))
         self.memo: dict = {}
         self.nodes = 0
         self.budget = budget
-        self.deadline = time.monotonic() + budget.max_seconds
+        # its own time limit, within the whole diff's (the attempt before the SAT search has both)
+        self.deadline = min(time.monotonic() + budget.max_seconds, deadline)
         self.complete = True
 
     def choose(self, old: tuple, new: tuple, guard: int) -> int:
@@ -248,6 +250,9 @@ class _Search:
             store = self.space.store
             groups: dict = {}
             for cell in range(self.space.sizes[var]):
+                if cell & 255 == 255 and time.monotonic() > self.deadline:   # one variable can have 10^5 cells
+                    self.complete = False
+                    return []
                 child = (_assign_state(old, var, cell, store), _assign_state(new, var, cell, store),
                          store.assign(guard, var, cell))
                 groups.setdefault(child, []).append(cell)
@@ -463,7 +468,7 @@ def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
         attempt = budget if engine == "partition" else Budget(
             min(budget.max_nodes, PARTITION_ATTEMPT.max_nodes), budget.max_seconds,
             min(budget.max_boxes, PARTITION_ATTEMPT.max_boxes))
-        partition = _Search(space, old, new, attempt)
+        partition = _Search(space, old, new, attempt, deadline)
         raw = partition.explore(_state(space, old), _state(space, new), guard)
         nodes = partition.nodes
         if not partition.complete:
