@@ -2,7 +2,8 @@
 
 A generated policy declares facts of every type (some optional, with defaults), named sets,
 named conditions (each may use earlier ones), and rules with random nested conditions, random
-decisions and, when the policy is ``dated by`` a date fact, random effective/until dates. Every
+decisions, ``overrides`` (any other rules), ``applies(...)`` of earlier rules and, when the policy
+is ``dated by`` a date fact, random effective/until dates and a suspension. Every
 literal comes from a small per-fact pool, and transactions draw mostly from the same pools, so
 that comparisons hit their boundaries and rules actually fire.
 """
@@ -230,7 +231,8 @@ def policies(draw) -> PolicySpec:
         text, _ = _Exprs(draw, spec, list(conditions)).expr(2, min(32, MAX_NESTING))
         lines.append(f"condition c{i} = {text}")
         conditions.append(f"c{i}")
-    for i in range(draw(st.integers(1, 6))):
+    count = draw(st.integers(1, 6))
+    for i in range(count):
         meta = []
         if draw(st.integers(0, 3)) == 0:
             meta.append(f"title {quote(f'rule {i}')}")
@@ -241,10 +243,25 @@ def policies(draw) -> PolicySpec:
                 meta.append(f"effective {draw(st.sampled_from(DATE_POOL))}")
             if draw(st.booleans()):
                 meta.append(f"until {draw(st.sampled_from(DATE_POOL))}")
+        others = [f"R{j}" for j in range(count) if j != i]
+        if others and draw(st.integers(0, 4)) == 0:   # overrides may name later rules, even each other
+            meta.append("overrides " + ", ".join(draw(st.lists(st.sampled_from(others), min_size=1, max_size=2,
+                                                               unique=True))))
         meta = draw(st.permutations(meta)) if meta else []
         text, _ = _Exprs(draw, spec, conditions).expr(3)
+        if i > 0 and draw(st.integers(0, 4)) == 0:     # applies() names earlier rules only (no cycle)
+            named = draw(st.lists(st.sampled_from([f"R{j}" for j in range(i)]), min_size=1, max_size=2, unique=True))
+            test = f"applies({', '.join(named)})"
+            text = f"({text}) {draw(st.sampled_from(['and', 'or']))} {draw(st.sampled_from(['', 'not ']))}{test}"
         decision = draw(st.sampled_from(decisions))
         lines.append(f"rule R{i} {{ {' '.join(meta)} {text} -> {decision} }}")
+    if dated and draw(st.integers(0, 3)) == 0:
+        suspended = draw(st.lists(st.sampled_from([f"R{j}" for j in range(count)]), min_size=1, max_size=3,
+                                  unique=True))
+        effective = draw(st.one_of(st.none(), st.sampled_from(DATE_POOL)))   # a window needs a date
+        until = draw(st.sampled_from(DATE_POOL) if effective is None else st.one_of(st.none(), st.sampled_from(DATE_POOL)))
+        window = " ".join(f"{word} {date}" for word, date in (("effective", effective), ("until", until)) if date)
+        lines.append(f"suspension S0 {{ suspends {', '.join(suspended)} {window} }}")
     spec.text = "\n".join(lines) + "\n"
     return spec
 
