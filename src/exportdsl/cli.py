@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import itertools
 import sys
-from pathlib import Path
 
 from . import cli_arguments
 from .errors import Diagnostic, Error, UsageError, render_json, render_text
 from .escape import for_terminal
 from .policy import Policy, load
 
-# Imported where used, so that a command pays only for what it runs: json, the facts readers (eval,
+# Imported where used, so that a command pays only for what it runs: json, pathlib, the facts readers (eval,
 # explain), the diff, the linter, the formatter. The arguments are in cli_arguments, which builds
 # only the subparser of the command being run (the full parser for --help or an unknown command).
 
@@ -51,8 +50,6 @@ def _print_diagnostics(diagnostics, fmt: str) -> None:
 
 def cmd_check(args) -> int:
     """Check policies; print diagnostics; exit 2 on any error."""
-    import json
-
     loaded, problems = _load_policies(args.policies, trees=not args.no_lint, evaluate=False)
     if problems:
         _print_diagnostics(problems, args.format)
@@ -60,6 +57,8 @@ def cmd_check(args) -> int:
     policies = [p for p, _ in loaded] if not args.no_lint else loaded
     findings = [[] for _ in policies] if args.no_lint else _lint_policies(loaded)
     if args.format == "json":
+        import json
+
         entries = []
         for path, p, found in zip(args.policies, policies, findings):
             entry = {"file": path, "policy": p.name, "version": p.version, "rules": len(p.rules),
@@ -88,6 +87,8 @@ def cmd_lint(args) -> int:
     """Lint policies (files or folders); exit 1 when there is a warning, 0 with notes only, 2 on errors."""
     from .errors import Severity
     from .lint import Budget
+    from pathlib import Path
+
     from .lint.report import render_sarif, summary, to_json, to_text
 
     paths: list[str] = []
@@ -309,6 +310,7 @@ def cmd_diff(args) -> int:
         text += heading + "\n".join(("  " if args.format == "text" else "    ") + for_terminal(line)
                                      for line in impact.lines()) + "\n"
     if args.output:
+        from pathlib import Path
         try:
             Path(args.output).write_text(text, encoding="utf-8")
         except OSError as exc:
@@ -365,6 +367,8 @@ def cmd_hash(args) -> int:
 
 def _xpol_paths(paths: list[str]) -> tuple[list[str], list[Diagnostic]]:
     """The files ``fmt`` works on: files as given, ``*.xpol`` under folders (hidden ones skipped), ``-``."""
+    from pathlib import Path
+
     found, problems = [], []
     for path in paths:
         if path == "-" or Path(path).is_file():
@@ -383,6 +387,7 @@ def _xpol_paths(paths: list[str]) -> tuple[list[str], list[Diagnostic]]:
 def cmd_fmt(args) -> int:
     """Format policies in place; ``--check``/``--diff`` write nothing and exit 1 when a file would change."""
     import difflib
+    from pathlib import Path
 
     from .fmt import format_source
 

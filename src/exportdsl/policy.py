@@ -334,9 +334,7 @@ def load_with_tree(path: str | os.PathLike, *, keep_tree: bool = False,
     the linter reads), so that a command that lints does not parse every file again. With
     ``compile_now=False`` the evaluator is generated on the policy's first evaluation instead
     (for commands that only check)."""
-    from pathlib import Path    # here, not at import: pathlib costs a few ms of every start-up
+    from .parser import path_name, read_policy_file
 
-    from .parser import read_policy_file
-
-    path = Path(path)
-    return _compile(Source(str(path), read_policy_file(path)), keep_tree=keep_tree, compile_now=compile_now)
+    path = path_name(path)   # as str(Path(path)) spells it, without importing pathlib
+    return _compile(Source(path, read_policy_file(path)), keep_tree=keep_tree, compile_now=compile_now)
