@@ -217,3 +217,20 @@ def test_a_policy_compiled_on_first_use_compiles_once_across_threads(monkeypatch
     assert results == [tuple(want)] * 8
     assert len(generated) == 2     # the eager policy above, and the lazy one once
     assert type(lazy.decide) is type(exportdsl.load(OCTOBER).decide)   # the generated function itself now
+
+
+def test_the_command_line_freezes_what_its_imports_made(monkeypatch, capsys):
+    # a process's later garbage collections skip the module objects (issue 13: a check's cold start)
+    import gc
+
+    from exportdsl.cli import entry_point
+    monkeypatch.setattr(sys, "argv", ["exportdsl", "check", "--no-lint", str(OCTOBER)])
+    gc.unfreeze()
+    try:
+        with pytest.raises(SystemExit) as exited:
+            entry_point()
+        assert exited.value.code == 0
+        assert gc.get_freeze_count() > 1000
+    finally:
+        gc.unfreeze()
+    capsys.readouterr()

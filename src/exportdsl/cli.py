@@ -471,4 +471,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def entry_point() -> None:
     """Console-script entry point."""
+    import gc
+
+    # The objects of the modules imported so far live as long as the process: frozen, the garbage
+    # collections that a command's own allocations trigger no longer walk them (some 4% of a check).
+    gc.freeze()
     sys.exit(main())
