@@ -47,6 +47,16 @@ def test_check_of_a_valid_policy_never_loads_lark_nor_the_other_commands():
                 "exportdsl.lsp.command", "exportdsl.facts_input", "socket"} & loaded
 
 
+def test_check_with_its_lint_loads_neither_pathlib_nor_json_nor_shutil_nor_the_code_generator():
+    # pathlib (with urllib.parse and ipaddress), json and shutil (argparse's help width) cost a
+    # tenth of the check's budget: the check of a policy with extends reads paths with os.path
+    loaded = _modules_after("from exportdsl.cli import main\n"
+                            f"assert main(['check', {str(OCTOBER)!r}]) == 0")
+    assert "exportdsl.lint" in loaded and "exportdsl.compose" in loaded
+    unneeded = {"pathlib", "json", "shutil", "urllib.parse", "exportdsl.backends.python"}
+    assert not unneeded & loaded, sorted(unneeded & loaded)
+
+
 def test_a_syntax_error_still_reads_as_lark_words_it():
     code = ("from exportdsl.cli import main\n"
             "import exportdsl, sys\n"
@@ -147,12 +157,12 @@ def _shipments() -> list[dict]:
 
 
 def test_check_and_lint_do_not_generate_the_evaluator(monkeypatch, capsys):
-    import exportdsl.policy as policy_module
+    import exportdsl.backends.python as generator   # imported by a Policy only when it compiles
     from exportdsl.cli import main
 
     generated = []
-    real = policy_module.compile_policy
-    monkeypatch.setattr(policy_module, "compile_policy", lambda *a, **k: generated.append(1) or real(*a, **k))
+    real = generator.compile_policy
+    monkeypatch.setattr(generator, "compile_policy", lambda *a, **k: generated.append(1) or real(*a, **k))
     assert main(["check", str(OCTOBER)]) == 0
     assert main(["lint", str(OCTOBER)]) == 0
     assert generated == []
@@ -185,12 +195,12 @@ def test_a_policy_compiled_on_first_use_decides_like_one_compiled_at_once(name):
 def test_a_policy_compiled_on_first_use_compiles_once_across_threads(monkeypatch):
     import threading
 
-    import exportdsl.policy as policy_module
+    import exportdsl.backends.python as generator
     from exportdsl.policy import load_with_tree
 
     generated = []
-    real = policy_module.compile_policy
-    monkeypatch.setattr(policy_module, "compile_policy", lambda *a, **k: generated.append(1) or real(*a, **k))
+    real = generator.compile_policy
+    monkeypatch.setattr(generator, "compile_policy", lambda *a, **k: generated.append(1) or real(*a, **k))
     lazy, _ = load_with_tree(OCTOBER, compile_now=False)
     facts = _shipments()[0]
     want = exportdsl.load(OCTOBER).decide(facts)
@@ -207,3 +217,20 @@ def test_a_policy_compiled_on_first_use_compiles_once_across_threads(monkeypatch
     assert results == [tuple(want)] * 8
     assert len(generated) == 2     # the eager policy above, and the lazy one once
     assert type(lazy.decide) is type(exportdsl.load(OCTOBER).decide)   # the generated function itself now
+
+
+def test_the_command_line_freezes_what_its_imports_made(monkeypatch, capsys):
+    # a process's later garbage collections skip the module objects (issue 13: a check's cold start)
+    import gc
+
+    from exportdsl.cli import entry_point
+    monkeypatch.setattr(sys, "argv", ["exportdsl", "check", "--no-lint", str(OCTOBER)])
+    gc.unfreeze()
+    try:
+        with pytest.raises(SystemExit) as exited:
+            entry_point()
+        assert exited.value.code == 0
+        assert gc.get_freeze_count() > 1000
+    finally:
+        gc.unfreeze()
+    capsys.readouterr()

@@ -52,6 +52,7 @@ LAYERS = {
     "lint": 4, "lint.logic": 4, "lint.rules": 4, "lint.checks": 4, "lint.report": 4,  # built on the diff's partition
     # 5: the public API and the programs
     "policy": 5, "__init__": 5, "cli": 5, "__main__": 5, "demo": 5,
+    "cli_arguments": 5,                   # assigned here: the command line's argparse parsers, built per command
     "testing": 5,                         # assigned here: runs authors' YAML tests through Policy
     # the language server and the studio (programs, like the CLI; the CLI registers their commands)
     "lsp": 5, "lsp.analysis": 5, "lsp.symbols": 5, "lsp.completion": 5, "lsp.command": 5, "lsp.server": 5,

@@ -2,55 +2,21 @@
 
 from __future__ import annotations
 
-import argparse
 import itertools
-import json
-import math
 import sys
-from pathlib import Path
 
-from . import __version__
+from . import cli_arguments
 from .errors import Diagnostic, Error, UsageError, render_json, render_text
 from .escape import for_terminal
 from .policy import Policy, load
 
-# Imported where used, so that a command pays only for what it runs: the facts readers (eval,
-# explain), the diff, the linter, the formatter; and the modules that register the lsp, studio,
-# screen and compile commands, which are loaded only when one of those (or the full --help) is asked.
+# Imported where used, so that a command pays only for what it runs: json, pathlib, the facts readers (eval,
+# explain), the diff, the linter, the formatter. The arguments are in cli_arguments, which builds
+# only the subparser of the command being run (the full parser for --help or an unknown command).
 
 EXIT_OK = 0
 EXIT_FOUND = 1
 EXIT_ERROR = 2
-
-
-class _ArgumentParser(argparse.ArgumentParser):
-    """argparse that reports usage errors as our own (exit 2, no traceback)."""
-
-    def error(self, message: str):
-        self.print_usage(sys.stderr)
-        raise UsageError(Diagnostic("E402", message, help=f"see '{self.prog} --help'"))
-
-
-def _seconds(text: str) -> float:
-    """A time budget in seconds: a finite number >= 0 (``nan``, ``inf``, ``1e999`` and negatives are usage errors)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds: give a finite number, 0 or more")
-    return value
-
-
-def _count(text: str) -> int:
-    """A count: a whole number >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is negative: give 0 or more")
-    return value
 
 
 def _load_policies(paths: list[str], *, trees: bool = False, evaluate: bool = True) -> tuple[list, list[Diagnostic]]:
@@ -70,6 +36,8 @@ def _load_policies(paths: list[str], *, trees: bool = False, evaluate: bool = Tr
 
 
 def _print_diagnostics(diagnostics, fmt: str) -> None:
+    import json
+
     if fmt == "json":
         print(render_json(diagnostics))
     elif fmt == "jsonl":
@@ -89,6 +57,8 @@ def cmd_check(args) -> int:
     policies = [p for p, _ in loaded] if not args.no_lint else loaded
     findings = [[] for _ in policies] if args.no_lint else _lint_policies(loaded)
     if args.format == "json":
+        import json
+
         entries = []
         for path, p, found in zip(args.policies, policies, findings):
             entry = {"file": path, "policy": p.name, "version": p.version, "rules": len(p.rules),
@@ -117,6 +87,8 @@ def cmd_lint(args) -> int:
     """Lint policies (files or folders); exit 1 when there is a warning, 0 with notes only, 2 on errors."""
     from .errors import Severity
     from .lint import Budget
+    from pathlib import Path
+
     from .lint.report import render_sarif, summary, to_json, to_text
 
     paths: list[str] = []
@@ -149,6 +121,8 @@ def _single_policy(path: str) -> Policy:
 def cmd_eval(args) -> int:
     """Evaluate transactions as they are read (one output line per transaction, in order); exit 2
     if any transaction is bad, after deciding all the others."""
+    import json
+
     from .facts_input import is_seekable_input, open_facts, read_transactions
 
     policy = _single_policy(args.policy)
@@ -208,6 +182,8 @@ def cmd_explain(args) -> int:
 
 def cmd_schema(args) -> int:
     """Print the JSON Schema of a policy's transactions."""
+    import json
+
     print(json.dumps(_single_policy(args.policy).json_schema(), indent=2, ensure_ascii=False))
     return EXIT_OK
 
@@ -334,6 +310,7 @@ def cmd_diff(args) -> int:
         text += heading + "\n".join(("  " if args.format == "text" else "    ") + for_terminal(line)
                                      for line in impact.lines()) + "\n"
     if args.output:
+        from pathlib import Path
         try:
             Path(args.output).write_text(text, encoding="utf-8")
         except OSError as exc:
@@ -375,6 +352,8 @@ def cmd_timeline(args) -> int:
 
 def cmd_hash(args) -> int:
     """Print each policy's content hash (``sha256:...``) and path."""
+    import json
+
     policies = [load(path) for path in args.policies]
     if args.format == "json":
         for path, policy in zip(args.policies, policies):
@@ -388,6 +367,8 @@ def cmd_hash(args) -> int:
 
 def _xpol_paths(paths: list[str]) -> tuple[list[str], list[Diagnostic]]:
     """The files ``fmt`` works on: files as given, ``*.xpol`` under folders (hidden ones skipped), ``-``."""
+    from pathlib import Path
+
     found, problems = [], []
     for path in paths:
         if path == "-" or Path(path).is_file():
@@ -406,6 +387,7 @@ def _xpol_paths(paths: list[str]) -> tuple[list[str], list[Diagnostic]]:
 def cmd_fmt(args) -> int:
     """Format policies in place; ``--check``/``--diff`` write nothing and exit 1 when a file would change."""
     import difflib
+    from pathlib import Path
 
     from .fmt import format_source
 
@@ -446,133 +428,24 @@ def cmd_fmt(args) -> int:
     return EXIT_FOUND if changed else EXIT_OK
 
 
-#: The commands build_parser defines itself (the others come from the modules that implement them).
-CORE_COMMANDS = frozenset({"check", "lint", "eval", "explain", "schema", "diff", "timeline", "hash", "test", "fmt"})
+#: The handler of each core command (the other commands' modules set their own).
+HANDLERS = {
+    "check": cmd_check, "lint": cmd_lint, "eval": cmd_eval, "explain": cmd_explain, "schema": cmd_schema,
+    "diff": cmd_diff, "timeline": cmd_timeline, "hash": cmd_hash, "test": cmd_test, "fmt": cmd_fmt,
+}
 
 
-def _needs_every_command(argv: list[str]) -> bool:
-    """False when ``argv`` runs one of the core commands (its first word that is not an option), so
-    that the other commands' modules need not be loaded to parse it."""
-    for word in argv:
-        if not word.startswith("-"):
-            return word not in CORE_COMMANDS
-        if word not in ("--version",):
-            return True      # -h, --help or an unknown option: the full parser answers
-    return True
-
-
-def build_parser(full: bool = True) -> argparse.ArgumentParser:
-    """The argument parser of the ``exportdsl`` command; ``full=False`` leaves out the commands
-    registered by other modules (lsp, studio, screen, compile), for a run of a core command."""
-    parser = _ArgumentParser(
-        prog="exportdsl",
-        description="Policy-as-code for export controls: check, evaluate and explain .xpol policies.",
-        epilog="Exit codes: 0 ok; 1 found something (a failing test, a lint warning, a changed decision, "
-               "a file fmt --check would change); 2 errors (bad policy, bad facts, bad usage).",
-    )
-    parser.add_argument("--version", action="version", version=f"exportdsl {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgumentParser)
-
-    check = sub.add_parser("check", help="check policies and report diagnostics")
-    check.add_argument("policies", nargs="+", metavar="POLICY")
-    check.add_argument("--format", choices=["text", "json"], default="text")
-    check.add_argument("--no-lint", action="store_true", help="do not run the linter (errors only)")
-    check.set_defaults(run=cmd_check)
-
-    lint = sub.add_parser("lint", help="warnings about policies that check but are probably wrong; "
-                                       "exit 1 on a warning")
-    lint.add_argument("paths", nargs="+", metavar="PATH", help="policy files, or folders of *.xpol files")
-    lint.add_argument("--format", choices=["text", "json", "sarif"], default="text")
-    lint.add_argument("--budget", type=_seconds, default=3.0, metavar="SECONDS",
-                      help="time for the semantic checks of each policy; past it a note says what was skipped")
-    lint.set_defaults(run=cmd_lint)
-
-    ev = sub.add_parser("eval", help="evaluate transactions (a JSON object, an array, or JSONL)")
-    ev.add_argument("policy", metavar="POLICY")
-    ev.add_argument("--facts", required=True, metavar="FILE", help="facts file, or - for standard input")
-    ev.add_argument("--format", choices=["text", "json"], default="text")
-    ev.add_argument("--explain", action="store_true", help="explain each decision")
-    ev.set_defaults(run=cmd_eval)
-
-    ex = sub.add_parser("explain", help="explain the decision for each transaction")
-    ex.add_argument("policy", metavar="POLICY")
-    ex.add_argument("--facts", required=True, metavar="FILE", help="facts file, or - for standard input")
-    ex.set_defaults(run=cmd_explain)
-
-    schema = sub.add_parser("schema", help="print the JSON Schema of a policy's transactions")
-    schema.add_argument("policy", metavar="POLICY")
-    schema.set_defaults(run=cmd_schema)
-
-    df = sub.add_parser("diff", help="which transactions change decision between two policies, and why")
-    df.add_argument("old", metavar="OLD")
-    df.add_argument("new", metavar="NEW", nargs="?", help="the new version (omit with --between)")
-    df.add_argument("--group-by", choices=["citation"], help="group regions and changes under the legal "
-                    "provision (cite) of the rules that cause them, as a checklist")
-    df.add_argument("--replay", metavar="LEDGER", help="decide a ledger (.parquet, .csv, .jsonl) under both "
-                    "versions and count its changed rows per region")
-    df.add_argument("--value-column", metavar="COLUMN", help="with --replay: also sum this column per region")
-    df.add_argument("--affected", metavar="OUT", help="with --replay: write the changed rows, both outcomes "
-                    "and their region to OUT (.parquet, .csv, .jsonl)")
-    df.add_argument("--between", nargs=2, metavar=("DAY1", "DAY2"),
-                    help="compare one policy with itself: transactions dated DAY1 against DAY2")
-    df.add_argument("--format", choices=["text", "markdown", "json", "html"], default="text")
-    df.add_argument("--where", metavar="CONDITION", help="only transactions where this condition holds")
-    df.add_argument("--as-of", metavar="DATE", help="only transactions dated DATE (the 'dated by' fact)")
-    df.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE")
-    df.add_argument("--color", choices=["auto", "always", "never"], default="auto")
-    df.add_argument("--timeout", type=_seconds, default=120.0, metavar="SECONDS",
-                    help="time budget of the diff (default 120); past it the report says INCOMPLETE "
-                         "and the exit code is 2")
-    df.add_argument("--outline", action="store_true",
-                    help="allow outline regions: a region's condition may be the tightest per-fact bounds "
-                         "(membership stays exact through the changed rules)")
-    df.add_argument("--detail", type=_count, default=None, metavar="N",
-                    help="region N in detail: every unchanged rule co-deciding in part of it (otherwise only "
-                         "their count), and its breakdown by the full old outcome")
-    df.set_defaults(run=cmd_diff)
-
-    tl = sub.add_parser("timeline", help="the days on which some decision of a policy changes; exit 1 if any")
-    tl.add_argument("policy", metavar="POLICY")
-    tl.add_argument("--from", dest="start", metavar="DAY", help="first day to look at (YYYY-MM-DD)")
-    tl.add_argument("--to", dest="end", metavar="DAY", help="last day to look at (YYYY-MM-DD)")
-    tl.add_argument("--format", choices=["text", "json"], default="text")
-    tl.add_argument("--timeout", type=_seconds, default=120.0, metavar="SECONDS",
-                    help="time budget of each day's diff (default 120); past it: INCOMPLETE, exit 2")
-    tl.set_defaults(run=cmd_timeline)
-
-    hs = sub.add_parser("hash", help="print the content hash of policies (their text and extends chain)")
-    hs.add_argument("policies", nargs="+", metavar="POLICY")
-    hs.add_argument("--format", choices=["text", "json"], default="text")
-    hs.set_defaults(run=cmd_hash)
-
-    test = sub.add_parser("test", help="run policy tests (YAML files); exit 1 on a failure")
-    test.add_argument("paths", nargs="*", metavar="PATH", help="test files or folders (default: policies)")
-    test.add_argument("--coverage", action="store_true", help="report the rules no test made decide")
-    test.set_defaults(run=cmd_test)
-    fm = sub.add_parser("fmt", help="rewrite policies in the canonical layout (comments kept)",
-                        description="Rewrite policies in the canonical layout, keeping comments. Exit 0 when "
-                                    "done (or nothing would change), 1 when --check or --diff finds a file "
-                                    "that would change, 2 on errors.")
-    fm.add_argument("paths", nargs="+", metavar="PATH",
-                    help="policy files, folders (searched for *.xpol) or - (standard input to standard output)")
-    fm.add_argument("--check", action="store_true", help="write nothing; name the files that would change")
-    fm.add_argument("--diff", action="store_true", help="write nothing; print a unified diff of the changes")
-    fm.set_defaults(run=cmd_fmt)
-    if full:
-        from .lsp.command import register as register_lsp
-        from .screening import add_commands as add_screening_commands
-        from .studio.command import register as register_studio
-
-        register_lsp(sub)
-        register_studio(sub)
-        add_screening_commands(sub, load)
-    return parser
+def build_parser(full: bool = True):
+    """The argument parser of the ``exportdsl`` command with every command; ``full=False`` leaves out
+    the commands registered by other modules (lsp, studio, screen, compile)."""
+    return cli_arguments.build_parser(HANDLERS, full=full)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (never raises, never prints a traceback)."""
     words = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(full=_needs_every_command(words))
+    # a run of a core command builds that command's subparser alone; anything else, the full parser
+    parser = cli_arguments.build_parser(HANDLERS, only=cli_arguments.core_command(words))
     try:
         args = parser.parse_args(words)
         if not getattr(args, "run", None):
@@ -598,4 +471,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def entry_point() -> None:
     """Console-script entry point."""
+    import gc
+
+    # The objects of the modules imported so far live as long as the process: frozen, the garbage
+    # collections that a command's own allocations trigger no longer walk them (some 4% of a check).
+    gc.freeze()
     sys.exit(main())

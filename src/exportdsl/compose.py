@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import errno
+import os
 
 from . import ast
 from .errors import CheckError, Diagnostic, ParseError
@@ -12,15 +13,37 @@ from .source import Source
 #: Longest chain of ``extends`` a policy may build on.
 MAX_EXTENDS_DEPTH = 16
 
+# Paths are strings handled with os.path (not pathlib, whose import costs more than resolving a
+# policy's extends): resolved as Path.resolve() resolves them, a symlink loop included.
 
-def _base_dir(module: ast.Module) -> Path:
+
+def _base_dir(module: ast.Module) -> str:
     name = module.span.source.name if module.span is not None else "<string>"
     if name.startswith("<"):
-        return Path.cwd()
-    return Path(name).parent
+        return os.getcwd()
+    return os.path.dirname(name)
 
 
-def resolve(module: ast.Module, _chain: tuple[Path, ...] = (), *, confine: Path | None = None) -> ast.Module:
+def _resolved(path: str) -> str:
+    """The absolute path with symlinks and ``..`` resolved (``Path.resolve()``: a symlink loop raises
+    RuntimeError, other errors OSError or ValueError)."""
+    found = os.path.realpath(path)
+    try:
+        os.stat(found)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise RuntimeError(f"Symlink loop from {exc.filename!r}") from None
+    return found
+
+
+def _inside(path: str, folder: str) -> bool:
+    """Whether ``path`` lies in ``folder`` (both resolved): ``PurePath.is_relative_to``."""
+    prefix = folder.rstrip(os.sep) + os.sep
+    return path == folder or path + os.sep == prefix or path.startswith(prefix)
+
+
+def resolve(module: ast.Module, _chain: tuple[str, ...] = (), *,
+            confine: str | os.PathLike | None = None) -> ast.Module:
     """The module with its ``extends`` replaced by the (recursively resolved) base declarations.
 
     The base's ``policy`` header is dropped when the module has its own. Spans keep pointing into
@@ -40,15 +63,15 @@ def resolve(module: ast.Module, _chain: tuple[Path, ...] = (), *, confine: Path 
         raise CheckError(Diagnostic("E104", f"cannot read base policy {decl.path!r}: the path contains a NUL "
                                     "character", decl.span))
     try:
-        path = (_base_dir(module) / decl.path).resolve()
+        path = _resolved(os.path.join(_base_dir(module), decl.path))
     except (OSError, RuntimeError, ValueError) as exc:
         raise CheckError(Diagnostic("E104", f"cannot read base policy {decl.path!r}: {exc}", decl.span)) from None
     if path in chain:
-        cycle = " -> ".join(p.name for p in (*chain[chain.index(path):], path))
+        cycle = " -> ".join(os.path.basename(p) for p in (*chain[chain.index(path):], path))
         raise CheckError(Diagnostic("E213", f"policies extend each other in a cycle: {cycle}", decl.span))
     if len(chain) > MAX_EXTENDS_DEPTH:
         raise CheckError(Diagnostic("E213", f"'extends' chain longer than {MAX_EXTENDS_DEPTH} files", decl.span))
-    if confine is not None and not path.is_relative_to(confine):
+    if confine is not None and not _inside(path, os.fspath(confine)):
         raise CheckError(Diagnostic("E421", f"base policy '{decl.path}' is outside the folder being served",
                                     decl.span, help="extend only policies inside that folder"))
     text = read_policy_file(path, label="base policy", span=decl.span, error=CheckError, regular_only=True)
@@ -72,13 +95,14 @@ def resolve(module: ast.Module, _chain: tuple[Path, ...] = (), *, confine: Path 
                       chain=(own_source, *base_chain) if own_source is not None else base_chain)
 
 
-def _own_path(module: ast.Module) -> Path:
+def _own_path(module: ast.Module) -> str:
     name = module.span.source.name if module.span is not None else "<string>"
-    return Path(name).resolve() if not name.startswith("<") else Path(name)
+    return _resolved(name) if not name.startswith("<") else name
 
 
-def _display(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
+def _display(path: str) -> str:
+    """A resolved path relative to the working folder when it lies inside it (``PurePath.relative_to``)."""
+    cwd = os.getcwd()
+    if path == cwd:
+        return "."
+    return path[len(cwd.rstrip(os.sep)) + 1:] if _inside(path, cwd) else path

@@ -22,10 +22,10 @@ from .parser_fast import read_module as _fast_module
 from .source import Source
 
 __all__ = ["MAX_NESTING", "MAX_NUMBER_CHARS", "MAX_SOURCE_CHARS", "bidi_warnings", "grammar_text", "parse",
-           "parse_condition", "read_policy_file"]
+           "parse_condition", "path_name", "read_policy_file"]
 
 _BOM = "\ufeff"
-_BIDI = re.compile("[" + "".join(sorted(BIDI_CONTROLS)) + "]")
+_BIDI = "[" + "".join(sorted(BIDI_CONTROLS)) + "]"   # compiled (by re's cache) only for a text holding one
 
 
 def grammar_text() -> str:
@@ -50,13 +50,27 @@ def _lexable_text(source: Source) -> str:
 def bidi_warnings(source: Source) -> tuple[Diagnostic, ...]:
     """W151 for each bidirectional control character in text that parsed (so it is inside a string
     or a comment: anywhere else the lexer refuses it with E107)."""
+    if not any(char in source.text for char in BIDI_CONTROLS):
+        return ()   # the usual case, decided without compiling the regular expression
     return tuple(
         Diagnostic("W151", f"bidirectional control character U+{ord(m.group()):04X} in a string or comment",
                    source.span(m.start(), m.end()), severity=Severity.WARNING,
                    help="it can make the text display in a different order from how it is read "
                         "(Trojan Source); delete it unless the text needs it")
-        for m in _BIDI.finditer(source.text)
+        for m in re.finditer(_BIDI, source.text)
     )
+
+
+def path_name(path: str | os.PathLike) -> str:
+    """A file's path spelled as ``str(pathlib.Path(path))`` spells it (repeated and trailing slashes
+    and ``.`` parts dropped), the name a policy's diagnostics give it, without importing pathlib
+    (which costs more than checking a small policy)."""
+    text = os.fspath(path)
+    if isinstance(text, bytes) or os.sep != "/" or os.altsep:
+        from pathlib import Path
+        return str(Path(path))
+    root = "//" if text.startswith("//") and not text.startswith("///") else "/" if text.startswith("/") else ""
+    return root + "/".join(part for part in text.split("/") if part not in ("", ".")) or "."
 
 
 def read_policy_file(path: str | os.PathLike, *, label: str = "policy", span=None, error=ParseError,

@@ -11,16 +11,15 @@ from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
 
 from . import ast, ir   # ast: for annotations (its classes cost little until used)
-from .backends.python import compile_policy
 from .errors import Diagnostic, EvaluationError, ParseError
 from .semantics import validate_facts
 from .source import Source
 from .source import content_hash as source_hash
 from .types import FactType
 
-# The front end (parser, Lark, checker), the reference interpreter, explanations and the JSON schema
-# are imported where they are used, so that `import exportdsl` stays cheap for a program that only
-# loads and evaluates.
+# The front end (parser, Lark, checker), the evaluator generator (backends.python), the reference
+# interpreter, explanations and the JSON schema are imported where they are used, so that `import
+# exportdsl` stays cheap for a program that only loads and evaluates, and a check never generates code.
 
 _new_tuple = tuple.__new__
 
@@ -79,6 +78,8 @@ class Policy:
         init(self, "_warnings", tuple(warnings))
         init(self, "_ir", policy_ir)
         if compile_now:
+            from .backends.python import compile_policy
+
             compiled = compile_policy(policy_ir, Decision)
             init(self, "_compiled", compiled)
             init(self, "decide", compiled.decide)
@@ -262,6 +263,8 @@ class _CompiledOnFirstUse:
         with self._lock:
             compiled = policy._compiled
             if compiled is self:
+                from .backends.python import compile_policy
+
                 compiled = compile_policy(policy._ir, Decision)
                 object.__setattr__(policy, "decide", compiled.decide)
                 object.__setattr__(policy, "_compiled", compiled)
@@ -334,9 +337,7 @@ def load_with_tree(path: str | os.PathLike, *, keep_tree: bool = False,
     the linter reads), so that a command that lints does not parse every file again. With
     ``compile_now=False`` the evaluator is generated on the policy's first evaluation instead
     (for commands that only check)."""
-    from pathlib import Path    # here, not at import: pathlib costs a few ms of every start-up
+    from .parser import path_name, read_policy_file
 
-    from .parser import read_policy_file
-
-    path = Path(path)
-    return _compile(Source(str(path), read_policy_file(path)), keep_tree=keep_tree, compile_now=compile_now)
+    path = path_name(path)   # as str(Path(path)) spells it, without importing pathlib
+    return _compile(Source(path, read_policy_file(path)), keep_tree=keep_tree, compile_now=compile_now)

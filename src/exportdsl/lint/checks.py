@@ -7,9 +7,9 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 
 from .. import ast, ir
@@ -48,8 +48,16 @@ def lint(policy: ir.Policy, module: ast.Module, *, budget: Budget = Budget(),
 
 def lint_family(pairs: Sequence[tuple[ir.Policy, ast.Module]], *, budget: Budget = Budget()) -> list[list[Diagnostic]]:
     """Lint several policies together; a base's declarations used by a policy extending it count as used."""
-    files = [_own_file(module) for _, module in pairs]
-    contains = [{_file(d) for d in module.decls if d.span is not None} for _, module in pairs]
+    resolved: dict[str, str] = {}   # each source's file, resolved once (not once per declaration)
+
+    def file_of(name: str) -> str:
+        found = resolved.get(name)
+        if found is None:
+            found = resolved[name] = os.path.realpath(name)
+        return found
+
+    files = [file_of(module.span.source.name) if module.span is not None else None for _, module in pairs]
+    contains = [{file_of(d.span.source.name) for d in module.decls if d.span is not None} for _, module in pairs]
     results = []
     for i, (policy, module) in enumerate(pairs):
         extenders = [pairs[j][0] for j in range(len(pairs)) if j != i and files[i] in contains[j]]
@@ -57,8 +65,8 @@ def lint_family(pairs: Sequence[tuple[ir.Policy, ast.Module]], *, budget: Budget
     # A finding on an inherited declaration that the base's own lint already reports is not repeated.
     own_keys = {files[i]: {_key(d) for d in found} for i, found in enumerate(results)}
     for i, found in enumerate(results):
-        results[i] = [d for d in found if d.span is None or Path(d.span.source.name).resolve() == files[i]
-                      or _key(d) not in own_keys.get(Path(d.span.source.name).resolve(), set())]
+        results[i] = [d for d in found if d.span is None or file_of(d.span.source.name) == files[i]
+                      or _key(d) not in own_keys.get(file_of(d.span.source.name), set())]
     return results
 
 
@@ -73,14 +81,6 @@ def _sorted(findings: Iterable[Diagnostic]) -> list[Diagnostic]:
               for d in findings}
     return sorted(unique.values(), key=lambda d: (
         d.span is None, d.span.source.name if d.span else "", d.span.start if d.span else far, d.code))
-
-
-def _file(node) -> Path:
-    return Path(node.span.source.name).resolve()
-
-
-def _own_file(module: ast.Module) -> Path | None:
-    return Path(module.span.source.name).resolve() if module.span is not None else None
 
 
 class _Index:
