@@ -1,0 +1,94 @@
+"""Worker processes forked from the diff as it stands, for questions whose answers do not depend on
+the solver's state.
+
+A worker is forked (``fork``: a SAT solver holding the whole encoding cannot be pickled) and set
+up by an initializer that receives its arguments in memory, unpickled. It then answers batches of
+questions while the parent goes on; only the questions and answers are pickled. The diff sends
+it only questions whose answer is a fact about the policies (which rules apply throughout a
+region), never one whose answer depends on the models a solver happens to find, so the report is
+the same with any number of workers. Where ``fork`` is missing, or only one core is available,
+:func:`worker_count` says 1 and callers answer in-process.
+
+Bounded: :meth:`Pool.results` waits until the deadline (plus :data:`GRACE_SECONDS`), then stops
+the workers and leaves the unanswered batches out (the caller says INCOMPLETE); a worker that
+raised or died is :class:`WorkerFailed`, never a silently missing answer.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+
+#: At most this many workers (and never more than the cores this process may use, minus its own).
+MAX_WORKERS = 3
+
+#: Workers still busy this long after the deadline are stopped (they check the deadline themselves
+#: before each solver call, but one call cannot be interrupted).
+GRACE_SECONDS = 0.5
+
+
+class WorkerFailed(Exception):
+    """A worker raised or died; the message says how."""
+
+
+def worker_count() -> int:
+    """How many workers may run beside this process: 0 when ``fork`` is unavailable or one core is."""
+    import multiprocessing
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 0
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:   # no affinity API on this platform
+        cores = os.cpu_count() or 1
+    return max(0, min(cores - 1, MAX_WORKERS))
+
+
+class Pool:
+    """``workers`` forked processes, each set up by ``initializer(*initargs)`` (passed in memory), that
+    run ``function(batch)`` on the batches given to :meth:`submit`."""
+
+    def __init__(self, workers: int, function, initializer, initargs: tuple):
+        import multiprocessing
+        self.function = function
+        self.executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                            initializer=initializer, initargs=initargs)
+        self.futures: list = []
+
+    def submit(self, batch) -> None:
+        """Queue one batch (pickled to a worker)."""
+        try:
+            self.futures.append(self.executor.submit(self.function, batch))
+        except BrokenProcessPool as exc:
+            self.close()
+            raise WorkerFailed(f"a worker process died ({exc})") from None
+
+    def results(self, deadline: float) -> list:
+        """Each batch's result in the order submitted, None for those unanswered by the deadline."""
+        try:
+            done, _ = wait(self.futures, timeout=max(0.0, deadline + GRACE_SECONDS - time.monotonic()),
+                           return_when=FIRST_EXCEPTION)
+            answers = []
+            for future in self.futures:
+                if future not in done:
+                    answers.append(None)
+                    continue
+                try:
+                    answers.append(future.result())
+                except BrokenProcessPool as exc:
+                    raise WorkerFailed(f"a worker process died ({exc})") from None
+                except Exception as exc:   # noqa: BLE001 - any error of a worker is the diff's failure
+                    raise WorkerFailed(f"a worker failed: {type(exc).__name__}: {exc}") from None
+            return answers
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the workers, busy or not."""
+        processes = list((getattr(self.executor, "_processes", None) or {}).values())
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            if process.is_alive():
+                process.kill()
+            process.join()
