@@ -96,3 +96,26 @@ def test_a_worker_past_the_budget_makes_the_result_incomplete_in_time(generated,
     alone = _sat(generated, workers=0)
     # what is listed stays exact: every region reported is one of the complete diff's regions
     assert {r.key for r in result.regions} <= {r.key for r in alone.regions}
+
+
+def _sluggish(batch):
+    time.sleep(0.3)
+    return assemble._prove_with(assemble._proving, batch)
+
+
+def test_batches_no_worker_started_are_proven_here(generated, monkeypatch):
+    """With a slow worker most batches are still queued when the keys are all found: the diff takes
+    them back and proves them itself; the report is the same."""
+    alone = _sat(generated, workers=0)
+    taken = []
+    take_back = workers.Pool.take_back
+
+    def counting(self):
+        index = take_back(self)
+        taken.append(index)
+        return index
+    monkeypatch.setattr(assemble, "_prove", _sluggish)
+    monkeypatch.setattr(workers.Pool, "take_back", counting)
+    forked = _sat(generated, workers=1)
+    assert len([i for i in taken if i is not None]) >= 1
+    assert renderings(forked) == renderings(alone)

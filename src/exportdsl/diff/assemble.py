@@ -248,7 +248,11 @@ def _start_prover(search, conditions, guard) -> None:
 def _prove(batch: list) -> tuple[list, int]:
     """In a worker: the always co-deciding rules of each key of the batch among the rules deciding in
     its model (None from the first key past the budget on), and the solver calls they took."""
-    search, conditions, guard = _proving
+    return _prove_with(_proving, batch)
+
+
+def _prove_with(proving: tuple, batch: list) -> tuple[list, int]:
+    search, conditions, guard = proving
     start, proofs = search.calls, []
     try:
         for found in batch:
@@ -285,7 +289,13 @@ def keys_with_proofs(search, conditions, guard: int, workers: int) -> tuple[list
             complete = False
         if batches and len(batches[-1]) < PROOF_BATCH:
             pool.submit(batches[-1])
-        answers = pool.results(search.deadline)
+        # the batches no worker has started yet are proven here meanwhile, last first (after the keys
+        # this solver has learned much about the formula, and proves faster than a worker)
+        here = {}
+        while (index := pool.take_back()) is not None:
+            here[index] = _prove_with((search, conditions, guard), batches[index])
+            search.calls -= here[index][1]   # counted with the workers' below
+        answers = [here.get(index, answer) for index, answer in enumerate(pool.results(search.deadline))]
     except WorkerFailed as exc:
         raise DiffError(Diagnostic("E505", f"internal error: {exc}",
                                    help="please report this with both policies; no partial report is given"))

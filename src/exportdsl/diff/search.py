@@ -409,8 +409,8 @@ PARTITION_RULES = 400
 PARTITION_ATTEMPT = Budget(max_nodes=20_000, max_boxes=2_000)
 
 #: For pairs of more than this many rules in all, worker processes (:mod:`.workers`) prove the regions'
-#: always co-deciding rules while the SAT search enumerates the keys, where ``fork`` and a second
-#: core are available; below, forking costs more than it saves. The report is the same either way.
+#: always co-deciding rules while the SAT search enumerates the keys, where ``fork`` and an idle core
+#: are available; below, forking costs more than it saves. The report is the same either way.
 PARALLEL_RULES = 1_500
 
 
@@ -428,8 +428,8 @@ def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
     when it finishes within :data:`PARTITION_ATTEMPT`, else SAT), ``"partition"`` or ``"sat"``.
     ``evaluators``: the ``decide`` functions of the two policies already compiled (``Policy.decide``),
     which check the witnesses instead of compiling both policies again. ``workers``: how many worker
-    processes may prove always co-deciding rules beside the SAT search (default: one per further
-    core, up to three, for pairs of more than :data:`PARALLEL_RULES` rules; 0: none). The report
+    processes may prove always co-deciding rules beside the SAT search (default: one per idle core,
+    up to three, for pairs of more than :data:`PARALLEL_RULES` rules; 0: none). The report
     does not depend on it.
     """
     from .assemble import Keyer, check_witnesses, from_keys, from_partition

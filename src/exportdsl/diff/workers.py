@@ -6,8 +6,8 @@ up by an initializer that receives its arguments in memory, unpickled. It then a
 questions while the parent goes on; only the questions and answers are pickled. The diff sends
 it only questions whose answer is a fact about the policies (which rules apply throughout a
 region), never one whose answer depends on the models a solver happens to find, so the report is
-the same with any number of workers. Where ``fork`` is missing, or only one core is available,
-:func:`worker_count` says 1 and callers answer in-process.
+the same with any number of workers. Where ``fork`` is missing, or no core is idle,
+:func:`worker_count` says 0 and callers answer in-process.
 
 Bounded: :meth:`Pool.results` waits until the deadline (plus :data:`GRACE_SECONDS`), then stops
 the workers and leaves the unanswered batches out (the caller says INCOMPLETE); a worker that
@@ -34,7 +34,10 @@ class WorkerFailed(Exception):
 
 
 def worker_count() -> int:
-    """How many workers may run beside this process: 0 when ``fork`` is unavailable or one core is."""
+    """How many workers may run beside this process: one per core that nothing else keeps busy (by
+    the one-minute load average), at most :data:`MAX_WORKERS`; 0 when ``fork`` is unavailable or no
+    core is idle. (On a busy machine a worker only takes time from this process: the scheduler
+    shares a core between the processes of a session, and a worker's solver starts cold.)"""
     import multiprocessing
     if "fork" not in multiprocessing.get_all_start_methods():
         return 0
@@ -42,7 +45,12 @@ def worker_count() -> int:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:   # no affinity API on this platform
         cores = os.cpu_count() or 1
-    return max(0, min(cores - 1, MAX_WORKERS))
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):   # no load average here: assume the cores are free
+        load = 0.0
+    idle = int(cores - load + 0.5)
+    return max(0, min(cores - 1, idle, MAX_WORKERS))
 
 
 class Pool:
@@ -64,14 +72,25 @@ class Pool:
             self.close()
             raise WorkerFailed(f"a worker process died ({exc})") from None
 
+    def take_back(self) -> int | None:
+        """The index of the last batch submitted that no worker has started, withdrawn from the workers
+        (for the caller to answer itself), or None when every batch is started or answered."""
+        for index in range(len(self.futures) - 1, -1, -1):
+            future = self.futures[index]
+            if future.cancelled():
+                continue
+            return index if future.cancel() else None
+        return None
+
     def results(self, deadline: float) -> list:
-        """Each batch's result in the order submitted, None for those unanswered by the deadline."""
+        """Each batch's result in the order submitted, None for those unanswered by the deadline or
+        taken back."""
         try:
             done, _ = wait(self.futures, timeout=max(0.0, deadline + GRACE_SECONDS - time.monotonic()),
                            return_when=FIRST_EXCEPTION)
             answers = []
             for future in self.futures:
-                if future not in done:
+                if future not in done or future.cancelled():
                     answers.append(None)
                     continue
                 try:
