@@ -435,7 +435,6 @@ def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
     from .assemble import Keyer, check_witnesses, from_keys, from_partition
     from .keyed import KeySearch, OutOfBudget
     from .structure import CUT_SHORT, structural_changes
-    from .workers import worker_count
 
     started = time.monotonic()
     deadline = started + budget.max_seconds
@@ -491,10 +490,11 @@ def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
         check_witnesses([r.witness for r in regions], [r.key for r in regions], (old, new), changed, evaluators)
         used_engine = "partition"
     else:
-        if workers is None:
-            workers = worker_count() if len(old.rules) + len(new.rules) > PARALLEL_RULES else 0
+        if workers is None and len(old.rules) + len(new.rules) > PARALLEL_RULES:
+            from .workers import worker_count
+            workers = worker_count()
         regions, breakdown, found_all = from_keys(search, space, dims, (old, new), changed, orders,
-                                                  declared, keyer, outline, detail, evaluators, workers)
+                                                  declared, keyer, outline, detail, evaluators, workers or 0)
         complete = complete and found_all
         nodes = search.calls
         used_engine = "sat"

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import os
 import time
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import FIRST_EXCEPTION, wait
 
 #: At most this many workers (and never more than the cores this process may use, minus its own).
 MAX_WORKERS = 3
@@ -59,6 +58,7 @@ class Pool:
 
     def __init__(self, workers: int, function, initializer, initargs: tuple):
         import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
         self.function = function
         self.executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                                             initializer=initializer, initargs=initargs)
@@ -66,6 +66,7 @@ class Pool:
 
     def submit(self, batch) -> None:
         """Queue one batch (pickled to a worker)."""
+        from concurrent.futures.process import BrokenProcessPool
         try:
             self.futures.append(self.executor.submit(self.function, batch))
         except BrokenProcessPool as exc:
@@ -85,6 +86,7 @@ class Pool:
     def results(self, deadline: float) -> list:
         """Each batch's result in the order submitted, None for those unanswered by the deadline or
         taken back."""
+        from concurrent.futures.process import BrokenProcessPool
         try:
             done, _ = wait(self.futures, timeout=max(0.0, deadline + GRACE_SECONDS - time.monotonic()),
                            return_when=FIRST_EXCEPTION)
