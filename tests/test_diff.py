@@ -396,6 +396,9 @@ def check_with_oracle(pair, where: str | None = None, as_of: str | None = None):
         seen = check_regions(pair.new_text, old, new, result, transactions, where_holds)
         # every key the brute force found is a region, and every region was found by it
         assert seen == {r.key for r in result.regions}, engine
+    # the worker path (always co-deciding rules proven in a forked process) reports exactly the same
+    forked = engine_diff(old.ir, new.ir, where=where, as_of=as_of, engine="sat", outline=True, workers=1)
+    assert renderings(forked) == renderings(results["sat"])
     assert results["sat"].changed_rules == results["partition"].changed_rules
     assert [r.key for r in results["sat"].regions] == [r.key for r in results["partition"].regions]
     for a, b in zip(results["sat"].regions, results["partition"].regions):   # (E5) both engines, exactly

@@ -64,6 +64,7 @@ CODES: dict[str, str] = {
     "E520": "An internal consistency check of a comparison over time failed (a bug to report).",
     "E503": "Internal error of the diff: a region's witness does not give the region's key when evaluated.",
     "E504": "A --detail region number that the diff does not have.",
+    "E505": "Internal error of the diff: a worker process enumerating part of the regions failed.",
     # E4xx: command line and files
     "E401": "A file cannot be read or written.",
     "E402": "Bad command-line usage.",

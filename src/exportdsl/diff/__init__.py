@@ -7,6 +7,9 @@ Modules, lowest first:
 - ``regions``: a region (a set of changed transactions sharing one outcome change), its condition
   text and its witness.
 - ``structure``: the structural changes (rules added, removed, re-dated, re-decided, headers).
+- ``encode``, ``keyed``, ``assemble``: the keyed diff at scale: the CNF encoding, the incremental SAT
+  search for the keys, and regions from the keys with their witnesses and co-deciding rules.
+- ``workers``: forked worker processes that prove co-deciding rules beside the SAT search.
 - ``search``: the exact partition search (memoised splitting over the cells) and ``diff()``.
 - ``report``: the diff as text, Markdown, JSON and HTML.
 """

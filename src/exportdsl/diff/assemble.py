@@ -156,19 +156,23 @@ def _hull(space, key: tuple, conditions) -> dict:
 
 
 def from_keys(search, space, dims, policies, changed, orders, declared, keyer, outline: bool, detail,
-              decides: tuple | None = None):
+              decides: tuple | None = None, workers: int = 0):
     """Regions from every key the SAT search finds: a witness from the key's model, checked through
     both compiled evaluators (``decides``, else compiled here); the always co-deciding rules proven
     under the key among those deciding at the witness; outlines for reports of at most
     :data:`OUTLINE_LIMIT` regions or on request, sometimes co-deciding rules on request.
+    With ``workers`` > 0, that many worker processes prove the always co-deciding rules while the
+    keys are being enumerated (:func:`keys_with_proofs`).
     Returns (regions, breakdown, complete)."""
-    from .keyed import Found
-    found: list[Found] = []
-    complete = True
-    try:
-        search.keys(found)
-    except OutOfBudget:
-        complete = False
+    conditions = [{rid: cond for _, rid, _, cond in side.entries} for side in keyer.sides]
+    if workers > 0:
+        found, proven, complete = keys_with_proofs(search, conditions, keyer.guard, workers)
+    else:
+        found, proven, complete = [], {}, True
+        try:
+            search.keys(found)
+        except OutOfBudget:
+            complete = False
 
     def ordered(rules, side):
         return tuple(sorted(rules, key=orders[side].__getitem__))
@@ -176,7 +180,6 @@ def from_keys(search, space, dims, policies, changed, orders, declared, keyer, o
     make_witness = Witnesses(space, dims)
     witnesses = [make_witness(_point_box(dims, f.cells), number) for number, (_, f) in enumerate(keyed)]
     outcomes = check_witnesses(witnesses, [key for key, _ in keyed], policies, changed, decides)
-    conditions = [{rid: cond for _, rid, _, cond in side.entries} for side in keyer.sides]
     unchanged = [[rule for rule in policy.rules if rule.id not in changed] for policy in policies]
     shown = outline or len(keyed) <= OUTLINE_LIMIT
     regions = []
@@ -185,10 +188,14 @@ def from_keys(search, space, dims, policies, changed, orders, declared, keyer, o
         at_witness = [(side, rid) for side in (0, 1) for rid in outcome[side][1] if rid not in changed]
         # those implied by the conditions of the region's changed deciders (and --where) decide
         # throughout without a question to the solver; the others are asked
-        premises = [conditions[side][rid] for side in (0, 1) for rid in key[2 + side]] + [keyer.guard]
+        premises = _premises(conditions, f, keyer.guard)
         always, sometimes, condition, known = set(), set(), "", False
         try:
-            always = search.always(f, at_witness, premises, conditions)
+            # a worker proved them for the rules deciding in the key's model: the same as at the witness
+            proof = proven.get(f.key)
+            if proof is None or set(f.deciding) != set(at_witness):
+                proof = search.always(f, at_witness, premises, conditions)
+            always = proof
             if outline:
                 every = [(side, rule.id) for side in (0, 1) for rule in unchanged[side] if rule.decision == key[side]]
                 sometimes = search.sometimes(f, every, set(at_witness)) - always
@@ -218,6 +225,90 @@ def from_keys(search, space, dims, policies, changed, orders, declared, keyer, o
         breakdown = tuple({"old": d, "old_rules": list(ordered(rules, 0))}
                           for d, rules in sorted(combos, key=lambda c: (c[0], ordered(c[1], 0))))
     return regions, breakdown, complete
+
+
+def _premises(conditions, found, guard: int) -> list[int]:
+    """Expressions that hold throughout a key's region: its changed deciders' conditions and --where."""
+    return [conditions[side][rid] for side, rules in ((0, found.old_changed), (1, found.new_changed))
+            for rid in sorted(rules)] + [guard]
+
+
+#: Keys a worker proves at a time (:func:`keys_with_proofs`): enough to make pickling them cheap
+#: against the proofs, few enough that the workers keep pace with the enumeration.
+PROOF_BATCH = 24
+
+_proving: tuple = ()   # in a worker: (search, conditions, guard), set by _start_prover
+
+
+def _start_prover(search, conditions, guard) -> None:
+    global _proving
+    _proving = (search, conditions, guard)
+
+
+def _prove(batch: list) -> tuple[list, int]:
+    """In a worker: the always co-deciding rules of each key of the batch among the rules deciding in
+    its model (None from the first key past the budget on), and the solver calls they took."""
+    return _prove_with(_proving, batch)
+
+
+def _prove_with(proving: tuple, batch: list) -> tuple[list, int]:
+    search, conditions, guard = proving
+    start, proofs = search.calls, []
+    try:
+        for found in batch:
+            proofs.append(search.always(found, list(found.deciding), _premises(conditions, found, guard), conditions))
+    except OutOfBudget:
+        proofs += [None] * (len(batch) - len(proofs))
+    return proofs, search.calls - start
+
+
+def keys_with_proofs(search, conditions, guard: int, workers: int) -> tuple[list, dict, bool]:
+    """Every key, enumerated here as :meth:`KeySearch.keys` does alone, while ``workers`` processes
+    forked from the search (:mod:`.workers`) prove the always co-deciding rules of the keys found
+    so far (their answer does not depend on the solver's state, so neither does the report).
+    Returns (the keys, {key: always co-deciding (side, rule) pairs}, complete); ``search.calls``
+    counts the workers' calls too, and the call budget holds for their sum. A failed worker is E505."""
+    from .workers import Pool, WorkerFailed
+
+    pool = Pool(workers, _prove, _start_prover, (search, conditions, guard))
+    found: list = []
+    batches: list[list] = []
+    complete = True
+
+    def offer(key) -> None:
+        batch = batches[-1] if batches and len(batches[-1]) < PROOF_BATCH else None
+        if batch is None:
+            batches.append(batch := [])
+        batch.append(key)
+        if len(batch) == PROOF_BATCH:
+            pool.submit(batch)
+    try:
+        try:
+            search.keys(found, deciding=True, on_found=offer)
+        except OutOfBudget:
+            complete = False
+        if batches and len(batches[-1]) < PROOF_BATCH:
+            pool.submit(batches[-1])
+        # the batches no worker has started yet are proven here meanwhile, last first (after the keys
+        # this solver has learned much about the formula, and proves faster than a worker)
+        here = {}
+        while (index := pool.take_back()) is not None:
+            here[index] = _prove_with((search, conditions, guard), batches[index])
+            search.calls -= here[index][1]   # counted with the workers' below
+        answers = [here.get(index, answer) for index, answer in enumerate(pool.results(search.deadline))]
+    except WorkerFailed as exc:
+        raise DiffError(Diagnostic("E505", f"internal error: {exc}",
+                                   help="please report this with both policies; no partial report is given"))
+    finally:
+        pool.close()
+    proven = {}
+    for batch, answer in zip(batches, answers):
+        if answer is None:   # unanswered by the deadline: those keys' proofs are tried here, in budget
+            continue
+        proofs, calls = answer
+        search.calls += calls
+        proven.update((f.key, pairs) for f, pairs in zip(batch, proofs) if pairs is not None)
+    return found, proven, complete and search.calls <= search.max_calls
 
 
 # ---- the run-time check of the witnesses -------------------------------------------------------------------

@@ -36,7 +36,8 @@ class Side:
 
 @attrs.frozen(slots=True)
 class Found:
-    """One key: its decisions and changed deciders, the literals that fix it, and a model's cells."""
+    """One key: its decisions and changed deciders, the literals that fix it, and a model's cells
+    (and, when asked for, the unchanged rules ``(side, rule)`` deciding in that model)."""
 
     old: str
     new: str
@@ -44,6 +45,12 @@ class Found:
     new_changed: frozenset
     assumptions: tuple
     cells: tuple
+    deciding: tuple = ()
+
+    @property
+    def key(self) -> tuple:
+        """(old decision, new decision, old changed deciders, new changed deciders), rules as sets."""
+        return self.old, self.new, self.old_changed, self.new_changed
 
 
 class _SideLiterals:
@@ -81,6 +88,29 @@ class _SideLiterals:
         if found is None:
             found = self._decides[rule_id] = self.enc.conjunction([self.applies[rule_id], -self._above[rule_id]])
         return found
+
+
+class _Reader:
+    """The rules ``(side, rule)`` whose literal is true in a model, read at C speed (the scan runs
+    once per key over every unchanged rule of the key's decision, about a thousand)."""
+
+    def __init__(self, side: int, pairs: list[tuple[str, int]]):
+        from operator import itemgetter
+        self.pairs = [((side, rid), lit) for rid, lit in pairs]
+        self.last = max(abs(lit) for _, lit in pairs) - 1
+        self.groups = []
+        for positive in (True, False):
+            chosen = [(rid, abs(lit) - 1) for rid, lit in pairs if (lit > 0) == positive]
+            if chosen:
+                get = itemgetter(*(index for _, index in chosen))
+                read = (lambda m, get=get: (get(m),)) if len(chosen) == 1 else get
+                self.groups.append(([(side, rid) for rid, _ in chosen], read, (0).__lt__ if positive else (0).__gt__))
+
+    def __call__(self, model: list[int]) -> list[tuple[int, str]]:
+        from itertools import compress
+        if self.last >= len(model):   # a literal the solver never saw (false)
+            return [pair for pair, lit in self.pairs if Encoding.value(model, lit)]
+        return [pair for pairs, read, true in self.groups for pair in compress(pairs, map(true, read(model)))]
 
 
 class KeySearch:
@@ -155,16 +185,27 @@ class KeySearch:
         return solver.get_model() if solver.solve(assumptions=list(assumptions)) else None
 
     # ---- enumeration of the keys
-    def keys(self, found: list[Found]) -> None:
-        """Append every key to ``found`` (raises :class:`OutOfBudget` with the ones found so far kept).
+    def keys(self, found: list[Found], deciding: bool = False, on_found=None) -> None:
+        """Append every key to ``found`` (raises :class:`OutOfBudget` with the ones found so far kept),
+        calling ``on_found(key)`` (when given) on each one as it is found.
 
-        Only the literals that fix the key and the fact variables' cells are read from each model.
-        Each key is blocked by a short clause: the negation of the sides' decision literals and of
-        the changed rules of those decisions (the other changed rules cannot decide)."""
+        Only the literals that fix the key and the fact variables' cells are read from each model
+        (with ``deciding``, also the applicability of the unchanged rules of the key's decisions:
+        :attr:`Found.deciding`). Each key is blocked by a short clause: the negation of the sides'
+        decision literals and of the changed rules of those decisions (the other changed rules
+        cannot decide)."""
         enc = self.enc
         projection = [([(name, abs(lit) - 1, lit > 0, lit) for name, lit in decisions],
                        {d: [(rid, abs(lit) - 1, lit > 0, lit) for rid, lit in rules] for d, rules in by.items()})
                       for decisions, by in self.projection]
+        unchanged: list[dict[str, list]] = [{}, {}]
+        if deciding:   # a rule of the side's decision decides exactly where it applies
+            for side, lits in enumerate(self.sides):
+                by_decision: dict[str, list] = {}
+                for rid, lit in lits.applies.items():
+                    if rid not in self.changed:
+                        by_decision.setdefault(lits.decision_of[rid], []).append((rid, lit))
+                unchanged[side] = {d: _Reader(side, pairs) for d, pairs in by_decision.items()}
         cell = enc.cell
         variables = range(len(enc.layout))
         while True:
@@ -185,8 +226,12 @@ class KeySearch:
                         assumptions.append(lit)
                     else:
                         assumptions.append(-lit)
+            deciders = tuple(pair for side in (0, 1) if decisions[side] in unchanged[side]
+                             for pair in unchanged[side][decisions[side]](model))
             found.append(Found(decisions[0], decisions[1], frozenset(changed[0]), frozenset(changed[1]),
-                               tuple(assumptions), tuple(cell(model, var) for var in variables)))
+                               tuple(assumptions), tuple(cell(model, var) for var in variables), deciders))
+            if on_found is not None:
+                on_found(found[-1])
             enc.add([-self.selector, *(-lit for lit in assumptions)])
 
     def _region(self, key: Found) -> list[int]:

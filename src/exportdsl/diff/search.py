@@ -408,10 +408,16 @@ class DiffResult:
 PARTITION_RULES = 400
 PARTITION_ATTEMPT = Budget(max_nodes=20_000, max_boxes=2_000)
 
+#: For pairs of more than this many rules in all, worker processes (:mod:`.workers`) prove the regions'
+#: always co-deciding rules while the SAT search enumerates the keys, where ``fork`` and an idle core
+#: are available; below, forking costs more than it saves. The report is the same either way.
+PARALLEL_RULES = 1_500
+
 
 def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
          as_of: str | None = None, budget: Budget = Budget(), outline: bool = False,
-         detail: int | None = None, engine: str = "auto", evaluators: tuple | None = None) -> DiffResult:
+         detail: int | None = None, engine: str = "auto", evaluators: tuple | None = None,
+         workers: int | None = None) -> DiffResult:
     """Compare two checked policies exactly (optionally only where a condition holds, or on one date).
 
     One region per key (old decision, new decision, changed old deciders, changed new deciders).
@@ -421,7 +427,10 @@ def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
     ``engine``: ``"auto"`` (the partition search for pairs of at most :data:`PARTITION_RULES` rules
     when it finishes within :data:`PARTITION_ATTEMPT`, else SAT), ``"partition"`` or ``"sat"``.
     ``evaluators``: the ``decide`` functions of the two policies already compiled (``Policy.decide``),
-    which check the witnesses instead of compiling both policies again.
+    which check the witnesses instead of compiling both policies again. ``workers``: how many worker
+    processes may prove always co-deciding rules beside the SAT search (default: one per idle core,
+    up to three, for pairs of more than :data:`PARALLEL_RULES` rules; 0: none). The report
+    does not depend on it.
     """
     from .assemble import Keyer, check_witnesses, from_keys, from_partition
     from .keyed import KeySearch, OutOfBudget
@@ -481,8 +490,11 @@ def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
         check_witnesses([r.witness for r in regions], [r.key for r in regions], (old, new), changed, evaluators)
         used_engine = "partition"
     else:
+        if workers is None and len(old.rules) + len(new.rules) > PARALLEL_RULES:
+            from .workers import worker_count
+            workers = worker_count()
         regions, breakdown, found_all = from_keys(search, space, dims, (old, new), changed, orders,
-                                                  declared, keyer, outline, detail, evaluators)
+                                                  declared, keyer, outline, detail, evaluators, workers or 0)
         complete = complete and found_all
         nodes = search.calls
         used_engine = "sat"
