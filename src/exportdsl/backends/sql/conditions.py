@@ -119,6 +119,39 @@ def mask_test(mask: exp.Expression, order: tuple[str, ...], quantifier: Quantifi
     return exp.NEQ(this=paren(shared), expression=exp.Literal.number(0))
 
 
+def onehot_test(value: exp.Expression, order: tuple[str, ...], values, negated: bool = False) -> exp.Expression:
+    """``value in values`` (or ``not in``) on a one-hot BIGINT (see ``facts.onehot_of``): a value
+    outside ``order`` has no bit, so it is never equal to one of ``values``."""
+    bits = sum(1 << order.index(v) for v in set(values) if v in order)
+    if not bits:
+        return exp.true() if negated else exp.false()
+    shared = paren(exp.BitwiseAnd(this=value, expression=cast(exp.Literal.number(bits), "BIGINT")))
+    return (exp.EQ if negated else exp.NEQ)(this=shared, expression=exp.Literal.number(0))
+
+
+def string_literals(policy: ir.Policy) -> dict[str, set[str]]:
+    """Each fact's literals in the policy's equality and ``in`` tests (enum, country, string facts)."""
+    found: dict[str, set[str]] = {}
+
+    def walk(expr: ir.Expr) -> None:
+        match expr:
+            case ir.Compare(fact=name, value=value) if isinstance(value, str):
+                found.setdefault(name, set()).add(value)
+            case ir.Member(fact=name, values=values):
+                found.setdefault(name, set()).update(v for v in values if isinstance(v, str))
+            case ir.Not(operand=operand):
+                walk(operand)
+            case ir.And(operands=operands) | ir.Or(operands=operands):
+                for o in operands:
+                    walk(o)
+            case ir.Named(body=body):
+                walk(body)
+
+    for rule in policy.rules:
+        walk(rule.condition)
+    return found
+
+
 def condition(expr: ir.Expr, facts: Mapping[str, FactColumn],
               applied: Mapping[str, exp.Expression] | None = None) -> exp.Expression:
     """The SQL Boolean of an IR condition, over the canonical fact values in ``facts``; an
@@ -135,6 +168,8 @@ def condition(expr: ir.Expr, facts: Mapping[str, FactColumn],
                 return _op(op, fact.value, exp.true() if value else exp.false())
             if kind is Kind.DATE:
                 return _op(op, fact.value, cast(lit(value), "DATE"))
+            if fact.onehot is not None and op in (CompareOp.EQ, CompareOp.NE):
+                return onehot_test(fact.value, fact.onehot, [value], negated=op is CompareOp.NE)
             return _op(op, fact.value, lit(value))
         case ir.Member(fact=name, values=values):
             fact = facts[name]
@@ -144,6 +179,8 @@ def condition(expr: ir.Expr, facts: Mapping[str, FactColumn],
                 return or_(*(compare_number(fact.value, fact.numeric, CompareOp.EQ, v) for v in sorted(values)))
             if fact.type.kind is Kind.DATE:
                 return or_(*(_op(CompareOp.EQ, fact.value, cast(lit(v), "DATE")) for v in sorted(values)))
+            if fact.onehot is not None:
+                return onehot_test(fact.value, fact.onehot, values)
             return in_list(fact.value, values)
         case ir.SetTest(fact=name, quantifier=quantifier, values=values):
             if facts[name].mask is not None:
@@ -298,5 +335,5 @@ def valid(facts: Mapping[str, FactColumn], masked: bool = False) -> exp.Expressi
                   if not isinstance(code(f), exp.Null))) if facts else exp.true()
 
 
-__all__ = ["RULES_SEPARATOR", "compare_number", "condition", "decision_column", "factored_or", "not_null",
+__all__ = ["RULES_SEPARATOR", "compare_number", "condition", "onehot_test", "string_literals", "decision_column", "factored_or", "not_null",
            "referenced_rules", "rule_layers", "rules_column", "tiers", "valid"]

@@ -186,7 +186,18 @@ SPARK_FUNCTIONS = {
 }
 
 
+def _spark_enum_code(node: exp.Anonymous) -> exp.Expression:
+    """``enum_code(TRY_CAST(x AS ENUM(v...)))`` (0-based, NULL when absent) without ENUMs, which Spark lacks."""
+    cast_node = node.expressions[0]
+    values = exp.Anonymous(this="array", expressions=[v.copy() for v in cast_node.to.expressions])
+    position = exp.Anonymous(this="array_position", expressions=[values, cast_node.this])
+    return exp.Paren(this=exp.Sub(this=exp.Anonymous(this="nullif", expressions=[position, exp.Literal.number(0)]),
+                                  expression=exp.Literal.number(1)))
+
+
 def _spark_function(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Anonymous) and node.name == "enum_code":
+        return _spark_enum_code(node)
     if isinstance(node, exp.Anonymous) and node.name in SPARK_FUNCTIONS:
         return SPARK_FUNCTIONS[node.name](*node.expressions)
     return node
@@ -200,7 +211,8 @@ def render(tree: exp.Expression, dialect: str = "duckdb", pretty: bool = False) 
         tree = tree.copy()
         for cte in tree.find_all(exp.CTE):
             cte.set("materialized", None)    # Spark SQL has no MATERIALIZED hint
-        while any(isinstance(n, exp.Anonymous) and n.name in SPARK_FUNCTIONS for n in tree.walk()):
+        while any(isinstance(n, exp.Anonymous) and (n.name in SPARK_FUNCTIONS or n.name == "enum_code")
+                  for n in tree.walk()):
             tree = tree.transform(_spark_function, copy=False)
         return tree.sql(dialect=Spark, pretty=pretty)
     raise ValueError(f"unknown SQL dialect {dialect!r}")

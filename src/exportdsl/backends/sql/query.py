@@ -17,7 +17,7 @@ from sqlglot import exp
 from ... import ir
 from ...types import Kind
 from . import conditions
-from .facts import INVALID_BIT, FactColumn, fact_column, mask_of, maskable
+from .facts import INVALID_BIT, ONEHOT_LIMIT, FactColumn, fact_column, mask_of, maskable, onehot_of
 from .nodes import and_, case, cast, col, fn, ident, is_null, lit, not_null, paren, render, representable, try_cast
 
 DECISION, RULES = "decision", "rules"
@@ -54,6 +54,27 @@ def fact_columns(policy: ir.Policy, types: Mapping[str, str], decode_text: bool,
     return result
 
 
+def onehot_orders(policy: ir.Policy, facts: Mapping[str, FactColumn]) -> dict[str, tuple[str, ...]]:
+    """The facts tested as one-hot BIGINTs (``facts.onehot_of``), each with its order of values: an
+    enum's values, or the literals that a country or string fact is compared with, when there are
+    at most ``ONEHOT_LIMIT`` of them. A fact whose value is a constant (``--as-of``) stays as it is."""
+    literals = conditions.string_literals(policy)
+    orders = {}
+    for name, f in facts.items():
+        if f.raw is None:
+            continue
+        kind = f.type.kind
+        if kind is Kind.ENUM:
+            order = tuple(sorted(f.type.values))
+        elif kind in (Kind.COUNTRY, Kind.STRING):
+            order = tuple(sorted(literals.get(name, ())))
+        else:
+            continue
+        if 0 < len(order) <= ONEHOT_LIMIT:
+            orders[name] = order
+    return orders
+
+
 def decide_select(policy: ir.Policy, source: exp.Expression, facts: Mapping[str, FactColumn],
                   carried: Sequence[str], prefix: str, rules: bool = True,
                   where: exp.Expression | None = None,
@@ -67,15 +88,23 @@ def decide_select(policy: ir.Policy, source: exp.Expression, facts: Mapping[str,
     when it is not the column itself."""
     value_names = {name: f"{prefix}v{i}" for i, name in enumerate(facts)}
     carried_as = carried_as or {}
+    onehot = onehot_orders(policy, facts)
+
+    def canonical(name: str, f: FactColumn) -> exp.Expression:
+        if maskable(f.type):
+            return mask_of(f.value, f.type.element.values)
+        if name in onehot:
+            return onehot_of(f.value, onehot[name], closed=f.type.kind is Kind.ENUM)
+        return f.value
+
     values = exp.select(*[exp.alias_(carried_as[c], ident(c), copy=False) if c in carried_as else col(c)
                           for c in carried],
-                        *[exp.alias_(mask_of(f.value, f.type.element.values) if maskable(f.type) else f.value,
-                                     ident(value_names[n]), copy=False) for n, f in facts.items()], copy=False
-                        ).from_(source, copy=False)
+                        *[exp.alias_(canonical(n, f), ident(value_names[n]), copy=False) for n, f in facts.items()],
+                        copy=False).from_(source, copy=False)
     if where is not None:
         values = values.where(where, copy=False)
     referenced = {n: attrs.evolve(f, value=col(value_names[n]),
-                                  mask=f.type.element.values if maskable(f.type) else None)
+                                  mask=f.type.element.values if maskable(f.type) else None, onehot=onehot.get(n))
                   for n, f in facts.items()}
     layer = values.subquery(ident(f"{prefix}values"), copy=False)
     masked = [value_names[n] for n, f in facts.items() if f.shape_code is not None]
