@@ -21,8 +21,8 @@ from ...combining import overridden_by
 from ...operators import CompareOp, Quantifier
 from ...semantics import compare
 from ...types import Kind
-from .facts import FactColumn, Numeric, grid_literal, lowest_units
-from .nodes import (and_, case, cast, col, double_lit, exact_context, fn, in_list, is_null, lit, negate,
+from .facts import FactColumn, Numeric, enum_type, grid_literal, lowest_units
+from .nodes import (and_, case, cast, cast_to, col, double_lit, exact_context, fn, in_list, is_null, lit, negate,
                     lam, not_null, or_, paren, var)
 
 #: Separator of rule ids in the ``rules`` column.
@@ -265,11 +265,20 @@ def decisive_from(policy: ir.Policy, applies: Mapping[str, exp.Expression]) -> d
     return result
 
 
-def decision_column(policy: ir.Policy, holds: Mapping[str, exp.Expression]) -> exp.Expression:
+def decision_literal(policy: ir.Policy, decision: str, as_enum: bool = False) -> exp.Expression:
+    """A decision as a string literal, or as a value of the ENUM of the policy's decisions."""
+    return cast_to(lit(decision), enum_type(policy.decisions)) if as_enum else lit(decision)
+
+
+def decision_column(policy: ir.Policy, holds: Mapping[str, exp.Expression], as_enum: bool = False) -> exp.Expression:
     """``CASE WHEN <OR of the most severe tier> THEN 'deny' ... ELSE default END``, each tier's OR
-    with its shared conjuncts pulled out (:func:`factored_or`)."""
-    branches = [(paren(factored_or([holds[r.id] for r in rules])), lit(decision)) for decision, rules in tiers(policy)]
-    return case(branches, lit(policy.default))
+    with its shared conjuncts pulled out (:func:`factored_or`). ``as_enum``: the decisions are
+    values of an ENUM (DuckDB), which the CASE moves as one byte each and the Parquet writer
+    writes from their codes (measured: a fifth of the CPU of ``--keep row_id --no-rules``); files
+    read it back as strings."""
+    branches = [(paren(factored_or([holds[r.id] for r in rules])), decision_literal(policy, decision, as_enum))
+                for decision, rules in tiers(policy)]
+    return case(branches, decision_literal(policy, policy.default, as_enum))
 
 
 def _conjuncts(expr: exp.Expression) -> list[exp.Expression]:
@@ -308,15 +317,15 @@ def _factor(terms: list[list[exp.Expression]]) -> exp.Expression:
 
 
 def rules_column(policy: ir.Policy, holds: Mapping[str, exp.Expression],
-                 decision: exp.Expression | None = None) -> exp.Expression:
+                 decision: exp.Expression | None = None, as_enum: bool = False) -> exp.Expression:
     """The deciding rule ids of the winning tier, in source order, joined by commas ('' for none).
-    With ``decision`` (the decision column computed before), a tier is found by its decision
-    instead of by testing its rules again."""
+    With ``decision`` (the decision column computed before; an ENUM with ``as_enum``), a tier is
+    found by its decision instead of by testing its rules again."""
     branches = []
     for name, rules in tiers(policy):
         tier = paren(or_(*(holds[r.id] for r in rules)))
         if decision is not None and name != policy.default:
-            tier = exp.EQ(this=decision, expression=lit(name))
+            tier = exp.EQ(this=decision, expression=decision_literal(policy, name, as_enum))
         if len(rules) == 1:
             listed = lit(rules[0].id)
         else:

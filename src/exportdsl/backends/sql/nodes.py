@@ -88,6 +88,11 @@ def cast(expr: exp.Expression, to: str) -> exp.Cast:
     return exp.Cast(this=expr, to=_data_type(to).copy())
 
 
+def cast_to(expr: exp.Expression, to: exp.DataType) -> exp.Cast:
+    """A cast to a type built as a node (an ENUM of given values)."""
+    return exp.Cast(this=expr, to=to.copy())
+
+
 def try_cast(expr: exp.Expression, to: str) -> exp.TryCast:
     return exp.TryCast(this=expr, to=_data_type(to).copy())
 
