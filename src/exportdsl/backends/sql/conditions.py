@@ -131,25 +131,33 @@ def onehot_test(value: exp.Expression, order: tuple[str, ...], values, negated: 
 
 def string_literals(policy: ir.Policy) -> dict[str, set[str]]:
     """Each fact's literals in the policy's equality and ``in`` tests (enum, country, string facts)."""
-    found: dict[str, set[str]] = {}
+    return _tests(policy)[0]
 
-    def walk(expr: ir.Expr) -> None:
+
+def tested_sets(policy: ir.Policy) -> set[str]:
+    """The set facts that a rule tests with ``contains`` (any, all, any not in), not only ``is empty``."""
+    return _tests(policy)[1]
+
+
+def _tests(policy: ir.Policy) -> tuple[dict[str, set[str]], set[str]]:
+    found: dict[str, set[str]] = {}
+    sets: set[str] = set()
+    seen: set[int] = set()
+    stack = [rule.condition for rule in policy.rules]
+    while stack:          # each node of the DAG once
+        expr = stack.pop()
+        if id(expr) in seen:
+            continue
+        seen.add(id(expr))
         match expr:
             case ir.Compare(fact=name, value=value) if isinstance(value, str):
                 found.setdefault(name, set()).add(value)
             case ir.Member(fact=name, values=values):
                 found.setdefault(name, set()).update(v for v in values if isinstance(v, str))
-            case ir.Not(operand=operand):
-                walk(operand)
-            case ir.And(operands=operands) | ir.Or(operands=operands):
-                for o in operands:
-                    walk(o)
-            case ir.Named(body=body):
-                walk(body)
-
-    for rule in policy.rules:
-        walk(rule.condition)
-    return found
+            case ir.SetTest(fact=name):
+                sets.add(name)
+        stack.extend(ir._compound_parts(expr))
+    return found, sets
 
 
 def condition(expr: ir.Expr, facts: Mapping[str, FactColumn],
@@ -344,5 +352,5 @@ def valid(facts: Mapping[str, FactColumn], masked: bool = False) -> exp.Expressi
                   if not isinstance(code(f), exp.Null))) if facts else exp.true()
 
 
-__all__ = ["RULES_SEPARATOR", "compare_number", "condition", "onehot_test", "string_literals", "decision_column", "factored_or", "not_null",
+__all__ = ["RULES_SEPARATOR", "compare_number", "condition", "onehot_test", "string_literals", "tested_sets", "decision_column", "factored_or", "not_null",
            "referenced_rules", "rule_layers", "rules_column", "tiers", "valid"]

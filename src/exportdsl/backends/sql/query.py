@@ -17,7 +17,7 @@ from sqlglot import exp
 from ... import ir
 from ...types import Kind
 from . import conditions
-from .facts import INVALID_BIT, ONEHOT_LIMIT, FactColumn, fact_column, mask_of, maskable, onehot_of
+from .facts import INVALID_BIT, ONEHOT_LIMIT, FactColumn, checked_length, fact_column, mask_of, maskable, onehot_of
 from .nodes import and_, case, cast, col, fn, ident, is_null, lit, not_null, paren, render, representable, try_cast
 
 DECISION, RULES = "decision", "rules"
@@ -91,7 +91,11 @@ def decide_select(policy: ir.Policy, source: exp.Expression, facts: Mapping[str,
     carried_as = carried_as or {}
     onehot = onehot_orders(policy, facts)
 
+    emptiness_only = {name for name, f in facts.items() if maskable(f.type)} - conditions.tested_sets(policy)
+
     def canonical(name: str, f: FactColumn) -> exp.Expression:
+        if name in emptiness_only:
+            return checked_length(f.value, f.type.element.values)
         if maskable(f.type):
             return mask_of(f.value, f.type.element.values)
         if name in onehot:
