@@ -101,6 +101,9 @@ fact kind: enum {a, b, c}
 fact tags: set of enum {x, y, z}
 rule D { tags contains any {x} and kind = a -> deny }
 """
+#: The same with ``tags`` tested only by ``is empty``: its elements are checked without a bitmask
+#: (``facts.checked_length``), and must be rejected all the same.
+EMPTINESS = POLICY.replace("tags contains any {x}", "tags is not empty")
 
 
 def _interpreted(policy, row):
@@ -119,9 +122,10 @@ ROWS = [{"id": 1, "kind": "a", "tags": ["x"]}, {"id": 2, "kind": "a", "tags": ["
         {"id": 9, "kind": "a", "tags": ["z", "y"]}]
 
 
+@pytest.mark.parametrize("text", [POLICY, EMPTINESS], ids=["contains", "is-empty"])
 @pytest.mark.parametrize("suffix", [".parquet", ".csv", ".jsonl"])
-def test_set_elements_rejected_like_the_evaluator(tmp_path, suffix):
-    policy = exportdsl.compile(POLICY)
+def test_set_elements_rejected_like_the_evaluator(tmp_path, suffix, text):
+    policy = exportdsl.compile(text)
     ledger = tmp_path / "ledger.parquet"
     pq.write_table(pa.Table.from_pylist(ROWS, schema=pa.schema(
         [("id", pa.int64()), ("kind", pa.string()), ("tags", pa.list_(pa.string()))])), ledger)
@@ -140,6 +144,45 @@ def test_set_elements_rejected_like_the_evaluator(tmp_path, suffix):
             assert sorted(bad.get(number, [])) == want and row["id"] not in decided, row
     assert result.rows == len(ROWS) == result.decided + result.rejected
     assert result.rejected == len(bad) > 0
+
+
+ONEHOT = """
+policy "onehot" version "1"
+decisions allow < review < deny
+default allow
+fact to: country
+fact user: string
+fact kind: enum {a, b, c}
+rule D { to in {CN, RU} and user != "ok" and kind != c -> deny }
+rule R { to = US or user in {"x|y", "", "ok"} -> review }
+"""
+
+ONEHOT_ROWS = [{"to": t, "user": u, "kind": k} for t in ("CN", "RU", "US", "DE", "ZZ", "cn", None)
+               for u in ("ok", "x|y", "", "x", "|x|y|", None) for k in ("a", "c", "d", None)]
+
+
+def test_one_hot_facts_decide_like_the_evaluator(tmp_path):
+    # countries and strings compared with literals, and enums, are tested as one-hot BIGINTs: values
+    # outside the literals (and a bar, the separator of the country list) must behave as the evaluator
+    policy = exportdsl.compile(ONEHOT)
+    ledger = tmp_path / "ledger.parquet"
+    rows = [{"id": i, **row} for i, row in enumerate(ONEHOT_ROWS)]
+    pq.write_table(pa.Table.from_pylist(rows), ledger)
+    out, errors = tmp_path / "out.parquet", tmp_path / "errors.parquet"
+    result = policy.screen(str(ledger), str(out), str(errors))
+    decided = dict(duckdb.sql(f"SELECT id, decision FROM '{out}'").fetchall())
+    bad: dict[int, list] = {}
+    for row, code in duckdb.sql(f"SELECT row, code FROM '{errors}'").fetchall():
+        bad.setdefault(row - 1, []).append(code)
+    for row in rows:
+        facts = {k: v for k, v in row.items() if k != "id" and v is not None}
+        try:
+            want = policy.interpret(facts)[0]
+        except exportdsl.EvaluationError as exc:
+            assert sorted(bad[row["id"]]) == sorted(d.code for d in exc.diagnostics), row
+            continue
+        assert decided[row["id"]] == want, row
+    assert result.rows == len(rows) == result.decided + result.rejected and 0 < result.rejected < len(rows)
 
 
 def test_all_valid_ledger_writes_an_empty_error_file_with_its_columns(tmp_path):

@@ -149,7 +149,7 @@ def screen_file(con, policy: ir.Policy, path: str, output: str | None, errors: s
     _check_columns(carried, keep, rules)
     row_number = exp.Window(this=exp.RowNumber())
     query = build_screen_query(policy, source, columns, decode_text=decode_text, keep=keep, rules=rules,
-                               as_of=as_of, row_number=row_number, carried_types=carried)
+                               as_of=as_of, row_number=row_number, carried_types=carried, enum_decision=True)
     total = _scalar(con, exp.select(exp.Count(this=exp.Star())).from_(source))
     if output is not None:
         written = _copy(con, query.decided, output, "output")

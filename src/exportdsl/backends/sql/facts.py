@@ -28,7 +28,7 @@ from sqlglot import exp
 
 from ...types import COUNTRY_CODES, FactType, Kind
 from .nodes import (negate, and_, case, cast, col, decimal_lit, fn, in_list, is_null, lam, lit, not_null, or_,
-                    try_cast, var)
+                    paren, try_cast, var)
 
 #: Scale at which decimal text (CSV cells, percent strings, JSON numbers) is read, exactly.
 TEXT_SCALE = 18
@@ -127,6 +127,9 @@ class FactColumn:
     raw: exp.Expression | None
     numeric: Numeric | None = None
     mask: tuple[str, ...] | None = None   # set of enum: ``value`` is a BIGINT bitmask over these values
+    #: enum, country or string: ``value`` is a BIGINT with the one bit of its value in this order, or
+    #: 0 for a value outside it (see :func:`onehot_of`)
+    onehot: tuple[str, ...] | None = None
     #: For a set of enum read as a list of strings: the code without its per-element checks, which
     #: the bitmask makes instead (:data:`INVALID_BIT`); None when ``code`` must be used whole.
     shape_code: exp.Expression | None = None
@@ -147,12 +150,54 @@ def mask_of(value: exp.Expression, values: tuple[str, ...]) -> exp.Expression:
     """The BIGINT bitmask of a set of enum values: bit i for ``values[i]``, 0 when empty, and
     :data:`INVALID_BIT` for an element that is NULL or no value of the enum. Measured: one pass
     over the list per row, which also checks the elements, then every set test is integer
-    arithmetic, instead of one pass over the list per test."""
+    arithmetic, instead of one pass over the list per test; each element's bit found by a cast to
+    an ENUM (:func:`enum_index`: 40 % cheaper than a CASE over the values)."""
     x = var("x")
-    bit = case([(exp.EQ(this=x, expression=lit(v)), cast(exp.Literal.number(1 << i), "BIGINT"))
-                for i, v in enumerate(values)], cast(exp.Literal.number(INVALID_BIT), "BIGINT"))
+    if values:
+        bit = fn("coalesce", paren(exp.BitwiseLeftShift(this=cast(exp.Literal.number(1), "BIGINT"),
+                                                        expression=enum_index(values, x))),
+                 cast(exp.Literal.number(INVALID_BIT), "BIGINT"))
+    else:
+        bit = cast(exp.Literal.number(INVALID_BIT), "BIGINT")
     return fn("coalesce", fn("list_aggregate", fn("list_transform", value, lam("x", bit)), lit("bit_or")),
               cast(exp.Literal.number(0), "BIGINT"))
+
+
+def checked_length(value: exp.Expression, values: tuple[str, ...]) -> exp.Expression:
+    """For a set of enum values that rules test only with ``is empty``: its length as a BIGINT (0
+    when empty, like :func:`mask_of`), or :data:`INVALID_BIT` when an element is NULL or no value
+    of the enum. Measured: 45 % cheaper than the bitmask, which folds a bit per element."""
+    x = var("x")
+    bad = is_null(enum_index(values, x)) if values else exp.true()
+    no_bad = exp.EQ(this=fn("len", fn("list_filter", value, lam("x", bad))), expression=exp.Literal.number(0))
+    return case([(no_bad, cast(fn("len", value), "BIGINT"))], cast(exp.Literal.number(INVALID_BIT), "BIGINT"))
+
+
+def enum_type(values) -> exp.DataType:
+    """``ENUM('a', 'b', ...)`` over ``values`` in their order (each a literal, escaped by the generator)."""
+    return exp.DataType(this=exp.DataType.Type.ENUM, expressions=[lit(v) for v in values])
+
+
+def enum_index(values, text) -> exp.Expression:
+    """The 0-based index of ``text`` in ``values`` (distinct, not empty), NULL when absent or NULL:
+    ``enum_code(TRY_CAST(text AS ENUM(values)))``, a hash lookup; on a dictionary-encoded column
+    (Parquet strings) DuckDB runs it once per dictionary entry, where ``IN`` runs once per row
+    (measured: 10x cheaper over 15 values). Rendered for Spark as an ``array_position``."""
+    return fn("enum_code", exp.TryCast(this=text, to=enum_type(values)))
+
+
+def onehot_of(value: exp.Expression, order: tuple[str, ...], closed: bool) -> exp.Expression:
+    """A BIGINT with bit i set for the string ``order[i]`` (sorted). ``closed`` (an enum): NULL for any
+    other string, which the validity check has rejected already; else 0 for any other string.
+    Every equality and ``in`` test then is integer arithmetic, and the string is looked at once per
+    dictionary entry (:func:`enum_index`)."""
+    bit = paren(exp.BitwiseLeftShift(this=cast(exp.Literal.number(1), "BIGINT"), expression=enum_index(order, value)))
+    return bit if closed else fn("coalesce", bit, cast(exp.Literal.number(0), "BIGINT"))
+
+
+#: Enums with at most this many values, and strings and countries tested against at most this
+#: many literals, are tested as one-hot BIGINTs.
+ONEHOT_LIMIT = 62
 
 
 E301, E302, E303, E601 = lit("E301"), lit("E302"), lit("E303"), lit("E601")
@@ -287,7 +332,7 @@ def _scalar(ftype: FactType, raw, source: Source, decode_text: bool):
     if kind is Kind.COUNTRY:
         return text, None, branches + [(negate(is_country(text)), E303)]
     if kind is Kind.ENUM:
-        return text, None, branches + [(negate(in_list(text, ftype.values)), E303)]
+        return text, None, branches + [(is_null(enum_index(ftype.values, text)) if ftype.values else exp.true(), E303)]
     return text, None, branches  # string
 
 

@@ -17,7 +17,7 @@ from sqlglot import exp
 from ... import ir
 from ...types import Kind
 from . import conditions
-from .facts import INVALID_BIT, FactColumn, fact_column, mask_of, maskable
+from .facts import INVALID_BIT, ONEHOT_LIMIT, FactColumn, checked_length, fact_column, mask_of, maskable, onehot_of
 from .nodes import and_, case, cast, col, fn, ident, is_null, lit, not_null, paren, render, representable, try_cast
 
 DECISION, RULES = "decision", "rules"
@@ -54,28 +54,62 @@ def fact_columns(policy: ir.Policy, types: Mapping[str, str], decode_text: bool,
     return result
 
 
+def onehot_orders(policy: ir.Policy, facts: Mapping[str, FactColumn]) -> dict[str, tuple[str, ...]]:
+    """The facts tested as one-hot BIGINTs (``facts.onehot_of``), each with its order of values: an
+    enum's values, or the literals that a country or string fact is compared with, when there are
+    at most ``ONEHOT_LIMIT`` of them. A fact whose value is a constant (``--as-of``) stays as it is."""
+    literals = conditions.string_literals(policy)
+    orders = {}
+    for name, f in facts.items():
+        if f.raw is None:
+            continue
+        kind = f.type.kind
+        if kind is Kind.ENUM:
+            order = tuple(sorted(f.type.values))
+        elif kind in (Kind.COUNTRY, Kind.STRING):
+            order = tuple(sorted(literals.get(name, ())))
+        else:
+            continue
+        if 0 < len(order) <= ONEHOT_LIMIT:
+            orders[name] = order
+    return orders
+
+
 def decide_select(policy: ir.Policy, source: exp.Expression, facts: Mapping[str, FactColumn],
                   carried: Sequence[str], prefix: str, rules: bool = True,
                   where: exp.Expression | None = None,
-                  carried_as: Mapping[str, exp.Expression] | None = None) -> exp.Select:
+                  carried_as: Mapping[str, exp.Expression] | None = None, enum_decision: bool = False) -> exp.Select:
     """``SELECT carried..., decision[, rules] FROM source WHERE where``, in layers: canonical fact
     values; one Boolean column per rule that other rules test (``conditions.referenced_rules``);
     then the decision, one CASE over the severity tiers whose conditions hold the other rules
     inline (DuckDB evaluates a CASE condition on the rows still undecided and an AND or OR on the
     rows still open, so most rules cost a row one comparison, and none once a tier has decided it);
     then the rules of the winning tier. ``carried_as`` gives the expression of a carried column
-    when it is not the column itself."""
+    when it is not the column itself; ``enum_decision`` makes the decision an ENUM (DuckDB only:
+    ``conditions.decision_column``)."""
     value_names = {name: f"{prefix}v{i}" for i, name in enumerate(facts)}
     carried_as = carried_as or {}
+    onehot = onehot_orders(policy, facts)
+
+    emptiness_only = {name for name, f in facts.items() if maskable(f.type)} - conditions.tested_sets(policy)
+
+    def canonical(name: str, f: FactColumn) -> exp.Expression:
+        if name in emptiness_only:
+            return checked_length(f.value, f.type.element.values)
+        if maskable(f.type):
+            return mask_of(f.value, f.type.element.values)
+        if name in onehot:
+            return onehot_of(f.value, onehot[name], closed=f.type.kind is Kind.ENUM)
+        return f.value
+
     values = exp.select(*[exp.alias_(carried_as[c], ident(c), copy=False) if c in carried_as else col(c)
                           for c in carried],
-                        *[exp.alias_(mask_of(f.value, f.type.element.values) if maskable(f.type) else f.value,
-                                     ident(value_names[n]), copy=False) for n, f in facts.items()], copy=False
-                        ).from_(source, copy=False)
+                        *[exp.alias_(canonical(n, f), ident(value_names[n]), copy=False) for n, f in facts.items()],
+                        copy=False).from_(source, copy=False)
     if where is not None:
         values = values.where(where, copy=False)
     referenced = {n: attrs.evolve(f, value=col(value_names[n]),
-                                  mask=f.type.element.values if maskable(f.type) else None)
+                                  mask=f.type.element.values if maskable(f.type) else None, onehot=onehot.get(n))
                   for n, f in facts.items()}
     layer = values.subquery(ident(f"{prefix}values"), copy=False)
     masked = [value_names[n] for n, f in facts.items() if f.shape_code is not None]
@@ -103,12 +137,12 @@ def decide_select(policy: ir.Policy, source: exp.Expression, facts: Mapping[str,
         if rule.id not in applies:
             applies[rule.id] = paren(conditions.condition(rule.condition, referenced, applies))
     holds = conditions.decisive_from(policy, applies)
-    decision = exp.alias_(conditions.decision_column(policy, holds), ident(DECISION), copy=False)
+    decision = exp.alias_(conditions.decision_column(policy, holds, enum_decision), ident(DECISION), copy=False)
     if not rules:
         return exp.select(*[col(c) for c in carried], decision, copy=False).from_(layer, copy=False)
     decided = exp.select(*inner_columns(), *columns, decision, copy=False).from_(layer, copy=False).subquery(
         ident(f"{prefix}decided"), copy=False)
-    listed = conditions.rules_column(policy, holds, col(DECISION))
+    listed = conditions.rules_column(policy, holds, col(DECISION), enum_decision)
     return exp.select(*[col(c) for c in carried], col(DECISION), exp.alias_(listed, ident(RULES), copy=False),
                       copy=False).from_(decided, copy=False)
 
@@ -151,7 +185,7 @@ def rejected_select(facts: Mapping[str, FactColumn], source: exp.Expression, pre
 def build_screen_query(policy: ir.Policy, source: exp.Expression, columns: Mapping[str, str], *,
                        decode_text: bool = False, keep: Sequence[str] | None = None, rules: bool = True,
                        as_of: str | None = None, row_number: exp.Expression | None = None,
-                       carried_types: Mapping[str, str] | None = None) -> ScreenQuery:
+                       carried_types: Mapping[str, str] | None = None, enum_decision: bool = False) -> ScreenQuery:
     """Both screening queries over ``source`` whose columns (in order) have the given DuckDB types.
 
     ``keep`` limits the carried columns (default: every column); ``decode_text`` reads text cells
@@ -159,7 +193,8 @@ def build_screen_query(policy: ir.Policy, source: exp.Expression, columns: Mappi
     ``carried_types`` are the types to write carried columns back in, when the source reads some
     of them otherwise (JSON Lines facts are read as JSON); columns missing from it are not carried.
     A column whose type has no SQL spelling (DuckDB types a column of JSON nulls as ``"NULL"``) is
-    carried as the JSON it was read as.
+    carried as the JSON it was read as. ``enum_decision``: the decision is an ENUM of the policy's
+    decisions (DuckDB; files read it back as text).
     """
     prefix = internal_prefix(list(columns))
     facts = fact_columns(policy, columns, decode_text, as_of)
@@ -168,7 +203,7 @@ def build_screen_query(policy: ir.Policy, source: exp.Expression, columns: Mappi
     carried_as = {c: _back_to(c, carried_types[c]) for c in carried
                   if columns.get(c) == "JSON" and carried_types[c] != "JSON" and representable(carried_types[c])}
     decided = decide_select(policy, source, facts, carried, prefix, rules, where=conditions.valid(facts, masked=True),
-                            carried_as=carried_as)
+                            carried_as=carried_as, enum_decision=enum_decision)
     rejected = rejected_select(facts, source, prefix, row_number)
     return ScreenQuery(decided, rejected, tuple(facts), tuple(carried))
 
