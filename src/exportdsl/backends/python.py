@@ -381,16 +381,16 @@ class _Codegen:
             lines.append(f"elif c is _Decimal: {self.to_exact}")
             lines.append(f"else: {slow}")
             return lines
-        # A Decimal: few digits (see _DECIMAL_SMALL), and a magnitude within the fast range or zero,
-        # by comparisons (a NaN raises InvalidOperation: the slow way; an infinity is out of range).
+        # A Decimal: few digits (see _DECIMAL_SMALL), and zero or a magnitude within the fast range,
+        # by as few comparisons as the common case allows (a positive value in range: two). A NaN
+        # raises InvalidOperation (the slow way); an infinity is out of range; a zero, even -0 or
+        # 0E-500, is falsy and accepted (validation accepts every zero).
+        tiny, high = self.const(_DECIMAL_TINY), self.const(Decimal(100) if kind is Kind.PERCENT else _DECIMAL_HUGE)
         if kind is Kind.PERCENT:
-            low, high, tiny = self.const(Decimal(0)), self.const(Decimal(100)), self.const(_DECIMAL_TINY)
-            magnitude = f"not {x} >= {low} or not {x} <= {high} or ({x} and {x} < {tiny})"
+            magnitude = f"(not {tiny} <= {x} <= {high} and {x})"
         else:
-            low, high = self.const(-_DECIMAL_HUGE), self.const(_DECIMAL_HUGE)
-            tiny, minus_tiny = self.const(_DECIMAL_TINY), self.const(-_DECIMAL_TINY)
-            magnitude = (f"not {x} > {low} or not {x} < {high}"
-                         f" or ({x} and not {x} >= {tiny} and not {x} <= {minus_tiny})")
+            minus_tiny, low = self.const(-_DECIMAL_TINY), self.const(-_DECIMAL_HUGE)
+            magnitude = f"(not {tiny} <= {x} < {high} and not {low} < {x} <= {minus_tiny} and {x})"
         digits = (f"{x}.__sizeof__() != {_DECIMAL_SMALL}" if _DECIMAL_SMALL
                   else f"len(str({x})) > {_FAST_DIGITS}")
         lines.append(f"elif c is not _Decimal or {digits} or {magnitude}: {slow}")
@@ -482,8 +482,9 @@ class _Codegen:
     def prologue(self) -> list[str]:
         """Read and check every fact of an exact dict into its local; anything else goes the slow way.
 
-        Numbers are read and checked first: a Decimal among them sends the whole transaction to the
-        exact variant, best found before the other facts are read and checked for nothing.
+        Numbers are read and checked first, each right after it is read: a Decimal among them sends
+        the whole transaction to the exact variant, best found before the other facts are read and
+        checked for nothing.
         """
         policy = self.policy
         out = [f"if facts.__class__ is not dict: {self.slow}", "try:", "    pass"]
@@ -492,12 +493,11 @@ class _Codegen:
             out.append(f"    n = {sum(f.required for f in policy.facts.values())}")
         numbers = [name for name, fact in policy.facts.items() if fact.type.kind in _NUMERIC]
         others = [name for name in policy.facts if name not in numbers]
-        for group in (numbers, others):
-            for name in group:
-                out.extend("    " + line for line in self.read_fact(policy.facts[name]))
-            if group is numbers:
-                out.extend("    " + line for name in numbers
-                           for line in self.check_fact(policy.facts[name], self.local[name]))
+        for name in numbers:    # each checked as soon as read: the first Decimal leaves at once
+            out.extend("    " + line for line in self.read_fact(policy.facts[name]))
+            out.extend("    " + line for line in self.check_fact(policy.facts[name], self.local[name]))
+        for name in others:
+            out.extend("    " + line for line in self.read_fact(policy.facts[name]))
         out.append(f"except KeyError: {self.slow}")
         out.append(f"if len(facts) != {'n' if optional else len(policy.facts)}: {self.slow}")
         return out + [line for name in others for line in self.check_fact(policy.facts[name], self.local[name])]
