@@ -376,3 +376,38 @@ def test_a_nul_or_newline_in_the_policy_name_compiles():
     for name in ("a\x00b", "a\\nb"):      # a raw NUL character; the escape \n (a newline)
         policy = exportdsl.compile(f'policy "{name}" version "1"\ndecisions a < b\nfact x: bool\nrule R {{ x -> b }}\n')
         assert policy.decide({"x": True}) == ("b", ("R",))
+
+
+def test_evaluate_kept_before_its_first_use_is_generated_once(monkeypatch):
+    """``policy.evaluate`` is the generated function itself once compiled; a caller that kept it
+    before the first evaluation is forwarded to it, and the variant is generated only once."""
+    from exportdsl.backends import python as backend
+    generated = []
+    source = backend._Codegen.source
+    monkeypatch.setattr(backend._Codegen, "source", lambda self, name: generated.append(name) or source(self, name))
+    policy = exportdsl.compile("""
+decisions not_controlled < license_required
+fact origin: country
+fact re_content: percent
+rule R1 { origin = CN and re_content >= 0.1% -> license_required }
+""")
+    kept = policy.evaluate
+    for value in (0.1, 0.05, 0.1, Decimal("0.1"), Decimal("0.099"), Decimal("0.1")):
+        facts = {"origin": "CN", "re_content": value}
+        decision = kept(facts)
+        assert tuple(decision[:2]) == policy.interpret(facts) == tuple(policy.evaluate(facts)[:2])
+        assert decision.policy is policy and decision.facts is facts
+        assert kept(facts, explain=True) == decision
+    assert generated.count("_evaluate") == 1 and generated.count("_exact_result") == 1
+    assert policy.evaluate is not kept
+
+
+def test_a_policy_compiled_on_first_use_evaluates_like_an_eager_one():
+    from exportdsl.policy import Policy
+    lazy = Policy(POLICY._module, POLICY.ir, compile_now=False)
+    kept = lazy.evaluate
+    for facts in (GOOD, {**GOOD, "re_content": Decimal("0.1")}, {**GOOD, "re_content": 0.05}):
+        assert tuple(kept(facts)[:2]) == tuple(lazy.evaluate(facts)[:2]) == tuple(POLICY.evaluate(facts)[:2])
+        assert kept(facts).policy is lazy
+    with pytest.raises(exportdsl.EvaluationError):
+        kept({**GOOD, "re_content": "x"})

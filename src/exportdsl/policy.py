@@ -61,7 +61,12 @@ class Policy:
         "__weakref__": None,
         # The generated function itself, so that a call costs no method dispatch.
         "decide": "``decide(facts) -> (decision, rule_ids)``: the bare pair, without a Decision object "
-                  "(the fastest call with rule ids). Raises like :meth:`evaluate`.",
+                  "(the fastest call with rule ids). Raises like :attr:`evaluate`.",
+        "evaluate": "``evaluate(facts, *, explain=False) -> Decision``: decide one transaction; raises "
+                    ":class:`exportdsl.EvaluationError` on bad facts (fail closed). With ``explain=True`` the "
+                    "reference interpreter decides instead of the compiled evaluator (same answer, slower), "
+                    "which is what ``explain()`` uses anyway. (The generated function itself, which builds "
+                    "the Decision.)",
     }
 
     def __init__(self, module: ast.Module | Source, policy_ir: ir.Policy, warnings: Iterable[Diagnostic] = (), *,
@@ -80,14 +85,22 @@ class Policy:
         if compile_now:
             from .backends.python import compile_policy
 
-            compiled = compile_policy(policy_ir, Decision)
-            init(self, "_compiled", compiled)
-            init(self, "decide", compiled.decide)
+            self._install(compile_policy(policy_ir, Decision))
         else:   # a command that only checks never generates the evaluator (cold start)
             pending = _CompiledOnFirstUse(self)
             init(self, "_compiled", pending)
             init(self, "decide", pending.decide)
+            init(self, "evaluate", pending.evaluate)
         init(self, "_facts", MappingProxyType({name: f.type for name, f in policy_ir.facts.items()}))
+
+    def _install(self, compiled) -> None:
+        """Make ``compiled`` this policy's evaluator: its generated functions become ``decide`` and
+        ``evaluate`` (``evaluate`` is replaced by the generated one once that is compiled)."""
+        init = object.__setattr__
+        compiled.bind(self, self._evaluate_explained, lambda function: init(self, "evaluate", function))
+        init(self, "evaluate", compiled.evaluate)
+        init(self, "decide", compiled.decide)
+        init(self, "_compiled", compiled)
 
     def __setattr__(self, name, value):
         raise AttributeError("Policy objects are immutable")
@@ -176,16 +189,10 @@ class Policy:
         return json_schema(self._ir)
 
     # ---- evaluation
-    def evaluate(self, facts: Mapping, *, explain: bool = False) -> Decision:
-        """Decide one transaction; raises :class:`exportdsl.EvaluationError` on bad facts (fail closed).
-
-        With ``explain=True`` the reference interpreter decides instead of the compiled evaluator
-        (same answer, slower), which is what ``explain()`` uses anyway.
-        """
-        if explain:
-            from .backends import interpreter
-            return _new_tuple(Decision, (*interpreter.evaluate(self._ir, facts), self, facts))
-        return self._compiled.evaluate(facts, self)     # the generated code builds the Decision
+    def _evaluate_explained(self, facts: Mapping) -> Decision:
+        """``evaluate(facts, explain=True)``: the reference interpreter decides."""
+        from .backends import interpreter
+        return _new_tuple(Decision, (*interpreter.evaluate(self._ir, facts), self, facts))
 
     def evaluate_many(self, transactions: Iterable[Mapping], *,
                       stop_at_error: bool = True) -> Iterator[Decision | EvaluationError]:
@@ -266,14 +273,17 @@ class _CompiledOnFirstUse:
                 from .backends.python import compile_policy
 
                 compiled = compile_policy(policy._ir, Decision)
-                object.__setattr__(policy, "decide", compiled.decide)
-                object.__setattr__(policy, "_compiled", compiled)
+                policy._install(compiled)
         return compiled
 
     def decide(self, facts):
         return self._compiled().decide(facts)
 
-    def __getattr__(self, name):   # evaluate, decision, source
+    def evaluate(self, facts, *, explain=False):
+        self._compiled()
+        return self._policy.evaluate(facts, explain=explain)
+
+    def __getattr__(self, name):   # decision, source
         return getattr(self._compiled(), name)
 
 

@@ -92,13 +92,14 @@ _DECIMAL_SMALL = _small_decimal_size()
 
 class CompiledPolicy:
     """A compiled evaluator: ``decide(facts) -> (decision, rule_ids)``, ``decision(facts) -> decision``
-    and, given a result type, ``evaluate(facts, policy) -> result((decision, rule_ids, policy, facts))``."""
+    and, given a result type and once :meth:`bind` names the owner,
+    ``evaluate(facts, *, explain=False) -> result((decision, rule_ids, owner, facts))``."""
 
-    __slots__ = ("decide", "decision", "evaluate", "source")
+    __slots__ = ("decide", "decision", "evaluate", "source", "bind")
 
     def __init__(self, decide: Callable[[Mapping], Result], decision: Callable[[Mapping], str], source: str):
         self.decide, self.decision, self.source = decide, decision, source
-        self.evaluate = None
+        self.evaluate = self.bind = None
 
 
 def _children(expr: ir.Expr) -> tuple[ir.Expr, ...]:
@@ -152,8 +153,8 @@ class _Codegen:
                       if fact.type.kind is Kind.SET}
         self.computed: dict[int, str] = {}     # shared named condition -> its local, once emitted
         if result:      # the caller's result object, built from (decision, rule ids, policy, facts)
-            self.slow = "return _result((*_slow(facts), policy, facts))"
-            self.to_exact = "return _result((*_exact(facts, False), policy, facts))"
+            self.slow = "return _result((*_slow(facts), _owner, facts))"
+            self.to_exact = "return _exact_result(facts, False)"
         else:
             suffix = "[0]" if not ids else ""
             self.slow = f"return _slow(facts){suffix}"
@@ -380,16 +381,16 @@ class _Codegen:
             lines.append(f"elif c is _Decimal: {self.to_exact}")
             lines.append(f"else: {slow}")
             return lines
-        # A Decimal: few digits (see _DECIMAL_SMALL), and a magnitude within the fast range or zero,
-        # by comparisons (a NaN raises InvalidOperation: the slow way; an infinity is out of range).
+        # A Decimal: few digits (see _DECIMAL_SMALL), and zero or a magnitude within the fast range,
+        # by as few comparisons as the common case allows (a positive value in range: two). A NaN
+        # raises InvalidOperation (the slow way); an infinity is out of range; a zero, even -0 or
+        # 0E-500, is falsy and accepted (validation accepts every zero).
+        tiny, high = self.const(_DECIMAL_TINY), self.const(Decimal(100) if kind is Kind.PERCENT else _DECIMAL_HUGE)
         if kind is Kind.PERCENT:
-            low, high, tiny = self.const(Decimal(0)), self.const(Decimal(100)), self.const(_DECIMAL_TINY)
-            magnitude = f"not {x} >= {low} or not {x} <= {high} or ({x} and {x} < {tiny})"
+            magnitude = f"(not {tiny} <= {x} <= {high} and {x})"
         else:
-            low, high = self.const(-_DECIMAL_HUGE), self.const(_DECIMAL_HUGE)
-            tiny, minus_tiny = self.const(_DECIMAL_TINY), self.const(-_DECIMAL_TINY)
-            magnitude = (f"not {x} > {low} or not {x} < {high}"
-                         f" or ({x} and not {x} >= {tiny} and not {x} <= {minus_tiny})")
+            minus_tiny, low = self.const(-_DECIMAL_TINY), self.const(-_DECIMAL_HUGE)
+            magnitude = f"(not {tiny} <= {x} < {high} and not {low} < {x} <= {minus_tiny} and {x})"
         digits = (f"{x}.__sizeof__() != {_DECIMAL_SMALL}" if _DECIMAL_SMALL
                   else f"len(str({x})) > {_FAST_DIGITS}")
         lines.append(f"elif c is not _Decimal or {digits} or {magnitude}: {slow}")
@@ -475,14 +476,15 @@ class _Codegen:
         if not self.ids:
             return f"return {decision!r}"
         if self.result:
-            return f"return _result(({decision!r}, {rules}, policy, facts))"
+            return f"return _result(({decision!r}, {rules}, _owner, facts))"
         return f"return ({decision!r}, {rules})"
 
     def prologue(self) -> list[str]:
         """Read and check every fact of an exact dict into its local; anything else goes the slow way.
 
-        Numbers are read and checked first: a Decimal among them sends the whole transaction to the
-        exact variant, best found before the other facts are read and checked for nothing.
+        Numbers are read and checked first, each right after it is read: a Decimal among them sends
+        the whole transaction to the exact variant, best found before the other facts are read and
+        checked for nothing.
         """
         policy = self.policy
         out = [f"if facts.__class__ is not dict: {self.slow}", "try:", "    pass"]
@@ -491,12 +493,11 @@ class _Codegen:
             out.append(f"    n = {sum(f.required for f in policy.facts.values())}")
         numbers = [name for name, fact in policy.facts.items() if fact.type.kind in _NUMERIC]
         others = [name for name in policy.facts if name not in numbers]
-        for group in (numbers, others):
-            for name in group:
-                out.extend("    " + line for line in self.read_fact(policy.facts[name]))
-            if group is numbers:
-                out.extend("    " + line for name in numbers
-                           for line in self.check_fact(policy.facts[name], self.local[name]))
+        for name in numbers:    # each checked as soon as read: the first Decimal leaves at once
+            out.extend("    " + line for line in self.read_fact(policy.facts[name]))
+            out.extend("    " + line for line in self.check_fact(policy.facts[name], self.local[name]))
+        for name in others:
+            out.extend("    " + line for line in self.read_fact(policy.facts[name]))
         out.append(f"except KeyError: {self.slow}")
         out.append(f"if len(facts) != {'n' if optional else len(policy.facts)}: {self.slow}")
         return out + [line for name in others for line in self.check_fact(policy.facts[name], self.local[name])]
@@ -524,8 +525,10 @@ class _Codegen:
 
     def source(self, function: str) -> str:
         body = self.decide_lines()   # first: it decides which shared conditions exist
-        signature = "facts, checked=False" if self.exact else "facts, policy" if self.result else "facts"
+        signature = "facts, checked=False" if self.exact else "facts, *, explain=False" if self.result else "facts"
         lines = [f"def {function}({signature}):"]
+        if self.result and not self.exact:     # explain=True: the owner's reference interpreter decides
+            lines.append("    if explain: return _explained(facts)")
         if self.exact:
             lines.append("    if checked:")
             for name in self.policy.facts:
@@ -546,8 +549,11 @@ class _Codegen:
 def compile_policy(policy: ir.Policy, result: Callable[[tuple], object] | None = None) -> CompiledPolicy:
     """Generate, compile and bind the evaluator of a checked policy (other variants on first use).
 
-    With ``result`` (a type taking one 4-tuple, such as a tuple subclass), ``evaluate(facts, policy)``
-    returns ``result((decision, rule_ids, policy, facts))``, built in the generated code itself.
+    With ``result`` (a type taking one 4-tuple, such as a tuple subclass), ``bind(owner, explained,
+    install)`` enables ``evaluate(facts, *, explain=False)``, which returns ``result((decision,
+    rule_ids, owner, facts))``, built in the generated code itself, or ``explained(facts)`` when
+    ``explain`` is true. ``install(function)`` is called with the generated ``evaluate`` once it is
+    compiled (on first use), so that the owner can call it directly from then on.
     """
     decisive = decisive_conditions(policy)
     dates: set[str] = set()
@@ -566,6 +572,7 @@ def compile_policy(policy: ir.Policy, result: Callable[[tuple], object] | None =
         "frozenset": frozenset, "repr": repr, "len": len, "int": int, "float": float, "str": str,
         "list": list, "tuple": tuple, "set": set, "dict": dict, "KeyError": KeyError,
         "Exception": Exception, "_EvaluationError": EvaluationError, "_result": result,
+        "_owner": None, "_explained": None,
     }
     lock = threading.Lock()
     built: set[str] = set()
@@ -587,10 +594,15 @@ def compile_policy(policy: ir.Policy, result: Callable[[tuple], object] | None =
         build("_exact", exact=True, ids=True, prefix="E")
         return namespace["_exact"](facts, checked)
 
+    def exact_result_first(facts, checked=False):
+        # The same for the exact variant that builds the result object (evaluate on Decimal values).
+        build("_exact_result", exact=True, ids=True, prefix="X", result=True)
+        return namespace["_exact_result"](facts, checked)
+
     def slow(facts):
         return namespace["_exact"](validate_facts(policy.facts, facts), True)
 
-    namespace["_exact"], namespace["_slow"] = exact_first, slow
+    namespace["_exact"], namespace["_slow"], namespace["_exact_result"] = exact_first, slow, exact_result_first
     decide, source = build("_decide", exact=False, ids=True, prefix="K")
     compiled = CompiledPolicy(decide, None, source)
 
@@ -600,12 +612,24 @@ def compile_policy(policy: ir.Policy, result: Callable[[tuple], object] | None =
         return function(facts)
 
     compiled.decision = decision_first
+    if result is None:
+        return compiled
+    installs: list[Callable] = []
 
-    def evaluate_first(facts, policy_object):
-        function, _ = build("_evaluate", exact=False, ids=True, prefix="V", result=True)
-        compiled.evaluate = function
-        return function(facts, policy_object)
+    def evaluate_first(facts, *, explain=False):
+        # Generates the evaluate variant on first use, once; a caller that kept this function
+        # (``f = policy.evaluate`` before any evaluation) is forwarded from then on.
+        function = namespace.get("_evaluate")
+        if function is None:
+            function, _ = build("_evaluate", exact=False, ids=True, prefix="V", result=True)
+            compiled.evaluate = function
+            for install in installs:
+                install(function)
+        return function(facts, explain=explain)
 
-    if result is not None:
-        compiled.evaluate = evaluate_first
+    def bind(owner, explained: Callable, install: Callable) -> None:
+        namespace["_owner"], namespace["_explained"] = owner, explained
+        installs.append(install)
+
+    compiled.evaluate, compiled.bind = evaluate_first, bind
     return compiled
