@@ -395,9 +395,9 @@ class Stages:
         setattr(owner, name, timed)
 
     def install(self) -> None:
-        from exportdsl import policy
+        from exportdsl.backends import python as compiled_backend   # Policy imports it when compiling
         from exportdsl.diff import assemble, keyed, regions, workers
-        self.wrap(policy, "compile_policy", "compile")
+        self.wrap(compiled_backend, "compile_policy", "compile")
         self.wrap(keyed.KeySearch, "keys", "keys")
         self.wrap(regions.Witnesses, "__call__", "witnesses")
         self.wrap(assemble, "check_witnesses", "verify")
