@@ -981,10 +981,13 @@ def main(argv=None) -> int:
         ("October: evaluate / validating hand-written <= 1.0",
          max(ratio(t, "evaluate", "hand", tag) for tag in ("float", "Decimal")),
          max(ratio(cpu, "evaluate", "hand", tag) for tag in ("float", "Decimal")), 1.0),
+        # every October line is judged on the worse of the two JSON number forms
         ("October: evaluate / non-validating hand-written <= 2.0",
-         ratio(t, "evaluate", "hand_plain", "float"), ratio(cpu, "evaluate", "hand_plain", "float"), 2.0),
+         max(ratio(t, "evaluate", "hand_plain", tag) for tag in ("float", "Decimal")),
+         max(ratio(cpu, "evaluate", "hand_plain", tag) for tag in ("float", "Decimal")), 2.0),
         ("October: decide / non-validating hand-written <= 1.5",
-         ratio(t, "decide", "hand_plain", "float"), ratio(cpu, "decide", "hand_plain", "float"), 1.5),
+         max(ratio(t, "decide", "hand_plain", tag) for tag in ("float", "Decimal")),
+         max(ratio(cpu, "decide", "hand_plain", tag) for tag in ("float", "Decimal")), 1.5),
         ("250 rules: decide / plain generated <= 1.2",
          ts[(250, "decide")] / ts[(250, "plain")], scale_cpu[(250, "decide")] / scale_cpu[(250, "plain")], 1.2),
         ("1,000 rules compiled in < 1 s", t_compile, t_compile, 1.0),
@@ -996,7 +999,7 @@ def main(argv=None) -> int:
     if memory:
         checks.append(("1,000-rule policy loaded <= 40 MB above baseline", memory[0], memory[0], 40))
     print()
-    print("Targets (the figure measured; CPU-time figure in brackets; json floats unless said):")
+    print("Targets (the figure measured; CPU-time figure in brackets; October: the worse of json floats and Decimals):")
     eval_ok = compile_ok = True
     for label, wall, cpu_figure, limit in checks:
         met = wall <= limit or cpu_figure <= limit
