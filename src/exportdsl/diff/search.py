@@ -208,16 +208,14 @@ def _blocking(state: tuple) -> list[int]:
 # ---- the search ---------------------------------------------------------------------------------
 
 class _Search:
-    def __init__(self, space: Space, old: ir.Policy, new: ir.Policy, budget: Budget,
-                 deadline: float = float("inf")):
+    def __init__(self, space: Space, old: ir.Policy, new: ir.Policy, budget: Budget, deadline: float):
         self.space = space
         self.defaults = (old.default, new.default)
         self.orders = (_source_order(old), _source_order(new))
         self.memo: dict = {}
         self.nodes = 0
         self.budget = budget
-        # its own time limit, within the whole diff's (the attempt before the SAT search has both)
-        self.deadline = min(time.monotonic() + budget.max_seconds, deadline)
+        self.deadline = deadline   # the whole diff's: the attempt before the SAT search shares it
         self.complete = True
 
     def choose(self, old: tuple, new: tuple, guard: int) -> int:
