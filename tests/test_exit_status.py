@@ -129,10 +129,7 @@ SCENARIOS = [
 def run(argv) -> int:
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        try:
-            return main(argv)
-        except SystemExit as exc:  # argparse's --help and --version
-            return exc.code
+        return main(argv)   # returns --help's and --version's status too: main() never raises
 
 
 @pytest.mark.parametrize("command, status, argv", SCENARIOS,
@@ -150,3 +147,44 @@ def test_every_command_has_a_row_and_every_documented_status_is_reached():
     reached = {(c, s) for c, s, _ in SCENARIOS}
     documented = {(c, s) for c, statuses in TABLE.items() for s in statuses}
     assert documented == reached
+
+
+def test_version_and_help_return_zero_from_main_instead_of_raising(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("exportdsl ")
+    assert main(["diff", "--help"]) == 0
+    assert "usage:" in capsys.readouterr().out
+
+
+class _ClosedPipe(io.StringIO):
+    """Standard output whose reader has gone (``| head`` after its lines)."""
+
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+@pytest.mark.parametrize("argv", [
+    ["diff", str(POLICIES / "cn-rare-earths-2025-04.xpol"), str(POLICIES / "cn-rare-earths-2025-10.xpol")],
+    ["diff", str(QUICKSTART), str(QUICKSTART)],   # no change: 0 when delivered, but this one was not
+    ["check", str(QUICKSTART), "--format", "json"],
+], ids=["diff-changed", "diff-unchanged", "check"])
+def test_output_closed_early_is_the_error_status_never_success(argv, monkeypatch, capsys):
+    """A diff cut short by a closed pipe returned 0 ("no transaction changes decision")."""
+    monkeypatch.setattr("sys.stdout", _ClosedPipe())
+    assert main(argv) == 2
+    assert "output was closed before the command finished" in capsys.readouterr().err
+
+
+def test_a_pipe_closed_after_the_first_lines_ends_eval_with_status_2_and_no_traceback(tmp_path):
+    import subprocess
+    import sys
+    facts = tmp_path / "many.jsonl"
+    facts.write_text((json.dumps(SHIPMENT) + "\n") * 20_000, encoding="utf-8")   # far beyond a pipe's buffer
+    process = subprocess.Popen([sys.executable, "-m", "exportdsl", "eval", str(QUICKSTART), "--facts", str(facts)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = process.stdout.readline()
+    process.stdout.close()
+    error = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 2
+    assert first.startswith(str(facts).encode())
+    assert "output was closed before the command finished" in error and "Traceback" not in error

@@ -462,11 +462,32 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_ERROR
+    except SystemExit as exc:   # --help and --version: argparse prints, then exits
+        return exc.code if isinstance(exc.code, int) else EXIT_ERROR
     except BrokenPipeError:
-        return EXIT_OK
+        return _output_closed()
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback reaches the user
         print(f"exportdsl: internal error: {type(exc).__name__}: {exc} (please report this)", file=sys.stderr)
         return EXIT_ERROR
+
+
+def _output_closed() -> int:
+    """The reader of standard output went away before the command finished (``| head``): not a
+    success, since what the command found was not all delivered (a ``diff`` cut short must not read
+    as "no change"). Standard output is pointed at the null device so that the interpreter's final
+    flush cannot fail again, and the status is the error status."""
+    import contextlib
+    import os
+
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError):   # no real descriptor behind sys.stdout (an embedding caller's stream)
+        pass
+    with contextlib.suppress(OSError, ValueError):
+        print("exportdsl: the output was closed before the command finished", file=sys.stderr)
+    return EXIT_ERROR
 
 
 def entry_point() -> None:
