@@ -119,3 +119,26 @@ def test_batches_no_worker_started_are_proven_here(generated, monkeypatch):
     forked = _sat(generated, workers=1)
     assert len([i for i in taken if i is not None]) >= 1
     assert renderings(forked) == renderings(alone)
+
+
+def test_a_process_running_other_threads_is_never_forked(monkeypatch):
+    """A fork copies only the calling thread: a lock another thread holds (allocator, logging, a
+    library's pool) would stay held in the worker, so a threaded service diffs in-process."""
+    import threading
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))   # every core idle
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setattr(workers, "thread_count", lambda: 1)
+    assert workers.worker_count() == 3
+    monkeypatch.undo()
+    release = threading.Event()
+    before = workers.thread_count()
+    thread = threading.Thread(target=release.wait)
+    thread.start()
+    try:
+        assert workers.thread_count() == before + 1
+        monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+        assert workers.worker_count() == 0
+    finally:
+        release.set()
+        thread.join()

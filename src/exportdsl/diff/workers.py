@@ -38,7 +38,7 @@ def worker_count() -> int:
     core is idle. (On a busy machine a worker only takes time from this process: the scheduler
     shares a core between the processes of a session, and a worker's solver starts cold.)"""
     import multiprocessing
-    if "fork" not in multiprocessing.get_all_start_methods():
+    if "fork" not in multiprocessing.get_all_start_methods() or thread_count() > 1:
         return 0
     try:
         cores = len(os.sched_getaffinity(0))
@@ -50,6 +50,18 @@ def worker_count() -> int:
         load = 0.0
     idle = int(cores - load + 0.5)
     return max(0, min(cores - 1, idle, MAX_WORKERS))
+
+
+def thread_count() -> int:
+    """The threads of this process, native ones included where the system lists them (``/proc``):
+    a process with other threads is never forked, since a lock one of them holds (the allocator's,
+    a logging handler's, a library's pool) would stay locked forever in the child. An embedding
+    service that serves requests from threads therefore diffs in-process."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:   # no /proc: Python's own threads are the ones we can count
+        import threading
+        return threading.active_count()
 
 
 class Pool:
