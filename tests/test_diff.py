@@ -445,6 +445,25 @@ def test_a_change_of_only_the_order_of_co_deciding_rules_is_no_change(engine):
     assert result.complete and result.regions == () and result.changed_rules == ()
 
 
+def test_co_deciding_rules_are_listed_in_policy_order_by_both_engines():
+    """Regression (hypothesis seed 1028): the partition engine sorted the rules that co-decide in part
+    by their place within some combination, so R3 (first of its combination) came before R2 (second
+    of its one); the SAT engine lists them in the policy's order."""
+    head = "decisions a < b\nfact s: set of enum {p, q}\nfact n: integer\n"
+    rules = ("rule R1 { n > 0 -> a }\nrule R2 { s contains any {q} and n > 0 -> a }\n"
+             "rule R3 { n < 0 -> a }\n")
+    old = exportdsl.compile(head + rules + "rule R4 { true -> b }\n")
+    new = exportdsl.compile(head + rules + "rule R4 { true -> a }\n")
+    listed = {}
+    for engine in ("partition", "sat"):
+        result = engine_diff(old.ir, new.ir, engine=engine, outline=True)
+        assert result.complete and result.engine == engine
+        (region,) = result.regions
+        assert region.key == ("b", "a", ("R4",), ("R4",))
+        listed[engine] = (region.new_always, region.new_sometimes)
+    assert listed["partition"] == listed["sat"] == ((), ("R1", "R2", "R3"))
+
+
 @st.composite
 def pairs_with_where(draw):
     """A small pair, a --where condition over the new policy's facts (literals only), and --as-of

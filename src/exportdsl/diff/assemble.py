@@ -80,13 +80,14 @@ def merge_boxes(regions: list, sizes, deadline: float = float("inf")) -> list:
     return regions
 
 
-def _co_deciding(combos, changed, index: int) -> tuple[tuple, tuple]:
-    """(always, sometimes): unchanged deciders of every / of only some of the combinations."""
-    sets = [[r for r in combo[index] if r not in changed] for combo in combos]
-    always = [r for r in sets[0] if all(r in s for s in sets[1:])]
-    sometimes = {r for s in sets for r in s if r not in always}
-    order = {r: i for s in sets for i, r in enumerate(s)}
-    return tuple(always), tuple(sorted(sometimes, key=lambda r: (order[r], r)))
+def _co_deciding(combos, changed, index: int, order: dict[str, int]) -> tuple[tuple, tuple]:
+    """(always, sometimes): unchanged deciders of every / of only some of the combinations, each in
+    the policy's own rule order (``order``), as the SAT search lists them. (Sorting by a rule's place
+    within some combination, which depends on which combinations occur, once listed R1, R3, R2.)"""
+    sets = [{r for r in combo[index] if r not in changed} for combo in combos]
+    always = set.intersection(*sets)
+    sometimes = set.union(*sets) - always
+    return tuple(sorted(always, key=order.__getitem__)), tuple(sorted(sometimes, key=order.__getitem__))
 
 
 def from_partition(space, dims, raw, changed, declared, keyer, deadline, detail):
@@ -107,8 +108,8 @@ def from_partition(space, dims, raw, changed, declared, keyer, deadline, detail)
     regions = []
     for number, key in enumerate(sorted(by_key)):
         found = sorted(combos[key])
-        old_always, old_sometimes = _co_deciding(found, changed, 0)
-        new_always, new_sometimes = _co_deciding(found, changed, 1)
+        old_always, old_sometimes = _co_deciding(found, changed, 0, keyer.orders[0])
+        new_always, new_sometimes = _co_deciding(found, changed, 1, keyer.orders[1])
         regions.append(make_region(space, dims, by_key[key], (key[0], key[2]), (key[1], key[3]), declared,
                                    old_always=old_always, new_always=new_always, old_sometimes=old_sometimes,
                                    new_sometimes=new_sometimes, keyer=keyer, variant=number))
