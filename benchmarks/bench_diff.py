@@ -39,9 +39,11 @@ the 200-rule pair alone had 305,558 outcome combinations.
 
 For each case the script prints the wall and CPU time of the diff and of its stages, the peak
 RSS, the number of regions (= keys found) and the changed rules, and MET / MISSED against the
-target; then it checks the result (not timed): every witness has its region's key in both
-versions, and on random transactions the outcome changes exactly when one region matches, the one
-of its key. The machine may be shared: wall times are noisy, CPU times less so.
+target; for the keys stage also the work done, which no load changes: solver calls and the SAT
+solver's propagations, decisions and conflicts (compare two versions by these on a shared machine,
+where CPU times of the same run vary by half); then it checks the result (not timed): every
+witness has its region's key in both versions, and on random transactions the outcome changes
+exactly when one region matches, the one of its key. The machine may be shared: wall times are noisy, CPU times less so.
 
 Baseline (measured in the same run, as every benchmark here): a hand-written loop that runs both
 versions over 20,000 random transactions and collects the outcome pairs that differ, which is what a
@@ -377,6 +379,8 @@ class Stages:
 
     def __init__(self):
         self.times: dict[str, list[float]] = {}
+        #: per stage: the solver's work in it (calls and CaDiCaL's counters), which the load does not change
+        self.work: dict[str, dict[str, int]] = {}
 
     def add(self, label: str, wall: float, cpu: float) -> None:
         entry = self.times.setdefault(label, [0.0, 0.0])
@@ -394,6 +398,24 @@ class Stages:
                 self.add(label, time.perf_counter() - started, time.process_time() - cpu)
         setattr(owner, name, timed)
 
+    def count_work(self, owner, name: str, label: str) -> None:
+        """Also add up the solver calls and the SAT solver's counters (propagations, decisions,
+        conflicts) of a ``KeySearch`` method: deterministic, so that two runs on a loaded machine
+        compare by the work done and not only by noisy times."""
+        original = getattr(owner, name)
+
+        def counted(search, *args, **kwargs):
+            calls, before = search.calls, _solver_counters(search)
+            try:
+                return original(search, *args, **kwargs)
+            finally:
+                entry = self.work.setdefault(label, {})
+                after = {"solver calls": search.calls - calls}
+                after.update((k, v - before.get(k, 0)) for k, v in _solver_counters(search).items())
+                for key, value in after.items():
+                    entry[key] = entry.get(key, 0) + value
+        setattr(owner, name, counted)
+
     def install(self) -> None:
         from exportdsl.backends import python as compiled_backend   # Policy imports it when compiling
         from exportdsl.diff import assemble, keyed, regions, workers
@@ -405,10 +427,17 @@ class Stages:
         self.wrap(workers.Pool, "results", "wait")
         for name in ("outline", "sometimes"):
             self.wrap(keyed.KeySearch, name, "outline")
+        self.count_work(keyed.KeySearch, "keys", "keys")
 
     def get(self, label: str) -> tuple[float, float]:
         wall, cpu = self.times.get(label, (0.0, 0.0))
         return round(wall, 3), round(cpu, 3)
+
+
+def _solver_counters(search) -> dict[str, int]:
+    """The SAT solver's own counters so far (python-sat's ``accum_stats``; empty where it has none)."""
+    stats = search.enc.solver.accum_stats() or {}
+    return {key: stats[key] for key in ("propagations", "decisions", "conflicts") if key in stats}
 
 
 def _limit_memory(megabytes: int) -> None:
@@ -468,6 +497,7 @@ def child(size: int, cap: float, profile_run: bool, memory_mb: int) -> None:
               "workers_cpu_s": round(workers_cpu.ru_utime + workers_cpu.ru_stime, 3),
               "workers_peak_rss_mb": workers_cpu.ru_maxrss // 1024,
               "stages": {label: stages.get(label) for label, _ in STAGES if label in stages.times},
+              "work": stages.work,
               "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}
     if result is not None:
         report.update(regions=len(result.regions), complete=result.complete, engine=result.engine,
@@ -613,6 +643,9 @@ def case_generated(size: int, targets: dict, cap: float, always_profile: bool) -
         if label in stages:
             wall, cpu = stages[label]
             print(f"      {label:<12} {wall:7.3f} / {cpu:7.3f}   {meaning}")
+    for label, work in report.get("work", {}).items():
+        print(f"   {label} work     " + ", ".join(f"{value:,} {name}" for name, value in work.items())
+              + "   (the solver's counters in this process: the same on an idle or a loaded machine)")
     if "check" in report:
         print(f"   check         {report['check']}")
     if "baseline" in report:

@@ -20,3 +20,28 @@ def test_bench_diff_stage_timer_wraps_functions_that_exist():
     done = subprocess.run([sys.executable, "-c", script], cwd=BENCHMARKS, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "installed", done.stderr
+
+
+def test_bench_diff_counts_the_key_search_work_the_same_on_every_run():
+    # the counters that make two runs on a loaded machine comparable: one solver call per key plus
+    # the final proof that no key is left, and the solver's own counters, equal on a second run
+    script = """
+import bench_diff, exportdsl
+stages = bench_diff.Stages(); stages.install()
+old_text, new_text = bench_diff.generated_pair(80, seed=80)
+old, new = exportdsl.compile(old_text, "old"), exportdsl.compile(new_text, "new")
+runs = []
+for _ in range(2):
+    stages.work.clear()
+    result = bench_diff.engine(old.ir, new.ir, engine="sat", workers=0)
+    runs.append((len(result.regions), dict(stages.work["keys"])))
+print(runs)
+(regions, work), second = runs
+assert regions > 0 and work["solver calls"] == regions + 1, runs
+assert work["propagations"] > 0 and work["decisions"] > 0, runs
+assert second == runs[0], runs
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=BENCHMARKS, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stdout + done.stderr
