@@ -162,7 +162,7 @@ ONEHOT_ROWS = [{"to": t, "user": u, "kind": k} for t in ("CN", "RU", "US", "DE",
 
 
 def test_one_hot_facts_decide_like_the_evaluator(tmp_path):
-    # countries and strings compared with literals, and enums, are tested as one-hot BIGINTs: values
+    # countries, strings and enums compared with literals are tested as Boolean columns (ENUM lookups): values
     # outside the literals (and a bar, the separator of the country list) must behave as the evaluator
     policy = exportdsl.compile(ONEHOT)
     ledger = tmp_path / "ledger.parquet"
