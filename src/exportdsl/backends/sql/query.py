@@ -152,7 +152,7 @@ def rejected_select(facts: Mapping[str, FactColumn], source: exp.Expression, pre
                        *[exp.alias_(cast(f.raw, "VARCHAR") if f.raw is not None else exp.Null(),
                                     ident(f"{prefix}x{i}")) for i, (_, f) in enumerate(checked)]
                        ).from_(source)
-    bad_rows = exp.select("*").from_(codes.subquery(ident(f"{prefix}codes"))).where(
+    bad_rows = exp.select(exp.Star()).from_(codes.subquery(ident(f"{prefix}codes"))).where(
         exp.or_(*[not_null(col(f"{prefix}c{i}")) for i in range(len(checked))]) if checked else exp.false())
     name = f"{prefix}bad"
     parts = []
@@ -169,7 +169,7 @@ def rejected_select(facts: Mapping[str, FactColumn], source: exp.Expression, pre
                           exp.alias_(cast(exp.Null(), "VARCHAR"), ident(CODE))).where(exp.false())
     union = parts[0]
     for part in parts[1:]:
-        union = exp.union(union, part, distinct=False)
+        union = exp.union(union, part, distinct=False, copy=False)
     ordered = exp.select(col(ROW), col(FACT), col(VALUE), col(CODE)).from_(
         union.subquery(ident(f"{prefix}all"))).order_by(col(ROW), col(f"{prefix}order"))
     cte = exp.CTE(this=bad_rows, alias=exp.TableAlias(this=ident(name)), materialized=True)
