@@ -119,7 +119,7 @@ ROWS = [{"id": 1, "kind": "a", "tags": ["x"]}, {"id": 2, "kind": "a", "tags": ["
         {"id": 3, "kind": "b", "tags": ["q"]}, {"id": 4, "kind": "a", "tags": None},
         {"id": 5, "kind": "a", "tags": ["y", "q", None]}, {"id": 6, "kind": "c", "tags": []},
         {"id": 7, "kind": "a", "tags": [None, "q"]}, {"id": 8, "kind": "d", "tags": ["x"]},
-        {"id": 9, "kind": "a", "tags": ["z", "y"]}]
+        {"id": 9, "kind": "a", "tags": ["z", "y"]}, {"id": 10, "kind": "a", "tags": []}]
 
 
 @pytest.mark.parametrize("text", [POLICY, EMPTINESS], ids=["contains", "is-empty"])
