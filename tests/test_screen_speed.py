@@ -119,7 +119,7 @@ ROWS = [{"id": 1, "kind": "a", "tags": ["x"]}, {"id": 2, "kind": "a", "tags": ["
         {"id": 3, "kind": "b", "tags": ["q"]}, {"id": 4, "kind": "a", "tags": None},
         {"id": 5, "kind": "a", "tags": ["y", "q", None]}, {"id": 6, "kind": "c", "tags": []},
         {"id": 7, "kind": "a", "tags": [None, "q"]}, {"id": 8, "kind": "d", "tags": ["x"]},
-        {"id": 9, "kind": "a", "tags": ["z", "y"]}]
+        {"id": 9, "kind": "a", "tags": ["z", "y"]}, {"id": 10, "kind": "a", "tags": []}]
 
 
 @pytest.mark.parametrize("text", [POLICY, EMPTINESS], ids=["contains", "is-empty"])
@@ -162,7 +162,7 @@ ONEHOT_ROWS = [{"to": t, "user": u, "kind": k} for t in ("CN", "RU", "US", "DE",
 
 
 def test_one_hot_facts_decide_like_the_evaluator(tmp_path):
-    # countries and strings compared with literals, and enums, are tested as one-hot BIGINTs: values
+    # countries, strings and enums compared with literals are tested as Boolean columns (ENUM lookups): values
     # outside the literals (and a bar, the separator of the country list) must behave as the evaluator
     policy = exportdsl.compile(ONEHOT)
     ledger = tmp_path / "ledger.parquet"

@@ -119,29 +119,20 @@ def mask_test(mask: exp.Expression, order: tuple[str, ...], quantifier: Quantifi
     return exp.NEQ(this=paren(shared), expression=exp.Literal.number(0))
 
 
-def onehot_test(value: exp.Expression, order: tuple[str, ...], values, negated: bool = False) -> exp.Expression:
-    """``value in values`` (or ``not in``) on a one-hot BIGINT (see ``facts.onehot_of``): a value
-    outside ``order`` has no bit, so it is never equal to one of ``values``."""
-    bits = sum(1 << order.index(v) for v in set(values) if v in order)
-    if not bits:
-        return exp.true() if negated else exp.false()
-    shared = paren(exp.BitwiseAnd(this=value, expression=cast(exp.Literal.number(bits), "BIGINT")))
-    return (exp.EQ if negated else exp.NEQ)(this=shared, expression=exp.Literal.number(0))
-
-
-def string_literals(policy: ir.Policy) -> dict[str, set[str]]:
-    """Each fact's literals in the policy's equality and ``in`` tests (enum, country, string facts)."""
-    return _tests(policy)[0]
+def string_tests(policy: ir.Policy) -> dict[str, set[frozenset]]:
+    """Each fact's sets of literals in the policy's ``in`` tests and equalities (a set of one), when
+    every literal is a string."""
+    return _tests(policy)[1]
 
 
 def tested_sets(policy: ir.Policy) -> set[str]:
     """The set facts that a rule tests with ``contains`` (any, all, any not in), not only ``is empty``."""
-    return _tests(policy)[1]
+    return _tests(policy)[0]
 
 
-def _tests(policy: ir.Policy) -> tuple[dict[str, set[str]], set[str]]:
-    found: dict[str, set[str]] = {}
+def _tests(policy: ir.Policy) -> tuple[set[str], dict[str, set[frozenset]]]:
     sets: set[str] = set()
+    groups: dict[str, set[frozenset]] = {}
     seen: set[int] = set()
     stack = [rule.condition for rule in policy.rules]
     while stack:          # each node of the DAG once
@@ -151,13 +142,14 @@ def _tests(policy: ir.Policy) -> tuple[dict[str, set[str]], set[str]]:
         seen.add(id(expr))
         match expr:
             case ir.Compare(fact=name, value=value) if isinstance(value, str):
-                found.setdefault(name, set()).add(value)
+                groups.setdefault(name, set()).add(frozenset({value}))
             case ir.Member(fact=name, values=values):
-                found.setdefault(name, set()).update(v for v in values if isinstance(v, str))
+                if all(isinstance(v, str) for v in values):
+                    groups.setdefault(name, set()).add(frozenset(values))
             case ir.SetTest(fact=name):
                 sets.add(name)
         stack.extend(ir._compound_parts(expr))
-    return found, sets
+    return sets, groups
 
 
 def condition(expr: ir.Expr, facts: Mapping[str, FactColumn],
@@ -176,8 +168,9 @@ def condition(expr: ir.Expr, facts: Mapping[str, FactColumn],
                 return _op(op, fact.value, exp.true() if value else exp.false())
             if kind is Kind.DATE:
                 return _op(op, fact.value, cast(lit(value), "DATE"))
-            if fact.onehot is not None and op in (CompareOp.EQ, CompareOp.NE):
-                return onehot_test(fact.value, fact.onehot, [value], negated=op is CompareOp.NE)
+            if fact.tests is not None and op in (CompareOp.EQ, CompareOp.NE):
+                test = fact.tests[frozenset({value})]
+                return negate(test) if op is CompareOp.NE else test
             return _op(op, fact.value, lit(value))
         case ir.Member(fact=name, values=values):
             fact = facts[name]
@@ -187,8 +180,8 @@ def condition(expr: ir.Expr, facts: Mapping[str, FactColumn],
                 return or_(*(compare_number(fact.value, fact.numeric, CompareOp.EQ, v) for v in sorted(values)))
             if fact.type.kind is Kind.DATE:
                 return or_(*(_op(CompareOp.EQ, fact.value, cast(lit(v), "DATE")) for v in sorted(values)))
-            if fact.onehot is not None:
-                return onehot_test(fact.value, fact.onehot, values)
+            if fact.tests is not None:
+                return fact.tests[frozenset(values)]
             return in_list(fact.value, values)
         case ir.SetTest(fact=name, quantifier=quantifier, values=values):
             if facts[name].mask is not None:
@@ -352,5 +345,5 @@ def valid(facts: Mapping[str, FactColumn], masked: bool = False) -> exp.Expressi
                   if not isinstance(code(f), exp.Null))) if facts else exp.true()
 
 
-__all__ = ["RULES_SEPARATOR", "compare_number", "condition", "onehot_test", "string_literals", "tested_sets", "decision_column", "factored_or", "not_null",
+__all__ = ["RULES_SEPARATOR", "compare_number", "condition", "string_tests", "tested_sets", "decision_column", "factored_or", "not_null",
            "referenced_rules", "rule_layers", "rules_column", "tiers", "valid"]

@@ -23,6 +23,8 @@ import decimal
 import re
 from decimal import Decimal
 
+from collections.abc import Mapping
+
 import attrs
 from sqlglot import exp
 
@@ -127,9 +129,9 @@ class FactColumn:
     raw: exp.Expression | None
     numeric: Numeric | None = None
     mask: tuple[str, ...] | None = None   # set of enum: ``value`` is a BIGINT bitmask over these values
-    #: enum, country or string: ``value`` is a BIGINT with the one bit of its value in this order, or
-    #: 0 for a value outside it (see :func:`onehot_of`)
-    onehot: tuple[str, ...] | None = None
+    #: enum, country or string: each ``in`` set (``=`` is a set of one) that rules test the fact
+    #: against, with the Boolean column holding the test (see :func:`membership`)
+    tests: "Mapping[frozenset, exp.Expression] | None" = None
     #: For a set of enum read as a list of strings: the code without its per-element checks, which
     #: the bitmask makes instead (:data:`INVALID_BIT`); None when ``code`` must be used whole.
     shape_code: exp.Expression | None = None
@@ -166,11 +168,15 @@ def mask_of(value: exp.Expression, values: tuple[str, ...]) -> exp.Expression:
 def checked_length(value: exp.Expression, values: tuple[str, ...]) -> exp.Expression:
     """For a set of enum values that rules test only with ``is empty``: its length as a BIGINT (0
     when empty, like :func:`mask_of`), or :data:`INVALID_BIT` when an element is NULL or no value
-    of the enum. Measured: 45 % cheaper than the bitmask, which folds a bit per element."""
+    of the enum. Measured: 45 % cheaper than the bitmask, which folds a bit per element; an empty
+    list is answered before its elements are looked at (the benchmark ledger's ``cn_re_tech`` is
+    empty in 60 % of rows: its check 16 % cheaper, measured on 2 M rows)."""
     x = var("x")
     bad = is_null(enum_index(values, x)) if values else exp.true()
     no_bad = exp.EQ(this=fn("len", fn("list_filter", value, lam("x", bad))), expression=exp.Literal.number(0))
-    return case([(no_bad, cast(fn("len", value), "BIGINT"))], cast(exp.Literal.number(INVALID_BIT), "BIGINT"))
+    empty = exp.EQ(this=fn("len", value), expression=exp.Literal.number(0))
+    return case([(empty, cast(exp.Literal.number(0), "BIGINT")), (no_bad, cast(fn("len", value), "BIGINT"))],
+                cast(exp.Literal.number(INVALID_BIT), "BIGINT"))
 
 
 def enum_type(values) -> exp.DataType:
@@ -186,18 +192,14 @@ def enum_index(values, text) -> exp.Expression:
     return fn("enum_code", exp.TryCast(this=text, to=enum_type(values)))
 
 
-def onehot_of(value: exp.Expression, order: tuple[str, ...], closed: bool) -> exp.Expression:
-    """A BIGINT with bit i set for the string ``order[i]`` (sorted). ``closed`` (an enum): NULL for any
-    other string, which the validity check has rejected already; else 0 for any other string.
-    Every equality and ``in`` test then is integer arithmetic, and the string is looked at once per
-    dictionary entry (:func:`enum_index`)."""
-    bit = paren(exp.BitwiseLeftShift(this=cast(exp.Literal.number(1), "BIGINT"), expression=enum_index(order, value)))
-    return bit if closed else fn("coalesce", bit, cast(exp.Literal.number(0), "BIGINT"))
-
-
-#: Enums with at most this many values, and strings and countries tested against at most this
-#: many literals, are tested as one-hot BIGINTs.
-ONEHOT_LIMIT = 62
+def membership(text: exp.Expression, values) -> exp.Expression:
+    """``text IN values`` (strings, exact) as ``enum_code(TRY_CAST(text AS ENUM(values))) IS NOT NULL``,
+    a hash lookup, which on a dictionary-encoded column (Parquet strings) DuckDB runs per dictionary
+    entry. Each test is its own Boolean column, so that a rule's test is a column reference; each has
+    its own ENUM, so that DuckDB does not compute a shared lookup once per row instead. Measured
+    (interleaved, 2 M rows, shared machine): the October screening with ``--keep row_id --no-rules``
+    takes 18 % less CPU than with one one-hot integer per fact tested by bit arithmetic."""
+    return not_null(enum_index(tuple(sorted(values)), text)) if values else exp.false()
 
 
 E301, E302, E303, E601 = lit("E301"), lit("E302"), lit("E303"), lit("E601")

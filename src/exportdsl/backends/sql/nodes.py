@@ -14,7 +14,6 @@ from decimal import Decimal
 from sqlglot import errors as sqlglot_errors
 from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
-from sqlglot.dialects.spark import Spark
 
 
 class DuckDBLambdas(DuckDB):
@@ -223,6 +222,7 @@ def render(tree: exp.Expression, dialect: str = "duckdb", pretty: bool = False) 
     if dialect == "duckdb":
         return tree.sql(dialect=DuckDBLambdas, pretty=pretty)
     if dialect == "spark":
+        from sqlglot.dialects.spark import Spark     # here: importing it costs every screening 50 ms
         tree = tree.copy()
         for cte in tree.find_all(exp.CTE):
             cte.set("materialized", None)    # Spark SQL has no MATERIALIZED hint

@@ -17,7 +17,7 @@ from sqlglot import exp
 from ... import ir
 from ...types import Kind
 from . import conditions
-from .facts import INVALID_BIT, ONEHOT_LIMIT, FactColumn, checked_length, fact_column, mask_of, maskable, onehot_of
+from .facts import INVALID_BIT, FactColumn, checked_length, fact_column, mask_of, maskable, membership
 from .nodes import and_, case, cast, col, fn, ident, is_null, lit, not_null, paren, render, representable, try_cast
 
 DECISION, RULES = "decision", "rules"
@@ -54,25 +54,18 @@ def fact_columns(policy: ir.Policy, types: Mapping[str, str], decode_text: bool,
     return result
 
 
-def onehot_orders(policy: ir.Policy, facts: Mapping[str, FactColumn]) -> dict[str, tuple[str, ...]]:
-    """The facts tested as one-hot BIGINTs (``facts.onehot_of``), each with its order of values: an
-    enum's values, or the literals that a country or string fact is compared with, when there are
-    at most ``ONEHOT_LIMIT`` of them. A fact whose value is a constant (``--as-of``) stays as it is."""
-    literals = conditions.string_literals(policy)
-    orders = {}
-    for name, f in facts.items():
-        if f.raw is None:
-            continue
-        kind = f.type.kind
-        if kind is Kind.ENUM:
-            order = tuple(sorted(f.type.values))
-        elif kind in (Kind.COUNTRY, Kind.STRING):
-            order = tuple(sorted(literals.get(name, ())))
-        else:
-            continue
-        if 0 < len(order) <= ONEHOT_LIMIT:
-            orders[name] = order
-    return orders
+def membership_columns(policy: ir.Policy, facts: Mapping[str, FactColumn],
+                       prefix: str) -> dict[str, dict[frozenset, str]]:
+    """For each enum, country or string fact read from a column (not a constant: ``--as-of``), the
+    sets of literals that rules test it against (an equality tests a set of one), each with the name
+    of the Boolean column that holds the test (``facts.membership``)."""
+    groups = conditions.string_tests(policy)
+    result = {}
+    for i, (name, f) in enumerate(facts.items()):
+        if f.raw is not None and f.type.kind in (Kind.ENUM, Kind.COUNTRY, Kind.STRING) and name in groups:
+            result[name] = {values: f"{prefix}t{i}_{j}"
+                            for j, values in enumerate(sorted(groups[name], key=sorted))}
+    return result
 
 
 def decide_select(policy: ir.Policy, source: exp.Expression, facts: Mapping[str, FactColumn],
@@ -89,27 +82,29 @@ def decide_select(policy: ir.Policy, source: exp.Expression, facts: Mapping[str,
     ``conditions.decision_column``)."""
     value_names = {name: f"{prefix}v{i}" for i, name in enumerate(facts)}
     carried_as = carried_as or {}
-    onehot = onehot_orders(policy, facts)
-
     emptiness_only = {name for name, f in facts.items() if maskable(f.type)} - conditions.tested_sets(policy)
+
+    tested = membership_columns(policy, facts, prefix)
+    test_columns = [(name, values, column) for name, tests in tested.items() for values, column in tests.items()]
 
     def canonical(name: str, f: FactColumn) -> exp.Expression:
         if name in emptiness_only:
             return checked_length(f.value, f.type.element.values)
         if maskable(f.type):
             return mask_of(f.value, f.type.element.values)
-        if name in onehot:
-            return onehot_of(f.value, onehot[name], closed=f.type.kind is Kind.ENUM)
         return f.value
 
     values = exp.select(*[exp.alias_(carried_as[c], ident(c), copy=False) if c in carried_as else col(c)
                           for c in carried],
                         *[exp.alias_(canonical(n, f), ident(value_names[n]), copy=False) for n, f in facts.items()],
+                        *[exp.alias_(membership(facts[n].value, values), ident(c), copy=False)
+                          for n, values, c in test_columns],
                         copy=False).from_(source, copy=False)
     if where is not None:
         values = values.where(where, copy=False)
     referenced = {n: attrs.evolve(f, value=col(value_names[n]),
-                                  mask=f.type.element.values if maskable(f.type) else None, onehot=onehot.get(n))
+                                  mask=f.type.element.values if maskable(f.type) else None,
+                                  tests={v: col(c) for v, c in tested[n].items()} if n in tested else None)
                   for n, f in facts.items()}
     layer = values.subquery(ident(f"{prefix}values"), copy=False)
     masked = [value_names[n] for n, f in facts.items() if f.shape_code is not None]
@@ -121,7 +116,7 @@ def decide_select(policy: ir.Policy, source: exp.Expression, facts: Mapping[str,
             ident(f"{prefix}checked"), copy=False)
 
     def inner_columns() -> list[exp.Expression]:
-        return [col(c) for c in carried] + [col(value_names[n]) for n in facts]
+        return [col(c) for c in carried] + [col(value_names[n]) for n in facts] + [col(c) for _, _, c in test_columns]
 
     applies: dict[str, exp.Expression] = {}
     index = {rule.id: i for i, rule in enumerate(policy.rules)}
@@ -157,7 +152,7 @@ def rejected_select(facts: Mapping[str, FactColumn], source: exp.Expression, pre
                        *[exp.alias_(cast(f.raw, "VARCHAR") if f.raw is not None else exp.Null(),
                                     ident(f"{prefix}x{i}")) for i, (_, f) in enumerate(checked)]
                        ).from_(source)
-    bad_rows = exp.select("*").from_(codes.subquery(ident(f"{prefix}codes"))).where(
+    bad_rows = exp.select(exp.Star()).from_(codes.subquery(ident(f"{prefix}codes"))).where(
         exp.or_(*[not_null(col(f"{prefix}c{i}")) for i in range(len(checked))]) if checked else exp.false())
     name = f"{prefix}bad"
     parts = []
@@ -174,7 +169,7 @@ def rejected_select(facts: Mapping[str, FactColumn], source: exp.Expression, pre
                           exp.alias_(cast(exp.Null(), "VARCHAR"), ident(CODE))).where(exp.false())
     union = parts[0]
     for part in parts[1:]:
-        union = exp.union(union, part, distinct=False)
+        union = exp.union(union, part, distinct=False, copy=False)
     ordered = exp.select(col(ROW), col(FACT), col(VALUE), col(CODE)).from_(
         union.subquery(ident(f"{prefix}all"))).order_by(col(ROW), col(f"{prefix}order"))
     cte = exp.CTE(this=bad_rows, alias=exp.TableAlias(this=ident(name)), materialized=True)
