@@ -49,33 +49,31 @@ def _small_decimal_size() -> int:
 _DECIMAL_SMALL = _small_decimal_size()
 
 
-def sub_conditions(expr: ir.Expr) -> tuple[ir.Expr, ...]:
-    """The sub-conditions of a condition node (a named condition's body included)."""
-    if isinstance(expr, (ir.And, ir.Or)):
-        return expr.operands
-    if isinstance(expr, ir.Not):
-        return (expr.operand,)
-    if isinstance(expr, ir.Named):
-        return (expr.body,)
-    return ()
+#: The sub-conditions of a condition node (a named condition's body included).
+sub_conditions = ir._compound_parts
+
+
+def each_node(conditions):
+    """Every node under some conditions, each once (named conditions may form a DAG)."""
+    seen: set[int] = set()
+    stack = list(conditions)
+    while stack:
+        node = stack.pop()
+        if id(node) not in seen:
+            seen.add(id(node))
+            yield node
+            stack.extend(sub_conditions(node))
 
 
 def date_thresholds(facts, conditions) -> tuple[str, ...]:
     """Every date that a condition compares a date fact with, sorted: the places of
     :func:`exportdsl.semantics.date_code` (one list for all the date facts of a policy)."""
     dates: set[str] = set()
-    seen: set[int] = set()
-    stack = list(conditions)
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
+    for node in each_node(conditions):
         if isinstance(node, ir.Compare) and facts[node.fact].type.kind is Kind.DATE:
             dates.add(node.value)
         elif isinstance(node, ir.Member) and facts[node.fact].type.kind is Kind.DATE:
             dates.update(node.values)
-        stack.extend(sub_conditions(node))
     return tuple(sorted(dates))
 
 
@@ -131,16 +129,9 @@ class FactChecks:
             universe = list(element.values)
         else:
             named: set = set()
-            seen: set[int] = set()
-            stack = list(self.decisive.values())
-            while stack:
-                node = stack.pop()
-                if id(node) in seen:
-                    continue
-                seen.add(id(node))
+            for node in each_node(self.decisive.values()):
                 if isinstance(node, ir.SetTest) and node.fact == name:
                     named.update(node.values)
-                stack.extend(sub_conditions(node))
             universe = sorted(named)
         bits = {value: 1 << i for i, value in enumerate(universe)}
         other = 1 << len(universe)
