@@ -89,9 +89,8 @@ class FactChecks:
             return [f"{x} = facts[{fact.name!r}]"]
         if fact.type.kind is Kind.SET:       # its default is a mask: put in place after the check
             return [f"{x} = facts.get({fact.name!r}, _MISSING)", f"if {x} is not _MISSING: n += 1"]
-        default = self.default_literal(fact)
         return [f"{x} = facts.get({fact.name!r}, _MISSING)",
-                f"if {x} is _MISSING: {x} = {default}" if default is not None else f"if {x} is _MISSING: {self.to_exact}",
+                f"if {x} is _MISSING: {x} = {self.default_literal(fact)}",
                 "else: n += 1"]
 
     def check_fact(self, fact: ir.Fact, x: str) -> list[str]:
@@ -180,8 +179,9 @@ class FactChecks:
         Every finite float is within validation's bounds (at most 17 digits, magnitude between
         5e-324 and 2e308), so a float needs only to be finite (and in 0..100 for a percent). An int
         or a Decimal takes the fast way only within a narrower range, so that the fast path never
-        accepts a value that validation would refuse; values outside it take the slow way. A
-        Decimal sends the transaction to the exact variant (the float variant compares floats).
+        accepts a value that validation would refuse; values outside it take the slow way. A valid
+        Decimal sets ``d``: once every fact is checked, the exact variant of the rules decides (the
+        float variant compares floats) with the checked locals.
         """
         slow = self.slow
         # Comparisons written one by one, each followed by its jump: CPython 3.11 specialises those
@@ -194,15 +194,9 @@ class FactChecks:
             int_range = f"not {x} > {-_FAST_INT} or not {x} < {_FAST_INT}"
         lines = [f"c = {x}.__class__",
                  "if c is float:",
-                 f"    if {float_range}: {slow}"]
-        if self.exact:
-            lines.append(f"    {x} = _Decimal(repr({x}))")
-        lines += ["elif c is int:",
-                  f"    if {int_range}: {slow}"]
-        if not self.exact:
-            lines.append(f"elif c is _Decimal: {self.to_exact}")
-            lines.append(f"else: {slow}")
-            return lines
+                 f"    if {float_range}: {slow}",
+                 "elif c is int:",
+                 f"    if {int_range}: {slow}"]
         # A Decimal: few digits (see _DECIMAL_SMALL), and zero or a magnitude within the fast range,
         # by as few comparisons as the common case allows (a positive value in range: two). A NaN
         # raises InvalidOperation (the slow way); an infinity is out of range; a zero, even -0 or
@@ -216,14 +210,16 @@ class FactChecks:
         digits = (f"{x}.__sizeof__() != {_DECIMAL_SMALL}" if _DECIMAL_SMALL
                   else f"len(str({x})) > {_FAST_DIGITS}")
         lines.append(f"elif c is not _Decimal or {digits} or {magnitude}: {slow}")
+        lines.append("else: d = True")
         return lines
 
-    def default_literal(self, fact: ir.Fact) -> str | None:
-        """The default as this variant's local value; None when the float variant cannot hold it."""
+    def default_literal(self, fact: ir.Fact) -> str:
+        """The default as the local value of a fact left out (a number's is checked like a given one:
+        a float where one means the default exactly, else a Decimal, which the exact variant decides)."""
         default = fact.default
-        if not self.exact and fact.type.kind in _NUMERIC and default.__class__ is not int:
+        if fact.type.kind in _NUMERIC and default.__class__ is not int:
             as_float = float_value(default)
-            return None if as_float is None else self.literal(as_float)
+            return self.literal(default if as_float is None else as_float)
         if fact.type.kind is Kind.SET:
             return repr(self.mask_of(fact.name, default))
         return self.literal(default)

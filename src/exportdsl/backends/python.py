@@ -10,12 +10,13 @@ with early return (equivalent to most-severe-wins).
 
 Numbers: a JSON float means the decimal its shortest repr spells. The main function compares floats
 and ints with float literals chosen at compile time (:mod:`.float_cuts`), which is exact; a
-``Decimal`` value, or a transaction that needed validation, is decided by the *exact* variant of the
-same rules, which compares ``Decimal`` values (generated and compiled on first use). The
-*decision-only* variant stops at the first rule that applies and does not collect rule ids.
+transaction with a ``Decimal`` value, once checked, or one that needed validation is decided by the
+*exact* variant of the same rules, which is given the checked locals (no fact is read or checked
+twice) and compares ``Decimal`` values (generated and compiled on first use). The *decision-only*
+variant stops at the first rule that applies and does not collect rule ids.
 
-A set fact is read into a bit mask (:func:`exportdsl.semantics.set_mask`), so that a set test is
-one integer operation. When many rules test one enum, country or bool fact for equality, the body
+A set fact is read into a bit mask, a date into its place among the policy's dates
+(:mod:`.fact_checks`), so that a set test or a date comparison is one integer operation. When many rules test one enum, country or bool fact for equality, the body
 first branches on that fact's value and each branch holds the rules specialised to it
 (:mod:`.specialise`), at most two levels deep.
 
@@ -34,8 +35,8 @@ from .. import ir
 from ..combining import decisive_conditions
 from ..errors import EvaluationError
 from ..operators import CompareOp
-from ..semantics import (COMPARE_PYTHON, IS_EMPTY_PYTHON, MISSING, SET_TEST_MASK_PYTHON, date_code, set_mask,
-                         valid_date, validate_facts)
+from ..semantics import (COMPARE_PYTHON, IS_EMPTY_PYTHON, MISSING, SET_TEST_MASK_PYTHON, date_code, valid_date,
+                         validate_facts)
 from ..types import COUNTRY_CODES, Kind
 from .fact_checks import _NUMERIC, FactChecks, date_thresholds, sub_conditions
 from .float_cuts import float_cut
@@ -58,6 +59,10 @@ _SIZE_LIMIT = 200
 #: ... and the choice is made only for policies up to this size in all (it walks the conditions
 #: once per candidate fact: a bound on compile time; a larger policy runs its rules undispatched).
 _DISPATCH_MAX_SIZE = 5000
+#: A policy up to this many condition nodes has the exact variant's rules inlined in its main
+#: function (a transaction with a Decimal then costs no second call); a larger one calls the exact
+#: variant, compiled on first use (compile time and code size).
+_INLINE_EXACT_SIZE = 2000
 _NEVER = ir.Const(False)
 Result = tuple[str, tuple[str, ...]]
 
@@ -114,13 +119,14 @@ class _Codegen(FactChecks):
                       if fact.type.kind is Kind.SET}
         self.dates = date_thresholds(policy.facts, decisive.values())
         self.computed: dict[int, str] = {}     # shared named condition -> its local, once emitted
+        arguments = ", ".join(["facts", *self.local.values()])
         if result:      # the caller's result object, built from (decision, rule ids, policy, facts)
             self.slow = "return _result((*_slow(facts), _owner, facts))"
-            self.to_exact = "return _exact_result(facts, False)"
+            self.to_exact = f"return _exact_result({arguments})"
         else:
             suffix = "[0]" if not ids else ""
             self.slow = f"return _slow(facts){suffix}"
-            self.to_exact = f"return _exact(facts, False){suffix}"
+            self.to_exact = f"return _exact({arguments}){suffix}"
 
     def const(self, value) -> str:
         key = (type(value), value)
@@ -319,18 +325,17 @@ class _Codegen(FactChecks):
     def prologue(self) -> list[str]:
         """Read and check every fact of an exact dict into its local; anything else goes the slow way.
 
-        Numbers are read and checked first, each right after it is read: a Decimal among them sends
-        the whole transaction to the exact variant, best found before the other facts are read and
-        checked for nothing.
+        A valid Decimal among the numbers sets ``d``: the exact variant then decides (see
+        :meth:`source`).
         """
         policy = self.policy
-        out = [f"if facts.__class__ is not dict: {self.slow}", "try:", "    pass"]
+        out = [f"if facts.__class__ is not dict: {self.slow}", "d = False", "try:", "    pass"]
         optional = any(not f.required for f in policy.facts.values())
         if optional:
             out.append(f"    n = {sum(f.required for f in policy.facts.values())}")
         numbers = [name for name, fact in policy.facts.items() if fact.type.kind in _NUMERIC]
         others = [name for name in policy.facts if name not in numbers]
-        for name in numbers:    # each checked as soon as read: the first Decimal leaves at once
+        for name in numbers:
             out.extend("    " + line for line in self.read_fact(policy.facts[name]))
             out.extend("    " + line for line in self.check_fact(policy.facts[name], self.local[name]))
         for name in others:
@@ -349,28 +354,38 @@ class _Codegen(FactChecks):
                 + ["except _EvaluationError: raise", f"except Exception: {self.slow}"])
 
     def source(self, function: str) -> str:
+        """The main function (``facts``: reads, checks, decides; a transaction with a Decimal is
+        passed on to the exact variant once checked), or the exact variant's (``facts`` and the
+        checked locals, as the main function or the slow way leaves them: it reads floats as their
+        decimal and decides with Decimal comparisons)."""
         body = self.decide_lines()   # first: it decides which shared conditions exist
-        signature = "facts, checked=False" if self.exact else "facts, *, explain=False" if self.result else "facts"
-        lines = [f"def {function}({signature}):"]
-        if self.result and not self.exact:     # explain=True: the owner's reference interpreter decides
-            lines.append("    if explain: return _explained(facts)")
         if self.exact:
-            lines.append("    if checked:")
-            for name in self.policy.facts:
-                local = self.local[name]
-                if name in self.masks:
-                    table, other, _ = self.masks[name]
-                    lines.append(f"        {local} = _set_mask(facts[{name!r}], {table}, {other})")
-                elif self.policy.facts[name].type.kind is Kind.DATE:
-                    lines.append(f"        {local} = _new_date(facts[{name!r}])")
-                else:
-                    lines.append(f"        {local} = facts[{name!r}]")
-            lines.append("    else:")
-            lines.extend("        " + line for line in self.guarded(self.prologue()))
-        else:
-            lines.extend("    " + line for line in self.guarded(self.prologue()))
-        lines.extend("    " + line for line in body)
+            lines = [f"def {function}({', '.join(['facts', *self.local.values()])}):"]
+            lines.extend("    " + line for line in self.exact_body())
+            return "\n".join(lines) + "\n"
+        lines = [f"def {function}({'facts, *, explain=False' if self.result else 'facts'}):"]
+        if self.result:     # explain=True: the owner's reference interpreter decides
+            lines.append("    if explain: return _explained(facts)")
+        lines.extend("    " + line for line in self.guarded(self.prologue()))
+        if sum(_size(cond, _INLINE_EXACT_SIZE) for cond in self.decisive.values()) > _INLINE_EXACT_SIZE:
+            lines.append(f"    if d: {self.to_exact}")
+            lines.extend("    " + line for line in body)
+            return "\n".join(lines) + "\n"
+        # The float rules first (every path through them returns), then the exact ones: the float
+        # rules' constants and jumps come first in the code object, with the shortest arguments.
+        exact = _Codegen(self.policy, self.decisive, exact=True, ids=self.ids, prefix=self.prefix + "x",
+                         result=self.result)
+        lines.append("    if not d:")
+        lines.extend("        " + line for line in body)
+        lines.extend("    " + line for line in exact.exact_body())
+        self.namespace.update(exact.namespace)
         return "\n".join(lines) + "\n"
+
+    def exact_body(self) -> list[str]:
+        """The exact variant's statements over the checked locals: floats read as their decimal,
+        then the rules with Decimal comparisons."""
+        floats = [self.local[name] for name, fact in self.policy.facts.items() if fact.type.kind in _NUMERIC]
+        return [f"if {x}.__class__ is float: {x} = _Decimal(repr({x}))" for x in floats] + self.decide_lines()
 
 
 def compile_policy(policy: ir.Policy, result: Callable[[tuple], object] | None = None) -> CompiledPolicy:
@@ -397,7 +412,7 @@ def compile_policy(policy: ir.Policy, result: Callable[[tuple], object] | None =
 
     namespace: dict[str, object] = {
         "__builtins__": {}, "_MISSING": MISSING, "_Decimal": Decimal, "_DATES": dates,
-        "_COUNTRIES": COUNTRY_CODES, "_new_date": new_date, "_set_mask": set_mask,
+        "_COUNTRIES": COUNTRY_CODES, "_new_date": new_date,
         "frozenset": frozenset, "repr": repr, "len": len, "int": int, "float": float, "str": str,
         "list": list, "tuple": tuple, "set": set, "dict": dict, "KeyError": KeyError,
         "Exception": Exception, "_EvaluationError": EvaluationError, "_result": result,
@@ -407,8 +422,9 @@ def compile_policy(policy: ir.Policy, result: Callable[[tuple], object] | None =
     built: set[str] = set()
     title = f"<exportdsl policy {policy.name or ''!r}>"   # repr: a NUL or newline in the name stays inert
 
-    def build(function: str, *, exact: bool, ids: bool, prefix: str, result: bool = False) -> tuple[Callable, str]:
-        gen = _Codegen(policy, decisive, exact=exact, ids=ids, prefix=prefix, result=result)
+    def build(function: str, *, exact: bool, ids: bool, prefix: str, result: bool = False,
+              generator: _Codegen | None = None) -> tuple[Callable, str]:
+        gen = generator or _Codegen(policy, decisive, exact=exact, ids=ids, prefix=prefix, result=result)
         source = gen.source(function)
         code = compile(source, title, "exec")
         with lock:
@@ -418,21 +434,24 @@ def compile_policy(policy: ir.Policy, result: Callable[[tuple], object] | None =
                 built.add(function)
         return namespace[function], source
 
-    def exact_first(facts, checked=False):
+    def exact_first(facts, *checked):
         # Replaces itself in the namespace by the exact variant, compiled on first use.
         build("_exact", exact=True, ids=True, prefix="E")
-        return namespace["_exact"](facts, checked)
+        return namespace["_exact"](facts, *checked)
 
-    def exact_result_first(facts, checked=False):
+    def exact_result_first(facts, *checked):
         # The same for the exact variant that builds the result object (evaluate on Decimal values).
         build("_exact_result", exact=True, ids=True, prefix="X", result=True)
-        return namespace["_exact_result"](facts, checked)
+        return namespace["_exact_result"](facts, *checked)
 
     def slow(facts):
-        return namespace["_exact"](validate_facts(policy.facts, facts), True)
+        """Validate (or raise an error naming every bad fact); the exact variant decides."""
+        valid = validate_facts(policy.facts, facts)
+        return namespace["_exact"](facts, *[main.local_value(name, valid[name]) for name in policy.facts])
 
     namespace["_exact"], namespace["_slow"], namespace["_exact_result"] = exact_first, slow, exact_result_first
-    decide, source = build("_decide", exact=False, ids=True, prefix="K")
+    main = _Codegen(policy, decisive, exact=False, ids=True, prefix="K")   # its masks and date codes
+    decide, source = build("_decide", exact=False, ids=True, prefix="K", generator=main)
     compiled = CompiledPolicy(decide, None, source)
 
     def decision_first(facts):
