@@ -345,12 +345,9 @@ def plain_generated(policy):
     exec(compile("\n".join(lines) + "\n", "<plain generated>", "exec"), namespace)  # noqa: S102
 
     def plain_input(tx: dict) -> dict:
-        """Canonical facts for the plain function: sets in the generated code's own form (bit
-        masks), numbers left as JSON floats."""
-        out = dict(tx)
-        for name in gen.masks:
-            out[name] = gen.mask_of(name, out[name])
-        return out
+        """Canonical facts for the plain function, in the generated code's own form (sets as bit
+        masks, dates as their codes), numbers left as JSON floats."""
+        return {name: gen.local_value(name, value) for name, value in tx.items()}
     return namespace["_plain"], plain_input
 
 

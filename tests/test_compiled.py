@@ -371,6 +371,21 @@ def test_differential_over_weird_inputs(spec, data):
     agree(policy, wrap(weird))
 
 
+@settings(max_examples=150, deadline=None)
+@given(policygen.policies(), st.data())
+def test_differential_with_the_exact_variant_called(spec, data):
+    """The same with the exact variant as its own function (a large policy's way), not inlined."""
+    from exportdsl.backends import python as backend
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(backend, "_INLINE_EXACT_SIZE", 0)
+        policy = exportdsl.compile(spec.text)
+    assert "if d: return" in policy.generated_source
+    draw = data.draw
+    tx = draw(policygen.transactions(spec), label="transaction")
+    weird = {name: _weird(value, draw) for name, value in tx.items()}
+    agree(policy, draw(st.sampled_from(MAPPINGS), label="mapping")(weird))
+
+
 def test_a_nul_or_newline_in_the_policy_name_compiles():
     """Found by the mutation fuzz: the name went into compile()'s filename, where a NUL is a ValueError."""
     for name in ("a\x00b", "a\\nb"):      # a raw NUL character; the escape \n (a newline)
@@ -378,10 +393,14 @@ def test_a_nul_or_newline_in_the_policy_name_compiles():
         assert policy.decide({"x": True}) == ("b", ("R",))
 
 
-def test_evaluate_kept_before_its_first_use_is_generated_once(monkeypatch):
+@pytest.mark.parametrize("inline", [True, False])
+def test_evaluate_kept_before_its_first_use_is_generated_once(monkeypatch, inline):
     """``policy.evaluate`` is the generated function itself once compiled; a caller that kept it
-    before the first evaluation is forwarded to it, and the variant is generated only once."""
+    before the first evaluation is forwarded to it, and the variant is generated only once. Its
+    exact variant (Decimal values) is inlined in a small policy, else generated once on first use."""
     from exportdsl.backends import python as backend
+    if not inline:
+        monkeypatch.setattr(backend, "_INLINE_EXACT_SIZE", 0)
     generated = []
     source = backend._Codegen.source
     monkeypatch.setattr(backend._Codegen, "source", lambda self, name: generated.append(name) or source(self, name))
@@ -398,7 +417,7 @@ rule R1 { origin = CN and re_content >= 0.1% -> license_required }
         assert tuple(decision[:2]) == policy.interpret(facts) == tuple(policy.evaluate(facts)[:2])
         assert decision.policy is policy and decision.facts is facts
         assert kept(facts, explain=True) == decision
-    assert generated.count("_evaluate") == 1 and generated.count("_exact_result") == 1
+    assert generated.count("_evaluate") == 1 and generated.count("_exact_result") == (0 if inline else 1)
     assert policy.evaluate is not kept
 
 

@@ -35,6 +35,7 @@ LAYERS = {
     "facts_input": 2,                     # assigned here: reading JSON facts files (the front end of evaluation)
     # 3: backends and everything built on one checked policy
     "backends": 3, "backends.interpreter": 3, "backends.python": 3, "schema": 3,
+    "backends.fact_checks": 3,            # assigned here: how the compiled evaluator's code reads and checks facts
     "backends.float_cuts": 3,             # assigned here: exact float thresholds for the compiled evaluator
     "backends.specialise": 3,             # partial evaluation on one fact for the compiled evaluator's dispatch
     "backends.sql": 3, "backends.sql.nodes": 3, "backends.sql.facts": 3, "backends.sql.conditions": 3,

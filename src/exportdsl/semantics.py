@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime
 import operator
 import re
+from bisect import bisect_left
 from collections.abc import Mapping
 from decimal import Decimal
 from itertools import islice
@@ -95,6 +96,15 @@ def set_mask(elements, bits: Mapping, other: int) -> int:
     for element in elements:
         mask |= bits.get(element, other)
     return mask
+
+
+def date_code(text: str, thresholds) -> int:
+    """A date's place among the sorted dates ``thresholds``: ``2i + 1`` for ``thresholds[i]`` itself,
+    ``2i`` for a date after ``thresholds[i - 1]`` and before ``thresholds[i]``. Dates compare as
+    their ISO strings, so for every threshold ``t`` and comparison ``OP``, ``text OP t`` holds exactly
+    when ``date_code(text) OP date_code(t)``: the compiled evaluator compares codes (ints)."""
+    i = bisect_left(thresholds, text)
+    return 2 * i + (i < len(thresholds) and thresholds[i] == text)
 
 
 #: The set tests over masks (:func:`set_mask`), ``{values}`` being the mask of the tested values

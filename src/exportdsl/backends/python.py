@@ -10,12 +10,13 @@ with early return (equivalent to most-severe-wins).
 
 Numbers: a JSON float means the decimal its shortest repr spells. The main function compares floats
 and ints with float literals chosen at compile time (:mod:`.float_cuts`), which is exact; a
-``Decimal`` value, or a transaction that needed validation, is decided by the *exact* variant of the
-same rules, which compares ``Decimal`` values (generated and compiled on first use). The
-*decision-only* variant stops at the first rule that applies and does not collect rule ids.
+transaction with a ``Decimal`` value, once checked, or one that needed validation is decided by the
+*exact* variant of the same rules, which is given the checked locals (no fact is read or checked
+twice) and compares ``Decimal`` values (generated and compiled on first use). The *decision-only*
+variant stops at the first rule that applies and does not collect rule ids.
 
-A set fact is read into a bit mask (:func:`exportdsl.semantics.set_mask`), so that a set test is
-one integer operation. When many rules test one enum, country or bool fact for equality, the body
+A set fact is read into a bit mask, a date into its place among the policy's dates
+(:mod:`.fact_checks`), so that a set test or a date comparison is one integer operation. When many rules test one enum, country or bool fact for equality, the body
 first branches on that fact's value and each branch holds the rules specialised to it
 (:mod:`.specialise`), at most two levels deep.
 
@@ -34,15 +35,16 @@ from .. import ir
 from ..combining import decisive_conditions
 from ..errors import EvaluationError
 from ..operators import CompareOp
-from ..semantics import (COMPARE_PYTHON, IS_EMPTY_PYTHON, MISSING, SET_TEST_MASK_PYTHON, set_mask, valid_date,
+from ..semantics import (COMPARE_PYTHON, IS_EMPTY_PYTHON, MISSING, SET_TEST_MASK_PYTHON, date_code, valid_date,
                          validate_facts)
 from ..types import COUNTRY_CODES, Kind
-from .float_cuts import float_cut, float_value
+from .fact_checks import _NUMERIC, FactChecks, date_thresholds, sub_conditions
+from .float_cuts import float_cut
 from .specialise import Assumption, choose_dispatch, has_other_branch, specialise
 
 #: Conditions nested deeper than this in generated code are split into temporaries.
 _MAX_INLINE_DEPTH = 40
-#: How many distinct valid date strings the date cache remembers before it starts over.
+#: How many distinct valid date strings the date cache (date -> code) remembers before it starts over.
 _DATE_CACHE_LIMIT = 100_000
 #: Ints written as literals in generated code (larger ones are bound constants).
 _LITERAL_INT_LIMIT = 10**18
@@ -57,37 +59,12 @@ _SIZE_LIMIT = 200
 #: ... and the choice is made only for policies up to this size in all (it walks the conditions
 #: once per candidate fact: a bound on compile time; a larger policy runs its rules undispatched).
 _DISPATCH_MAX_SIZE = 5000
+#: A policy up to this many condition nodes has the exact variant's rules inlined in its main
+#: function (a transaction with a Decimal then costs no second call); a larger one calls the exact
+#: variant, compiled on first use (compile time and code size).
+_INLINE_EXACT_SIZE = 2000
 _NEVER = ir.Const(False)
-
 Result = tuple[str, tuple[str, ...]]
-_NUMERIC = (Kind.NUMBER, Kind.PERCENT)
-#: The fast path takes ints, floats and Decimals within these bounds (well inside what validation
-#: accepts); anything larger, smaller or longer is checked by validate_facts.
-_FAST_INT = 10**18
-#: The largest finite float: a float within +-_MAX_FLOAT is finite (NaN compares false).
-_MAX_FLOAT = 1.7976931348623157e308
-#: A set fact with more elements than this is made a frozenset (fewer stay a tuple, cheaper to build).
-_SMALL_SET = 8
-_FAST_EXPONENT = 30
-_FAST_DIGITS = 30
-_DECIMAL_HUGE = Decimal(f"1e{_FAST_EXPONENT}")
-_DECIMAL_TINY = Decimal(f"1e-{_FAST_EXPONENT}")
-
-
-def _small_decimal_size() -> int:
-    """The ``__sizeof__`` of a Decimal whose coefficient is stored inside the object, where that
-    size tells: CPython's C ``decimal`` keeps up to 4 words (76 digits) there and reports a larger
-    size for a longer coefficient, so one ``__sizeof__`` call bounds the digits (far below
-    validation's limit; a short Decimal kept in a larger allocation just takes the slow way). 0 where
-    the sizes do not tell (then the generated code measures ``str``)."""
-    small = Decimal(1).__sizeof__()
-    if Decimal("9" * 76).__sizeof__() == small and Decimal("9" * 77).__sizeof__() > small:
-        return small
-    return 0
-
-
-#: See :func:`_small_decimal_size`.
-_DECIMAL_SMALL = _small_decimal_size()
 
 
 class CompiledPolicy:
@@ -102,17 +79,6 @@ class CompiledPolicy:
         self.evaluate = self.bind = None
 
 
-def _children(expr: ir.Expr) -> tuple[ir.Expr, ...]:
-    """The sub-conditions of a condition node (a named condition's body included)."""
-    if isinstance(expr, (ir.And, ir.Or)):
-        return expr.operands
-    if isinstance(expr, ir.Not):
-        return (expr.operand,)
-    if isinstance(expr, ir.Named):
-        return (expr.body,)
-    return ()
-
-
 def _shared_named(conditions) -> dict[int, int]:
     """How many times each named condition (by the identity of its body) is referred to, DAG-wise."""
     counts: dict[int, int] = {}
@@ -124,7 +90,7 @@ def _shared_named(conditions) -> dict[int, int]:
             counts[key] = counts.get(key, 0) + 1
             if counts[key] > 1:
                 continue          # its body was counted at the first reference
-        stack.extend(_children(expr))
+        stack.extend(sub_conditions(expr))
     return counts
 
 
@@ -133,11 +99,11 @@ def _size(expr: ir.Expr, limit: int) -> int:
     total, stack = 0, [expr]
     while stack and total <= limit:
         total += 1
-        stack.extend(_children(stack.pop()))
+        stack.extend(sub_conditions(stack.pop()))
     return total
 
 
-class _Codegen:
+class _Codegen(FactChecks):
     """The source of one variant: ``exact`` (Decimal comparisons) or not, rule ids or decision only."""
 
     def __init__(self, policy: ir.Policy, decisive: dict[str, ir.Expr], *, exact: bool, ids: bool, prefix: str,
@@ -151,14 +117,16 @@ class _Codegen:
         self.shared: set[int] = set()          # shared named conditions of the rules being generated
         self.masks = {name: self.set_bits(name, fact) for name, fact in policy.facts.items()
                       if fact.type.kind is Kind.SET}
+        self.dates = date_thresholds(policy.facts, decisive.values())
         self.computed: dict[int, str] = {}     # shared named condition -> its local, once emitted
+        arguments = ", ".join(["facts", *self.local.values()])
         if result:      # the caller's result object, built from (decision, rule ids, policy, facts)
             self.slow = "return _result((*_slow(facts), _owner, facts))"
-            self.to_exact = "return _exact_result(facts, False)"
+            self.to_exact = f"return _exact_result({arguments})"
         else:
             suffix = "[0]" if not ids else ""
             self.slow = f"return _slow(facts){suffix}"
-            self.to_exact = f"return _exact(facts, False){suffix}"
+            self.to_exact = f"return _exact({arguments}){suffix}"
 
     def const(self, value) -> str:
         key = (type(value), value)
@@ -201,7 +169,10 @@ class _Codegen:
                     return (local if op is CompareOp.EQ else f"(not {local})"), 1
                 if value is False and op in (CompareOp.EQ, CompareOp.NE):
                     return (f"(not {local})" if op is CompareOp.EQ else local), 1
-                if not self.exact and self.policy.facts[fact].type.kind in _NUMERIC:
+                kind = self.policy.facts[fact].type.kind
+                if kind is Kind.DATE:       # the local holds the date's code: compare codes
+                    return f"({local} {COMPARE_PYTHON[op]} {date_code(value, self.dates)})", 1
+                if not self.exact and kind in _NUMERIC:
                     cut = float_cut(op, value)
                     if cut is True or cut is False:
                         return repr(cut), 1
@@ -213,6 +184,8 @@ class _Codegen:
                 local = self.local[fact]
                 if not values:
                     return "False", 1
+                if self.policy.facts[fact].type.kind is Kind.DATE:
+                    return f"({local} in {self.set_literal(frozenset(date_code(v, self.dates) for v in values))})", 1
                 if not self.exact and self.policy.facts[fact].type.kind in _NUMERIC:
                     return f"({self.exact_number(local)} in {self.const(values)})", 1
                 return f"({local} in {self.set_literal(values)})", 1
@@ -275,136 +248,6 @@ class _Codegen:
         name = f"t{next(self.temp_counter)}"
         hoisted.append(f"{name} = {text}")
         return name, 1
-
-    # ---- fact validation (fast path: exact built-in types in canonical form only)
-    def check_fact(self, fact: ir.Fact, x: str) -> list[str]:
-        kind, slow = fact.type.kind, self.slow
-        if kind is Kind.BOOL:
-            return [f"if {x} is not True and {x} is not False: {slow}"]
-        if kind is Kind.INTEGER:
-            return [f"if {x}.__class__ is not int or not {-_FAST_INT} < {x} < {_FAST_INT}: {slow}"]
-        if kind in _NUMERIC:
-            return self.check_number(kind, x)
-        if kind is Kind.DATE:
-            return [f"if {x}.__class__ is not str or ({x} not in _DATES and not _remember_date({x})): {slow}"]
-        if kind is Kind.COUNTRY:
-            return [f"if {x}.__class__ is not str or {x} not in _COUNTRIES: {slow}"]
-        if kind is Kind.STRING:
-            return [f"if {x}.__class__ is not str: {slow}"]
-        if kind is Kind.ENUM:
-            return [f"if {x}.__class__ is not str or {x} not in {self.set_literal(frozenset(fact.type.values))}: {slow}"]
-        if kind is Kind.SET:
-            lines = self.check_set(fact.name, fact.type.element, x)
-            if fact.required:
-                return lines
-            return [f"if {x} is _MISSING: {x} = {self.default_literal(fact)}", "else:"] + ["    " + line for line in lines]
-        raise AssertionError(kind)
-
-    def set_bits(self, name: str, fact: ir.Fact) -> tuple[str, int, int]:
-        """A set fact's mask encoding (:func:`exportdsl.semantics.set_mask`): the name of its bits
-        table, its ``other`` bit and the mask of every bit. An enum set has a bit per declared value;
-        a set of strings or countries a bit per value the rules name, and one for all the others."""
-        element = fact.type.element
-        if element.kind is Kind.ENUM:
-            universe = list(element.values)
-        else:
-            named: set = set()
-            seen: set[int] = set()
-            stack = list(self.decisive.values())
-            while stack:
-                node = stack.pop()
-                if id(node) in seen:
-                    continue
-                seen.add(id(node))
-                if isinstance(node, ir.SetTest) and node.fact == name:
-                    named.update(node.values)
-                stack.extend(_children(node))
-            universe = sorted(named)
-        bits = {value: 1 << i for i, value in enumerate(universe)}
-        other = 1 << len(universe)
-        if element.kind is Kind.COUNTRY:       # every valid code listed: an unknown one is a KeyError
-            bits = {code: bits.get(code, other) for code in sorted(COUNTRY_CODES)}
-        table = f"_{self.prefix}B{self.local[name]}"
-        self.namespace[table] = bits
-        return table, other, (other << 1) - 1
-
-    def mask_of(self, fact: str, values) -> int:
-        """The mask of some values of a set fact (values the rules name, or a default's elements)."""
-        table, other, _ = self.masks[fact]
-        return set_mask(values, self.namespace[table], other)
-
-    def check_set(self, name: str, element, x: str) -> list[str]:
-        """A set fact: a list, tuple, set or frozenset of exact ``str`` elements, each one valid,
-        read into its mask (:func:`exportdsl.semantics.set_mask`).
-
-        Each element's class is checked before anything hashes or compares it, and its bit is
-        added right after: the mask holds exactly the elements checked, whatever the caller does
-        to its list meanwhile. An element that is not valid is a KeyError (the slow way).
-        """
-        slow = self.slow
-        table, other, _ = self.masks[name]
-        bit = f"{table}.get(e, {other})" if element.kind is Kind.STRING else f"{table}[e]"
-        return [f"c = {x}.__class__",
-                f"if c is not list and c is not tuple and c is not frozenset and c is not set: {slow}",
-                "m = 0",
-                f"for e in {x}:",
-                f"    if e.__class__ is not str: {slow}",
-                f"    m |= {bit}",
-                f"{x} = m"]
-
-    def check_number(self, kind: Kind, x: str) -> list[str]:
-        """Exact ints, floats and Decimals within what :func:`validate_facts` accepts.
-
-        Every finite float is within validation's bounds (at most 17 digits, magnitude between
-        5e-324 and 2e308), so a float needs only to be finite (and in 0..100 for a percent). An int
-        or a Decimal takes the fast way only within a narrower range, so that the fast path never
-        accepts a value that validation would refuse; values outside it take the slow way. A
-        Decimal sends the transaction to the exact variant (the float variant compares floats).
-        """
-        slow = self.slow
-        # Comparisons written one by one, each followed by its jump: CPython 3.11 specialises those
-        # (a chained comparison it does not); `not x >= lo` is true for NaN.
-        if kind is Kind.PERCENT:
-            float_range = f"not {x} >= 0.0 or not {x} <= 100.0"
-            int_range = f"not {x} >= 0 or not {x} <= 100"
-        else:
-            float_range = f"not {x} >= {-_MAX_FLOAT!r} or not {x} <= {_MAX_FLOAT!r}"
-            int_range = f"not {x} > {-_FAST_INT} or not {x} < {_FAST_INT}"
-        lines = [f"c = {x}.__class__",
-                 "if c is float:",
-                 f"    if {float_range}: {slow}"]
-        if self.exact:
-            lines.append(f"    {x} = _Decimal(repr({x}))")
-        lines += ["elif c is int:",
-                  f"    if {int_range}: {slow}"]
-        if not self.exact:
-            lines.append(f"elif c is _Decimal: {self.to_exact}")
-            lines.append(f"else: {slow}")
-            return lines
-        # A Decimal: few digits (see _DECIMAL_SMALL), and zero or a magnitude within the fast range,
-        # by as few comparisons as the common case allows (a positive value in range: two). A NaN
-        # raises InvalidOperation (the slow way); an infinity is out of range; a zero, even -0 or
-        # 0E-500, is falsy and accepted (validation accepts every zero).
-        tiny, high = self.const(_DECIMAL_TINY), self.const(Decimal(100) if kind is Kind.PERCENT else _DECIMAL_HUGE)
-        if kind is Kind.PERCENT:
-            magnitude = f"(not {tiny} <= {x} <= {high} and {x})"
-        else:
-            minus_tiny, low = self.const(-_DECIMAL_TINY), self.const(-_DECIMAL_HUGE)
-            magnitude = f"(not {tiny} <= {x} < {high} and not {low} < {x} <= {minus_tiny} and {x})"
-        digits = (f"{x}.__sizeof__() != {_DECIMAL_SMALL}" if _DECIMAL_SMALL
-                  else f"len(str({x})) > {_FAST_DIGITS}")
-        lines.append(f"elif c is not _Decimal or {digits} or {magnitude}: {slow}")
-        return lines
-
-    def default_literal(self, fact: ir.Fact) -> str | None:
-        """The default as this variant's local value; None when the float variant cannot hold it."""
-        default = fact.default
-        if not self.exact and fact.type.kind in _NUMERIC and default.__class__ is not int:
-            as_float = float_value(default)
-            return None if as_float is None else self.literal(as_float)
-        if fact.type.kind is Kind.SET:
-            return repr(self.mask_of(fact.name, default))
-        return self.literal(default)
 
     # ---- the decision body
     def decide_lines(self) -> list[str]:
@@ -482,18 +325,17 @@ class _Codegen:
     def prologue(self) -> list[str]:
         """Read and check every fact of an exact dict into its local; anything else goes the slow way.
 
-        Numbers are read and checked first, each right after it is read: a Decimal among them sends
-        the whole transaction to the exact variant, best found before the other facts are read and
-        checked for nothing.
+        A valid Decimal among the numbers sets ``d``: the exact variant then decides (see
+        :meth:`source`).
         """
         policy = self.policy
-        out = [f"if facts.__class__ is not dict: {self.slow}", "try:", "    pass"]
+        out = [f"if facts.__class__ is not dict: {self.slow}", "d = False", "try:", "    pass"]
         optional = any(not f.required for f in policy.facts.values())
         if optional:
             out.append(f"    n = {sum(f.required for f in policy.facts.values())}")
         numbers = [name for name, fact in policy.facts.items() if fact.type.kind in _NUMERIC]
         others = [name for name in policy.facts if name not in numbers]
-        for name in numbers:    # each checked as soon as read: the first Decimal leaves at once
+        for name in numbers:
             out.extend("    " + line for line in self.read_fact(policy.facts[name]))
             out.extend("    " + line for line in self.check_fact(policy.facts[name], self.local[name]))
         for name in others:
@@ -501,18 +343,6 @@ class _Codegen:
         out.append(f"except KeyError: {self.slow}")
         out.append(f"if len(facts) != {'n' if optional else len(policy.facts)}: {self.slow}")
         return out + [line for name in others for line in self.check_fact(policy.facts[name], self.local[name])]
-
-    def read_fact(self, fact: ir.Fact) -> list[str]:
-        """The fact's value into its local: a KeyError for a missing required fact, else its default."""
-        x = self.local[fact.name]
-        if fact.required:
-            return [f"{x} = facts[{fact.name!r}]"]
-        if fact.type.kind is Kind.SET:       # its default is a mask: put in place after the check
-            return [f"{x} = facts.get({fact.name!r}, _MISSING)", f"if {x} is not _MISSING: n += 1"]
-        default = self.default_literal(fact)
-        return [f"{x} = facts.get({fact.name!r}, _MISSING)",
-                f"if {x} is _MISSING: {x} = {default}" if default is not None else f"if {x} is _MISSING: {self.to_exact}",
-                "else: n += 1"]
 
     def guarded(self, prologue: list[str]) -> list[str]:
         """The prologue inside ``try``: it reads the caller's values with exact-type checks, but a
@@ -524,26 +354,38 @@ class _Codegen:
                 + ["except _EvaluationError: raise", f"except Exception: {self.slow}"])
 
     def source(self, function: str) -> str:
+        """The main function (``facts``: reads, checks, decides; a transaction with a Decimal is
+        passed on to the exact variant once checked), or the exact variant's (``facts`` and the
+        checked locals, as the main function or the slow way leaves them: it reads floats as their
+        decimal and decides with Decimal comparisons)."""
         body = self.decide_lines()   # first: it decides which shared conditions exist
-        signature = "facts, checked=False" if self.exact else "facts, *, explain=False" if self.result else "facts"
-        lines = [f"def {function}({signature}):"]
-        if self.result and not self.exact:     # explain=True: the owner's reference interpreter decides
-            lines.append("    if explain: return _explained(facts)")
         if self.exact:
-            lines.append("    if checked:")
-            for name in self.policy.facts:
-                local = self.local[name]
-                if name in self.masks:
-                    table, other, _ = self.masks[name]
-                    lines.append(f"        {local} = _set_mask(facts[{name!r}], {table}, {other})")
-                else:
-                    lines.append(f"        {local} = facts[{name!r}]")
-            lines.append("    else:")
-            lines.extend("        " + line for line in self.guarded(self.prologue()))
-        else:
-            lines.extend("    " + line for line in self.guarded(self.prologue()))
-        lines.extend("    " + line for line in body)
+            lines = [f"def {function}({', '.join(['facts', *self.local.values()])}):"]
+            lines.extend("    " + line for line in self.exact_body())
+            return "\n".join(lines) + "\n"
+        lines = [f"def {function}({'facts, *, explain=False' if self.result else 'facts'}):"]
+        if self.result:     # explain=True: the owner's reference interpreter decides
+            lines.append("    if explain: return _explained(facts)")
+        lines.extend("    " + line for line in self.guarded(self.prologue()))
+        if sum(_size(cond, _INLINE_EXACT_SIZE) for cond in self.decisive.values()) > _INLINE_EXACT_SIZE:
+            lines.append(f"    if d: {self.to_exact}")
+            lines.extend("    " + line for line in body)
+            return "\n".join(lines) + "\n"
+        # The float rules first (every path through them returns), then the exact ones: the float
+        # rules' constants and jumps come first in the code object, with the shortest arguments.
+        exact = _Codegen(self.policy, self.decisive, exact=True, ids=self.ids, prefix=self.prefix + "x",
+                         result=self.result)
+        lines.append("    if not d:")
+        lines.extend("        " + line for line in body)
+        lines.extend("    " + line for line in exact.exact_body())
+        self.namespace.update(exact.namespace)
         return "\n".join(lines) + "\n"
+
+    def exact_body(self) -> list[str]:
+        """The exact variant's statements over the checked locals: floats read as their decimal,
+        then the rules with Decimal comparisons."""
+        floats = [self.local[name] for name, fact in self.policy.facts.items() if fact.type.kind in _NUMERIC]
+        return [f"if {x}.__class__ is float: {x} = _Decimal(repr({x}))" for x in floats] + self.decide_lines()
 
 
 def compile_policy(policy: ir.Policy, result: Callable[[tuple], object] | None = None) -> CompiledPolicy:
@@ -556,19 +398,21 @@ def compile_policy(policy: ir.Policy, result: Callable[[tuple], object] | None =
     compiled (on first use), so that the owner can call it directly from then on.
     """
     decisive = decisive_conditions(policy)
-    dates: set[str] = set()
+    thresholds = date_thresholds(policy.facts, decisive.values())
+    dates: dict[str, int] = {}      # valid dates only: a date found here needs no other check
 
-    def remember_date(value) -> bool:
+    def new_date(value: str) -> int:
+        """The code of a date string not yet in ``dates``; ValueError (the slow way) if invalid."""
         if not valid_date(value):
-            return False
+            raise ValueError("not a date")
         if len(dates) >= _DATE_CACHE_LIMIT:
             dates.clear()
-        dates.add(value)
-        return True
+        code = dates[value] = date_code(value, thresholds)
+        return code
 
     namespace: dict[str, object] = {
         "__builtins__": {}, "_MISSING": MISSING, "_Decimal": Decimal, "_DATES": dates,
-        "_COUNTRIES": COUNTRY_CODES, "_remember_date": remember_date, "_set_mask": set_mask,
+        "_COUNTRIES": COUNTRY_CODES, "_new_date": new_date,
         "frozenset": frozenset, "repr": repr, "len": len, "int": int, "float": float, "str": str,
         "list": list, "tuple": tuple, "set": set, "dict": dict, "KeyError": KeyError,
         "Exception": Exception, "_EvaluationError": EvaluationError, "_result": result,
@@ -578,8 +422,9 @@ def compile_policy(policy: ir.Policy, result: Callable[[tuple], object] | None =
     built: set[str] = set()
     title = f"<exportdsl policy {policy.name or ''!r}>"   # repr: a NUL or newline in the name stays inert
 
-    def build(function: str, *, exact: bool, ids: bool, prefix: str, result: bool = False) -> tuple[Callable, str]:
-        gen = _Codegen(policy, decisive, exact=exact, ids=ids, prefix=prefix, result=result)
+    def build(function: str, *, exact: bool, ids: bool, prefix: str, result: bool = False,
+              generator: _Codegen | None = None) -> tuple[Callable, str]:
+        gen = generator or _Codegen(policy, decisive, exact=exact, ids=ids, prefix=prefix, result=result)
         source = gen.source(function)
         code = compile(source, title, "exec")
         with lock:
@@ -589,21 +434,24 @@ def compile_policy(policy: ir.Policy, result: Callable[[tuple], object] | None =
                 built.add(function)
         return namespace[function], source
 
-    def exact_first(facts, checked=False):
+    def exact_first(facts, *checked):
         # Replaces itself in the namespace by the exact variant, compiled on first use.
         build("_exact", exact=True, ids=True, prefix="E")
-        return namespace["_exact"](facts, checked)
+        return namespace["_exact"](facts, *checked)
 
-    def exact_result_first(facts, checked=False):
+    def exact_result_first(facts, *checked):
         # The same for the exact variant that builds the result object (evaluate on Decimal values).
         build("_exact_result", exact=True, ids=True, prefix="X", result=True)
-        return namespace["_exact_result"](facts, checked)
+        return namespace["_exact_result"](facts, *checked)
 
     def slow(facts):
-        return namespace["_exact"](validate_facts(policy.facts, facts), True)
+        """Validate (or raise an error naming every bad fact); the exact variant decides."""
+        valid = validate_facts(policy.facts, facts)
+        return namespace["_exact"](facts, *[main.local_value(name, valid[name]) for name in policy.facts])
 
     namespace["_exact"], namespace["_slow"], namespace["_exact_result"] = exact_first, slow, exact_result_first
-    decide, source = build("_decide", exact=False, ids=True, prefix="K")
+    main = _Codegen(policy, decisive, exact=False, ids=True, prefix="K")   # its masks and date codes
+    decide, source = build("_decide", exact=False, ids=True, prefix="K", generator=main)
     compiled = CompiledPolicy(decide, None, source)
 
     def decision_first(facts):
