@@ -118,10 +118,30 @@ class Pool:
             self.close()
 
     def close(self) -> None:
-        """Stop the workers, busy or not."""
+        """Stop the workers, busy or not, and wait for the executor's own thread to end.
+
+        Killing a busy worker makes that thread mark the batches still queued as failed; on Python
+        3.11 it raises InvalidStateError for a batch already cancelled (fixed in 3.12), and the
+        thread's uncaught error would print a traceback on the user's terminal. That one error, from
+        that one thread, is let go; any other goes to the hook that was there before."""
+        import threading
         processes = list((getattr(self.executor, "_processes", None) or {}).values())
-        self.executor.shutdown(wait=False, cancel_futures=True)
-        for process in processes:
-            if process.is_alive():
-                process.kill()
-            process.join()
+        manager = getattr(self.executor, "_executor_manager_thread", None)
+        previous = threading.excepthook
+
+        def hook(args):
+            from concurrent.futures import InvalidStateError
+            if not (args.thread is manager and args.exc_type is InvalidStateError):
+                previous(args)
+        threading.excepthook = hook
+        try:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                if process.is_alive():
+                    process.kill()
+                process.join()
+            if manager is not None:
+                manager.join(timeout=10)
+        finally:
+            if threading.excepthook is hook:
+                threading.excepthook = previous
