@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from .cli import read_transactions
+from .facts_input import read_transactions
 from .errors import Error, render_text
 from .policy import load
 
