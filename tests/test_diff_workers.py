@@ -173,3 +173,14 @@ def test_stopping_busy_workers_with_batches_still_queued_prints_no_thread_traceb
     assert time.monotonic() - started < 5   # not the batch's 30 s
     manager.join(timeout=10)
     assert not escaped, [f"{a.exc_type.__name__}: {a.exc_value}" for a in escaped]
+
+
+def test_a_closed_pool_gives_the_thread_error_hook_back(monkeypatch):
+    import threading
+    mine = []
+    monkeypatch.setattr(threading, "excepthook", mine.append)
+    pool = workers.Pool(1, _sluggish, _no_setup, ())
+    assert threading.excepthook is not mine.append   # filtered while the pool lives
+    pool.close()
+    pool.close()   # the diff closes twice (after its results, and on the way out)
+    assert threading.excepthook == mine.append

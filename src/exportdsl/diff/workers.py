@@ -72,9 +72,13 @@ class Pool:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
         self.function = function
+        import threading
         self.executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                                             initializer=initializer, initargs=initargs)
         self.futures: list = []
+        self._previous_hook = threading.excepthook
+        self._hook = self._filter_thread_error   # one bound method, so that close() finds it again
+        threading.excepthook = self._hook
 
     def submit(self, batch) -> None:
         """Queue one batch (pickled to a worker)."""
@@ -118,22 +122,10 @@ class Pool:
             self.close()
 
     def close(self) -> None:
-        """Stop the workers, busy or not, and wait for the executor's own thread to end.
-
-        Killing a busy worker makes that thread mark the batches still queued as failed; on Python
-        3.11 it raises InvalidStateError for a batch already cancelled (fixed in 3.12), and the
-        thread's uncaught error would print a traceback on the user's terminal. That one error, from
-        that one thread, is let go; any other goes to the hook that was there before."""
-        import threading
+        """Stop the workers, busy or not, and wait for the executor's own thread to end (its errors
+        are filtered until then: see :meth:`_filter_thread_error`)."""
         processes = list((getattr(self.executor, "_processes", None) or {}).values())
         manager = getattr(self.executor, "_executor_manager_thread", None)
-        previous = threading.excepthook
-
-        def hook(args):
-            from concurrent.futures import InvalidStateError
-            if not (args.thread is manager and args.exc_type is InvalidStateError):
-                previous(args)
-        threading.excepthook = hook
         try:
             self.executor.shutdown(wait=False, cancel_futures=True)
             for process in processes:
@@ -143,5 +135,17 @@ class Pool:
             if manager is not None:
                 manager.join(timeout=10)
         finally:
-            if threading.excepthook is hook:
-                threading.excepthook = previous
+            import threading
+            if threading.excepthook is self._hook:
+                threading.excepthook = self._previous_hook
+
+    def _filter_thread_error(self, args) -> None:
+        """From the pool's start to its close, the hook for errors no thread caught. When a worker
+        dies or is killed, the executor's own thread marks the batches still queued as failed; on
+        Python 3.11 it raises InvalidStateError for one already taken back (cancelled; fixed in
+        3.12), and that uncaught error would print a traceback on the user's terminal. That one
+        error, from that one thread, is let go; any other goes to the hook that was there before."""
+        from concurrent.futures import InvalidStateError
+        manager = getattr(self.executor, "_executor_manager_thread", None)
+        if not (manager is not None and args.thread is manager and args.exc_type is InvalidStateError):
+            self._previous_hook(args)
