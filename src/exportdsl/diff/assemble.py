@@ -264,9 +264,9 @@ def _prove_with(proving: tuple, batch: list) -> tuple[list, int]:
 
 
 def keys_with_proofs(search, conditions, guard: int, workers: int) -> tuple[list, dict, bool]:
-    """Every key, enumerated here as :meth:`KeySearch.keys` does alone; then ``workers`` processes
-    forked from the search (:mod:`.workers`) and this one prove the always co-deciding rules of the
-    keys, in batches (their answer does not depend on the solver's state, so neither does the report).
+    """Every key, enumerated here as :meth:`KeySearch.keys` does alone, while ``workers`` processes
+    forked from the search (:mod:`.workers`) prove the always co-deciding rules of the keys found
+    so far (their answer does not depend on the solver's state, so neither does the report).
     Returns (the keys, {key: always co-deciding (side, rule) pairs}, complete); ``search.calls``
     counts the workers' calls too, and the call budget holds for their sum. A failed worker is E505."""
     from .workers import Pool, WorkerFailed
@@ -281,17 +281,15 @@ def keys_with_proofs(search, conditions, guard: int, workers: int) -> tuple[list
         if batch is None:
             batches.append(batch := [])
         batch.append(key)
+        if len(batch) == PROOF_BATCH:
+            pool.submit(batch)
     try:
         try:
             search.keys(found, deciding=True, on_found=offer)
         except OutOfBudget:
             complete = False
-        # the workers start once the keys are found, not beside the enumeration: on 2 cores a worker
-        # proving beside it made the key search itself 40-80 % slower (same solver work; measured on
-        # the 2,000-rule pair: keys 2.5-3.2 s alone, 4.3-4.8 s beside a worker), so the regions and
-        # witnesses came later, while the proofs gained little by starting early
-        for batch in batches:
-            pool.submit(batch)
+        if batches and len(batches[-1]) < PROOF_BATCH:
+            pool.submit(batches[-1])
         # the batches no worker has started yet are proven here meanwhile, last first (after the keys
         # this solver has learned much about the formula, and proves faster than a worker)
         here = {}
