@@ -70,9 +70,9 @@ class Pool:
 
     def __init__(self, workers: int, function, initializer, initargs: tuple):
         import multiprocessing
+        import threading
         from concurrent.futures import ProcessPoolExecutor
         self.function = function
-        import threading
         self.executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                                             initializer=initializer, initargs=initargs)
         self.futures: list = []
