@@ -39,6 +39,7 @@ LAYERS = {
     "backends.float_cuts": 3,             # assigned here: exact float thresholds for the compiled evaluator
     "backends.specialise": 3,             # partial evaluation on one fact for the compiled evaluator's dispatch
     "backends.sql": 3, "backends.sql.nodes": 3, "backends.sql.facts": 3, "backends.sql.conditions": 3,
+    "backends.sql.lookups": 3,
     "backends.sql.query": 3, "backends.sql.duckdb_engine": 3, "backends.sql.replay": 3,  # the SQL backend (sqlglot trees; DuckDB)
     "compose": 3,                         # assigned here: resolves `extends` with the parser
     # the diff package's building blocks (diff/): one checked policy at a time

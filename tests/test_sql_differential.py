@@ -1,7 +1,7 @@
 """Differential: the SQL backend on DuckDB decides exactly like the reference interpreter, row by row.
 
 Random policies (policygen) and random rows, valid and broken, are screened from a JSON Lines file
-and from a typed Arrow table; every decided row must have the interpreter's decision and rules (the
+and from a typed Arrow table, with and without the rule lookups (``backends/sql/lookups.py``); every decided row must have the interpreter's decision and rules (the
 same ids in the same order), and every rejected row the interpreter's (fact, code) pairs. Rows
 are shaped to what a table can say (see docs/cli.rst, "screen"): a null cell is a missing fact,
 extra columns are carried through (never E304), and JSON numbers are read as doubles by DuckDB,
@@ -14,6 +14,7 @@ import datetime
 import json
 import re
 from decimal import Decimal
+from unittest import mock
 
 import pyarrow as pa
 from hypothesis import Phase, given, settings
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 
 import exportdsl
 import policygen
-from exportdsl.backends.sql import duckdb_engine
+from exportdsl.backends.sql import duckdb_engine, lookups
 
 _FACT = re.compile(r"fact '([^']*)'")
 
@@ -107,6 +108,18 @@ def screened(policy, path, tmp_path):
 @settings(max_examples=60, phases=[Phase.explicit, Phase.generate])
 @given(policy_and_rows())
 def test_jsonl_screening_equals_interpreter(tmp_path_factory, case):
+    check_jsonl_screening(tmp_path_factory, case)
+
+
+@settings(max_examples=40, phases=[Phase.explicit, Phase.generate])
+@given(policy_and_rows())
+def test_jsonl_screening_by_lookups_equals_interpreter(tmp_path_factory, case):
+    """The same with every plain rule decided by lookups (``lookups.MIN_RULES`` is 1)."""
+    with mock.patch.object(lookups, "MIN_RULES", 1):
+        check_jsonl_screening(tmp_path_factory, case)
+
+
+def check_jsonl_screening(tmp_path_factory, case):
     spec, raw_rows = case
     policy = exportdsl.compile(spec.text)
     rows = []
@@ -193,6 +206,18 @@ def _arrow_value(fact_type, value):
 @settings(max_examples=60, phases=[Phase.explicit, Phase.generate])
 @given(policy_and_rows())
 def test_arrow_screening_equals_interpreter(case):
+    check_arrow_screening(case)
+
+
+@settings(max_examples=60, phases=[Phase.explicit, Phase.generate])
+@given(policy_and_rows())
+def test_arrow_screening_by_lookups_equals_interpreter(case):
+    """The same with every plain rule decided by lookups (``lookups.MIN_RULES`` is 1)."""
+    with mock.patch.object(lookups, "MIN_RULES", 1):
+        check_arrow_screening(case)
+
+
+def check_arrow_screening(case):
     spec, raw_rows = case
     policy = exportdsl.compile(spec.text)
     rows = []

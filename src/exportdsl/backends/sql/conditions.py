@@ -119,10 +119,10 @@ def mask_test(mask: exp.Expression, order: tuple[str, ...], quantifier: Quantifi
     return exp.NEQ(this=paren(shared), expression=exp.Literal.number(0))
 
 
-def string_tests(policy: ir.Policy) -> dict[str, set[frozenset]]:
+def string_tests(policy: ir.Policy, rules: set[str] | None = None) -> dict[str, set[frozenset]]:
     """Each fact's sets of literals in the policy's ``in`` tests and equalities (a set of one), when
-    every literal is a string."""
-    return _tests(policy)[1]
+    every literal is a string; ``rules``: only in the conditions of these rules."""
+    return _tests(policy, rules)[1]
 
 
 def tested_sets(policy: ir.Policy) -> set[str]:
@@ -130,11 +130,11 @@ def tested_sets(policy: ir.Policy) -> set[str]:
     return _tests(policy)[0]
 
 
-def _tests(policy: ir.Policy) -> tuple[set[str], dict[str, set[frozenset]]]:
+def _tests(policy: ir.Policy, rules: set[str] | None = None) -> tuple[set[str], dict[str, set[frozenset]]]:
     sets: set[str] = set()
     groups: dict[str, set[frozenset]] = {}
     seen: set[int] = set()
-    stack = [rule.condition for rule in policy.rules]
+    stack = [rule.condition for rule in policy.rules if rules is None or rule.id in rules]
     while stack:          # each node of the DAG once
         expr = stack.pop()
         if id(expr) in seen:
@@ -256,9 +256,12 @@ def rule_layers(policy: ir.Policy, only: set[str] | None = None) -> list[list[ir
 
 def decisive_from(policy: ir.Policy, applies: Mapping[str, exp.Expression]) -> dict[str, exp.Expression]:
     """Each rule's decisive condition from the columns saying whether each rule applies: it applies
-    and no rule overriding it applies (see ``combining.decisive_conditions``)."""
+    and no rule overriding it applies (see ``combining.decisive_conditions``); only for the rules
+    in ``applies``, which holds every rule that overrides one of them."""
     result = {}
     for rule_id, overriders in overridden_by(policy).items():
+        if rule_id not in applies:      # decided by lookups (no rule overrides it)
+            continue
         if overriders:
             result[rule_id] = and_(applies[rule_id], negate(or_(*(applies[o.id] for o in overriders))))
         else:
@@ -271,14 +274,20 @@ def decision_literal(policy: ir.Policy, decision: str, as_enum: bool = False) ->
     return cast_to(lit(decision), enum_type(policy.decisions)) if as_enum else lit(decision)
 
 
-def decision_column(policy: ir.Policy, holds: Mapping[str, exp.Expression], as_enum: bool = False) -> exp.Expression:
+def decision_column(policy: ir.Policy, holds: Mapping[str, exp.Expression], as_enum: bool = False,
+                    tested: Mapping[str, exp.Expression] | None = None) -> exp.Expression:
     """``CASE WHEN <OR of the most severe tier> THEN 'deny' ... ELSE default END``, each tier's OR
     with its shared conjuncts pulled out (:func:`factored_or`). ``as_enum``: the decisions are
     values of an ENUM (DuckDB), which the CASE moves as one byte each and the Parquet writer
     writes from their codes (measured: a fifth of the CPU of ``--keep row_id --no-rules``); files
-    read it back as strings."""
-    branches = [(paren(factored_or([holds[r.id] for r in rules])), decision_literal(policy, decision, as_enum))
-                for decision, rules in tiers(policy)]
+    read it back as strings. ``tested``: for a tier, the test of the rules that ``holds`` leaves
+    out (``lookups``), ORed first."""
+    tested = tested or {}
+    branches = []
+    for decision, rules in tiers(policy):
+        own = [holds[r.id] for r in rules if r.id in holds]
+        parts = ([paren(tested[decision])] if decision in tested else []) + ([paren(factored_or(own))] if own else [])
+        branches.append((paren(or_(*parts)), decision_literal(policy, decision, as_enum)))
     return case(branches, decision_literal(policy, policy.default, as_enum))
 
 

@@ -149,7 +149,8 @@ def screen_file(con, policy: ir.Policy, path: str, output: str | None, errors: s
     _check_columns(carried, keep, rules)
     row_number = exp.Window(this=exp.RowNumber())
     query = build_screen_query(policy, source, columns, decode_text=decode_text, keep=keep, rules=rules,
-                               as_of=as_of, row_number=row_number, carried_types=carried, enum_decision=True)
+                               as_of=as_of, row_number=row_number, carried_types=carried, enum_decision=True,
+                               lookups=True)
     total = _scalar(con, exp.select(exp.Count(this=exp.Star())).from_(source))
     if output is not None:
         written = _copy(con, query.decided, output, "output")
@@ -243,7 +244,7 @@ def evaluate_arrow(policy: ir.Policy, table, *, rules: bool = True, as_of: str |
     source = exp.to_table("ledger")
     columns = _describe(con, source, "<table>")
     _check_columns(columns, None, rules)
-    query = build_screen_query(policy, source, columns, rules=rules, as_of=as_of)
+    query = build_screen_query(policy, source, columns, rules=rules, as_of=as_of, lookups=True)
     try:
         decided = con.sql(render(query.decided)).to_arrow_table()
         rejected = con.sql(render(query.rejected)).to_arrow_table()

@@ -186,7 +186,7 @@ SPARK_FUNCTIONS = {
     "list_filter": lambda a, f: exp.Anonymous(this="filter", expressions=[a, f]),
     "list_first": lambda a: exp.Anonymous(this="element_at", expressions=[a, exp.Literal.number(1)]),
     "regexp_full_match": lambda a, p: exp.RegexpLike(this=a, expression=lit("^(?:" + p.this + ")$")),
-    "list_aggregate": lambda a, _name: exp.Anonymous(this="aggregate", expressions=[
+    "list_bit_or": lambda a: exp.Anonymous(this="aggregate", expressions=[
         a, cast(exp.Literal.number(0), "BIGINT"),
         exp.Lambda(this=exp.BitwiseOr(this=exp.column("acc"), expression=exp.column("b")),
                    expressions=[exp.to_identifier("acc"), exp.to_identifier("b")])]),

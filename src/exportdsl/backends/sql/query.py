@@ -17,6 +17,7 @@ from sqlglot import exp
 from ... import ir
 from ...types import Kind
 from . import conditions
+from . import lookups as lookup_rules
 from .facts import INVALID_BIT, FactColumn, checked_length, fact_column, mask_of, maskable, membership
 from .nodes import and_, case, cast, col, fn, ident, is_null, lit, not_null, paren, render, representable, try_cast
 
@@ -55,11 +56,12 @@ def fact_columns(policy: ir.Policy, types: Mapping[str, str], decode_text: bool,
 
 
 def membership_columns(policy: ir.Policy, facts: Mapping[str, FactColumn],
-                       prefix: str) -> dict[str, dict[frozenset, str]]:
+                       prefix: str, rules: set[str] | None = None) -> dict[str, dict[frozenset, str]]:
     """For each enum, country or string fact read from a column (not a constant: ``--as-of``), the
-    sets of literals that rules test it against (an equality tests a set of one), each with the name
-    of the Boolean column that holds the test (``facts.membership``)."""
-    groups = conditions.string_tests(policy)
+    sets of literals that rules (those in ``rules``, default all) test it against (an equality
+    tests a set of one), each with the name of the Boolean column that holds the test
+    (``facts.membership``)."""
+    groups = conditions.string_tests(policy, rules)
     result = {}
     for i, (name, f) in enumerate(facts.items()):
         if f.raw is not None and f.type.kind in (Kind.ENUM, Kind.COUNTRY, Kind.STRING) and name in groups:
@@ -71,7 +73,8 @@ def membership_columns(policy: ir.Policy, facts: Mapping[str, FactColumn],
 def decide_select(policy: ir.Policy, source: exp.Expression, facts: Mapping[str, FactColumn],
                   carried: Sequence[str], prefix: str, rules: bool = True,
                   where: exp.Expression | None = None,
-                  carried_as: Mapping[str, exp.Expression] | None = None, enum_decision: bool = False) -> exp.Select:
+                  carried_as: Mapping[str, exp.Expression] | None = None, enum_decision: bool = False,
+                  lookups: bool = False) -> exp.Select:
     """``SELECT carried..., decision[, rules] FROM source WHERE where``, in layers: canonical fact
     values; one Boolean column per rule that other rules test (``conditions.referenced_rules``);
     then the decision, one CASE over the severity tiers whose conditions hold the other rules
@@ -79,12 +82,17 @@ def decide_select(policy: ir.Policy, source: exp.Expression, facts: Mapping[str,
     rows still open, so most rules cost a row one comparison, and none once a tier has decided it);
     then the rules of the winning tier. ``carried_as`` gives the expression of a carried column
     when it is not the column itself; ``enum_decision`` makes the decision an ENUM (DuckDB only:
-    ``conditions.decision_column``)."""
+    ``conditions.decision_column``). ``lookups`` (DuckDB only): the plain rules of a policy with
+    many are decided by :mod:`.lookups`, the others as above."""
     value_names = {name: f"{prefix}v{i}" for i, name in enumerate(facts)}
     carried_as = carried_as or {}
     emptiness_only = {name for name, f in facts.items() if maskable(f.type)} - conditions.tested_sets(policy)
+    plan = lookup_rules.plan(policy, facts, {n: col(value_names[n]) for n in facts}, emptiness_only,
+                             prefix) if lookups else None
+    by_lookup = plan.rules if plan is not None else frozenset()
+    others = {rule.id for rule in policy.rules} - by_lookup
 
-    tested = membership_columns(policy, facts, prefix)
+    tested = membership_columns(policy, facts, prefix, others if plan is not None else None)
     test_columns = [(name, values, column) for name, tests in tested.items() for values, column in tests.items()]
 
     def canonical(name: str, f: FactColumn) -> exp.Expression:
@@ -99,6 +107,7 @@ def decide_select(policy: ir.Policy, source: exp.Expression, facts: Mapping[str,
                         *[exp.alias_(canonical(n, f), ident(value_names[n]), copy=False) for n, f in facts.items()],
                         *[exp.alias_(membership(facts[n].value, values), ident(c), copy=False)
                           for n, values, c in test_columns],
+                        *[exp.alias_(sql, ident(name), copy=False) for name, sql in (plan.index_columns if plan else ())],
                         copy=False).from_(source, copy=False)
     if where is not None:
         values = values.where(where, copy=False)
@@ -114,9 +123,25 @@ def decide_select(policy: ir.Policy, source: exp.Expression, facts: Mapping[str,
             exp.EQ(this=paren(exp.BitwiseAnd(this=col(name), expression=invalid.copy())),
                    expression=exp.Literal.number(0)) for name in masked)), copy=False).subquery(
             ident(f"{prefix}checked"), copy=False)
+    lookup_columns: list[str] = []
 
     def inner_columns() -> list[exp.Expression]:
-        return [col(c) for c in carried] + [col(value_names[n]) for n in facts] + [col(c) for _, _, c in test_columns]
+        return [col(c) for c in carried] + [col(value_names[n]) for n in facts] + \
+            [col(c) for _, _, c in test_columns] + [col(c) for c in lookup_columns]
+
+    words: Mapping[str, exp.Expression] = {}
+    if plan is not None:
+        layer = exp.select(*inner_columns(), *[exp.alias_(sql, ident(name), copy=False) for name, sql in plan.keys],
+                           copy=False).from_(layer, copy=False).subquery(ident(f"{prefix}keys"), copy=False)
+        lookup_columns.extend(name for name, _ in plan.keys)
+        # the words as columns (measured: ANDed inside the CASE, on the rows each WHEN leaves, they
+        # cost twice as much)
+        if True:
+            layer = exp.select(*inner_columns(), *[exp.alias_(sql, ident(name), copy=False)
+                                                   for name, sql in plan.words.items()],
+                               copy=False).from_(layer, copy=False).subquery(ident(f"{prefix}words"), copy=False)
+            lookup_columns.extend(plan.words)
+            words = {name: col(name) for name in plan.words}
 
     applies: dict[str, exp.Expression] = {}
     index = {rule.id: i for i, rule in enumerate(policy.rules)}
@@ -129,12 +154,16 @@ def decide_select(policy: ir.Policy, source: exp.Expression, facts: Mapping[str,
         applies.update({rid: col(name) for rid, name in new.items()})
     columns = [col(c.name) for c in applies.values()]
     for rule in policy.rules:
-        if rule.id not in applies:
+        if rule.id not in applies and rule.id not in by_lookup:
             applies[rule.id] = paren(conditions.condition(rule.condition, referenced, applies))
     holds = conditions.decisive_from(policy, applies)
-    decision = exp.alias_(conditions.decision_column(policy, holds, enum_decision), ident(DECISION), copy=False)
+    tier_tests = {decision: lookup_rules.tier_test(plan, decision, words) for decision in plan.tier_words} \
+        if plan is not None else None
+    decision = exp.alias_(conditions.decision_column(policy, holds, enum_decision, tier_tests), ident(DECISION),
+                          copy=False)
     if not rules:
         return exp.select(*[col(c) for c in carried], decision, copy=False).from_(layer, copy=False)
+    holds.update({r: lookup_rules.holds(plan, r, words) for r in by_lookup})
     decided = exp.select(*inner_columns(), *columns, decision, copy=False).from_(layer, copy=False).subquery(
         ident(f"{prefix}decided"), copy=False)
     listed = conditions.rules_column(policy, holds, col(DECISION), enum_decision)
@@ -180,7 +209,8 @@ def rejected_select(facts: Mapping[str, FactColumn], source: exp.Expression, pre
 def build_screen_query(policy: ir.Policy, source: exp.Expression, columns: Mapping[str, str], *,
                        decode_text: bool = False, keep: Sequence[str] | None = None, rules: bool = True,
                        as_of: str | None = None, row_number: exp.Expression | None = None,
-                       carried_types: Mapping[str, str] | None = None, enum_decision: bool = False) -> ScreenQuery:
+                       carried_types: Mapping[str, str] | None = None, enum_decision: bool = False,
+                       lookups: bool = False) -> ScreenQuery:
     """Both screening queries over ``source`` whose columns (in order) have the given DuckDB types.
 
     ``keep`` limits the carried columns (default: every column); ``decode_text`` reads text cells
@@ -189,7 +219,8 @@ def build_screen_query(policy: ir.Policy, source: exp.Expression, columns: Mappi
     of them otherwise (JSON Lines facts are read as JSON); columns missing from it are not carried.
     A column whose type has no SQL spelling (DuckDB types a column of JSON nulls as ``"NULL"``) is
     carried as the JSON it was read as. ``enum_decision``: the decision is an ENUM of the policy's
-    decisions (DuckDB; files read it back as text).
+    decisions (DuckDB; files read it back as text). ``lookups``: the plain rules of a policy
+    with many are decided by table lookups (DuckDB; :mod:`.lookups`).
     """
     prefix = internal_prefix(list(columns))
     facts = fact_columns(policy, columns, decode_text, as_of)
@@ -198,7 +229,7 @@ def build_screen_query(policy: ir.Policy, source: exp.Expression, columns: Mappi
     carried_as = {c: _back_to(c, carried_types[c]) for c in carried
                   if columns.get(c) == "JSON" and carried_types[c] != "JSON" and representable(carried_types[c])}
     decided = decide_select(policy, source, facts, carried, prefix, rules, where=conditions.valid(facts, masked=True),
-                            carried_as=carried_as, enum_decision=enum_decision)
+                            carried_as=carried_as, enum_decision=enum_decision, lookups=lookups)
     rejected = rejected_select(facts, source, prefix, row_number)
     return ScreenQuery(decided, rejected, tuple(facts), tuple(carried))
 
