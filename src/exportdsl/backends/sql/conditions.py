@@ -326,22 +326,51 @@ def _factor(terms: list[list[exp.Expression]]) -> exp.Expression:
     return or_(paren(pulled), paren(_factor(others))) if others else pulled
 
 
+#: With ``as_enum``, the rules column is an ENUM of every list it can hold when no tier has more
+#: rules than this (a tier of k rules can list 2**k - 1 of them).
+RULES_ENUM_TIER = 10
+
+
 def rules_column(policy: ir.Policy, holds: Mapping[str, exp.Expression],
                  decision: exp.Expression | None = None, as_enum: bool = False) -> exp.Expression:
     """The deciding rule ids of the winning tier, in source order, joined by commas ('' for none).
     With ``decision`` (the decision column computed before; an ENUM with ``as_enum``), a tier is
-    found by its decision instead of by testing its rules again."""
+    found by its decision instead of by testing its rules again. ``as_enum`` (DuckDB), when every
+    tier is small (:data:`RULES_ENUM_TIER`): the lists are values of an ENUM of every list a tier
+    can give, each tier's found by the bits of its holding rules in a constant list (measured, 2 M
+    rows written to Parquet: 10 rules, 125 ns a row against 560 ns for ``concat_ws``; files read
+    it back as text)."""
+    by_tier = tiers(policy)
+    enum = None
+    if as_enum and all(len(rules) <= RULES_ENUM_TIER for _, rules in by_tier):
+        enum = enum_type(dict.fromkeys([""] + [_listed(rules, m) for _, rules in by_tier
+                                               for m in range(1, 1 << len(rules))]))
     branches = []
-    for name, rules in tiers(policy):
+    for name, rules in by_tier:
         tier = paren(or_(*(holds[r.id] for r in rules)))
         if decision is not None and name != policy.default:
             tier = exp.EQ(this=decision, expression=decision_literal(policy, name, as_enum))
         if len(rules) == 1:
-            listed = lit(rules[0].id)
-        else:
+            listed = lit(rules[0].id) if enum is None else cast_to(lit(rules[0].id), enum)
+        elif enum is None:
             listed = fn("concat_ws", lit(RULES_SEPARATOR), *(case([(holds[r.id], lit(r.id))]) for r in rules))
+        else:
+            bits = [case([(holds[r.id], exp.Literal.number(1 << i))], exp.Literal.number(0))
+                    for i, r in enumerate(rules)]
+            index = bits[0]
+            for bit in bits[1:]:
+                index = exp.Add(this=index, expression=bit)
+            table = exp.Array(expressions=[lit(_listed(rules, m)) for m in range(1 << len(rules))])
+            listed = fn("list_extract", paren(cast_to(table, exp.DataType(this=exp.DataType.Type.ARRAY,
+                                                                          expressions=[enum], nested=True))),
+                        exp.Add(this=paren(index), expression=exp.Literal.number(1)))
         branches.append((tier, listed))
-    return case(branches, lit(""))
+    return case(branches, lit("") if enum is None else cast_to(lit(""), enum))
+
+
+def _listed(rules: Sequence[ir.Rule], bits: int) -> str:
+    """The ids of the rules whose bits are set, in order, joined by commas."""
+    return RULES_SEPARATOR.join(r.id for i, r in enumerate(rules) if bits >> i & 1)
 
 
 def valid(facts: Mapping[str, FactColumn], masked: bool = False) -> exp.Expression:
@@ -354,5 +383,5 @@ def valid(facts: Mapping[str, FactColumn], masked: bool = False) -> exp.Expressi
                   if not isinstance(code(f), exp.Null))) if facts else exp.true()
 
 
-__all__ = ["RULES_SEPARATOR", "compare_number", "condition", "string_tests", "tested_sets", "decision_column", "factored_or", "not_null",
+__all__ = ["RULES_ENUM_TIER", "RULES_SEPARATOR", "compare_number", "condition", "string_tests", "tested_sets", "decision_column", "factored_or", "not_null",
            "referenced_rules", "rule_layers", "rules_column", "tiers", "valid"]
