@@ -166,3 +166,33 @@ def test_the_250_rule_policy_is_decided_by_lookups_like_the_evaluator(tmp_path):
     for row, out in zip(table.to_pylist(), decided.to_pylist(), strict=True):
         decision, rules = policy.decide(row)
         assert (out["decision"], out["rules"]) == (decision, ",".join(rules)), row
+
+
+# ---- named conditions used twice at each step -------------------------------------------------------
+
+def _chain(rules: str, steps: int = 40) -> str:
+    lines = ["decisions allow < deny", "default allow", "fact x: integer", "condition c0 = x > 1"]
+    lines += [f"condition c{i} = c{i - 1} and c{i - 1}" for i in range(1, steps)]
+    return "\n".join(lines) + "\n" + rules.replace("LAST", f"c{steps - 1}")
+
+
+def test_a_doubling_chain_of_conditions_is_decided_by_lookups():
+    policy = exportdsl.compile(_chain("rule R0 { LAST and x != 0 -> deny }\nrule R1 { LAST and x != 5 -> deny }\n"))
+    assert conditions.expanded_size(policy.ir.rules[0].condition) > conditions.MAX_EXPANDED_NODES
+    _decided_like_the_interpreter(policy, pa.table({"x": pa.array([0, 1, 2, 5], pa.int64())}))
+
+
+def test_a_doubling_chain_that_lookups_cannot_take_is_e415():
+    policy = exportdsl.compile(_chain("rule A { x = 3 -> deny }\nrule B { LAST and applies(A) -> deny }\n"))
+    for build in (lambda: query.compile_query(policy.ir),
+                  lambda: duckdb_engine.evaluate_arrow(policy.ir, pa.table({"x": pa.array([1], pa.int64())}))):
+        with pytest.raises(exportdsl.UsageError) as caught:
+            build()
+        assert [d.code for d in caught.value.diagnostics] == ["E415"]
+
+
+def test_a_small_chain_stays_per_atom_and_counts_its_nodes():
+    policy = exportdsl.compile(_chain("rule R { LAST -> deny }\n", steps=5))
+    # c0 is Named(Compare): 2 nodes; each ci is Named(And(c(i-1), c(i-1))): 2 + twice the previous
+    assert conditions.expanded_size(policy.ir.rules[0].condition) == 2 ** 6 - 2
+    assert "__xpol_k" not in query.compile_query(policy.ir)

@@ -81,6 +81,7 @@ CODES: dict[str, str] = {
     "E412": "Ledger columns that clash with the results (decision, rules), or a --keep column that does not exist.",
     "E413": "A screening engine is unavailable or failed (DuckDB, Spark).",
     "E414": "A bad --as-of date for screening, or --as-of without a 'dated by' fact.",
+    "E415": "A rule's condition is too large for the SQL backend once its named conditions are written out.",
     # E6xx: per-row problems particular to screening
     "E601": "A number the SQL backend cannot hold exactly (rejected rather than rounded).",
     # W1xx: lints (exportdsl lint, and exportdsl check): warnings and notes about policies that check

@@ -43,6 +43,11 @@ from .nodes import cast, col, fn, ident, lit, num, or_, paren
 MIN_RULES = 32
 #: A rule whose condition has more terms than this stays a per-atom condition.
 MAX_TERMS = 8
+#: Beyond these, a policy keeps the per-atom query: the class tests made to build the tables, and
+#: the tables' entries (classes times words, before merging); the benchmark's 250 rules make
+#: about 100,000 tests and 8,000 entries.
+MAX_CLASS_TESTS = 2_000_000
+MAX_TABLE_ENTRIES = 200_000
 #: Set elements per lookup: a set of more elements is looked up by chunks of at most this many bits.
 CHUNK_BITS = 6
 #: Terms per word: a BIGINT (measured: HUGEINT words, half as many, were no faster).
@@ -159,22 +164,29 @@ def _keys(policy: ir.Policy, facts: Mapping[str, FactColumn], emptiness_only: se
 
 # ---- conditions in disjunctive normal form over (key, class predicate) literals ----------------
 
-def _formula(expr: ir.Expr, negated: bool, keys: Mapping[str, list[Key]]):
+def _formula(expr: ir.Expr, negated: bool, keys: Mapping[str, list[Key]], memo: dict):
     """The condition as ("and"|"or", parts) / ("lit", key, predicate) / True / False, negations
-    pushed to the literals."""
+    pushed to the literals; a shared sub-condition (conditions form a DAG) is translated once."""
+    known = memo.get((id(expr), negated))
+    if known is None:
+        known = memo[(id(expr), negated)] = _translated(expr, negated, keys, memo)
+    return known
+
+
+def _translated(expr: ir.Expr, negated: bool, keys: Mapping[str, list[Key]], memo: dict):
     match expr:
         case ir.Const(value=value):
             return value != negated
         case ir.Not(operand=operand):
-            return _formula(operand, not negated, keys)
+            return _formula(operand, not negated, keys, memo)
         case ir.And(operands=operands):
-            return ("or" if negated else "and", [_formula(o, negated, keys) for o in operands])
+            return ("or" if negated else "and", [_formula(o, negated, keys, memo) for o in operands])
         case ir.Or(operands=operands):
-            return ("and" if negated else "or", [_formula(o, negated, keys) for o in operands])
+            return ("and" if negated else "or", [_formula(o, negated, keys, memo) for o in operands])
         case ir.Named(name=name) if name.startswith("applies("):
             raise _NotPlain(name)
         case ir.Named(body=body):
-            return _formula(body, negated, keys)
+            return _formula(body, negated, keys, memo)
         case ir.Compare() | ir.Member() | ir.SetTest() | ir.IsEmpty():
             if expr.fact not in keys:
                 raise _NotPlain(expr.fact)
@@ -223,25 +235,30 @@ def _atom(atom, negated: bool, keys: list[Key]):
     return ("and" if negated else "or", parts)
 
 
-def _dnf(formula, limit: int) -> list[tuple]:
-    """The terms (tuples of literals, ANDed) of a formula, ORed; _NotPlain beyond ``limit`` terms."""
+def _dnf(formula, limit: int, memo: dict) -> list[tuple]:
+    """The terms (tuples of distinct literals, ANDed) of a formula, ORed; _NotPlain beyond
+    ``limit`` terms. ``memo``: the terms of each shared sub-formula, computed once."""
     if formula is True:
         return [()]
     if formula is False:
         return []
     if formula[0] == "lit":
         return [(formula,)]
-    parts = [_dnf(p, limit) for p in formula[1]]
+    known = memo.get(id(formula))
+    if known is not None:
+        return known
+    parts = [_dnf(p, limit, memo) for p in formula[1]]
     if formula[0] == "or":
         terms = [t for p in parts for t in p]
     else:
         terms = [()]
         for p in parts:
-            terms = [a + b for a in terms for b in p]
+            terms = [tuple(dict.fromkeys(a + b)) for a in terms for b in p]
             if len(terms) > limit:
                 raise _NotPlain("too many terms")
     if len(terms) > limit:
         raise _NotPlain("too many terms")
+    memo[id(formula)] = terms
     return terms
 
 
@@ -284,14 +301,20 @@ def plan(policy: ir.Policy, facts: Mapping[str, FactColumn], values: Mapping[str
         return None
     keys = _keys(policy, facts, emptiness_only, atoms)
     terms: dict[str, list[dict]] = {}
+    formulas: dict = {}
+    dnfs: dict[str, list[tuple]] = {}
     for rule in candidates:
         try:
-            dnf = _dnf(_formula(rule.condition, False, keys), MAX_TERMS)
+            dnfs[rule.id] = _dnf(_formula(rule.condition, False, keys, formulas), MAX_TERMS, {})
         except _NotPlain:
             continue
-        terms[rule.id] = [a for a in (_allowed(t) for t in dnf) if a is not None]
-    if len(terms) < least or not terms:
+    # bounded work for any policy: the class tests that the terms make, and the tables' size
+    tests = sum(len(key.classes) for dnf in dnfs.values() for term in dnf for _, key, _ in term)
+    words_needed = -(-sum(len(dnf) for dnf in dnfs.values()) // WORD_BITS) + len(policy.decisions)
+    entries = sum(len(k.classes) for ks in keys.values() for k in ks) * words_needed
+    if len(dnfs) < least or not dnfs or tests > MAX_CLASS_TESTS or entries > MAX_TABLE_ENTRIES:
         return None
+    terms = {rule_id: [a for a in (_allowed(t) for t in dnf) if a is not None] for rule_id, dnf in dnfs.items()}
     # bits: the terms of each tier in rule order, 64 to a word
     words: list[tuple[str, list[dict]]] = []      # (decision, the classes each bit's term allows)
     rule_bits: dict[str, dict[int, int]] = {}

@@ -15,6 +15,7 @@ import attrs
 from sqlglot import exp
 
 from ... import ir
+from ...errors import Diagnostic, UsageError
 from ...types import Kind
 from . import conditions
 from . import lookups as lookup_rules
@@ -87,9 +88,20 @@ def decide_select(policy: ir.Policy, source: exp.Expression, facts: Mapping[str,
     value_names = {name: f"{prefix}v{i}" for i, name in enumerate(facts)}
     carried_as = carried_as or {}
     emptiness_only = {name for name, f in facts.items() if maskable(f.type)} - conditions.tested_sets(policy)
-    plan = lookup_rules.plan(policy, facts, {n: col(value_names[n]) for n in facts}, emptiness_only,
-                             prefix) if lookups else None
+    sizes: dict = {}
+    size = {r.id: conditions.expanded_size(r.condition, sizes) for r in policy.rules}
+    too_large = sum(size.values()) > conditions.MAX_EXPANDED_NODES
+    plan = lookup_rules.plan(policy, facts, {n: col(value_names[n]) for n in facts}, emptiness_only, prefix,
+                             min_rules=1 if too_large else None) if lookups else None
     by_lookup = plan.rules if plan is not None else frozenset()
+    if sum(n for rule_id, n in size.items() if rule_id not in by_lookup) > conditions.MAX_EXPANDED_NODES:
+        largest = max((rule_id for rule_id in size if rule_id not in by_lookup), key=size.get)
+        raise UsageError(Diagnostic(
+            "E415", f"the rules' conditions, with their named conditions written out, have more than "
+                    f"{conditions.MAX_EXPANDED_NODES:,} nodes in SQL (rule {largest!r}: "
+                    f"{size[largest]:,}{' or more' if size[largest] > conditions.MAX_EXPANDED_NODES else ''})",
+            help="screen with the DuckDB engine, which decides a rule by lookups when no rule overrides it "
+                 "or names it in applies(...); or use a named condition fewer times inside another"))
     others = {rule.id for rule in policy.rules} - by_lookup
 
     tested = membership_columns(policy, facts, prefix, others if plan is not None else None)
