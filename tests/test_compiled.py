@@ -144,7 +144,69 @@ class WeirdFlt(float):
         return "not a number"
 
 
+class DisguisedStr(str):
+    """Says its class is ``str`` (``x.__class__ is str`` holds) and equals every string."""
+    __class__ = property(lambda self: str)
+
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    def __hash__(self):
+        return hash("CN")
+
+
+class DisguisedFlt(float):
+    __class__ = property(lambda self: float)
+
+    def __ge__(self, other):
+        return True
+
+    def __le__(self, other):
+        return True
+
+    def __gt__(self, other):
+        return True
+
+    def __lt__(self, other):
+        return False
+
+
+class DisguisedInt(int):
+    __class__ = property(lambda self: int)
+
+    def __ge__(self, other):
+        return True
+
+    def __gt__(self, other):
+        return True
+
+
+class DisguisedList(list):
+    """Says it is a ``list`` and iterates over other elements than it holds."""
+    __class__ = property(lambda self: list)
+
+    def __iter__(self):
+        return iter(["a"])
+
+
+class DisguisedDict(dict):
+    """Says it is a ``dict`` and answers other values than it holds."""
+    __class__ = property(lambda self: dict)
+
+    def __getitem__(self, key):
+        return {"origin": "CN", "re_content": 50}.get(key) or dict.__getitem__(self, key)
+
+
 SUBCLASSED = [
+    {"origin": DisguisedStr("US"), "re_content": 0.1},
+    {"origin": "CN", "re_content": DisguisedFlt(0.0)},
+    {"origin": "CN", "re_content": 0.0, "layers": DisguisedInt(0), "weight": 1.0},
+    {"origin": "CN", "re_content": 0.1, "tags": DisguisedList(["b"]), "weight": 0.05},
+    {"origin": "CN", "re_content": 0.1, "tags": [DisguisedStr("zz")]},
+    DisguisedDict({"origin": "US", "re_content": 0}),
     {"origin": "CN", "re_content": Int(1)},
     {"origin": Str("CN"), "re_content": 0.1},
     {"origin": LyingStr("US"), "re_content": 0.1},

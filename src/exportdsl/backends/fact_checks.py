@@ -98,20 +98,20 @@ class FactChecks:
         if kind is Kind.BOOL:
             return [f"if {x} is not True and {x} is not False: {slow}"]
         if kind is Kind.INTEGER:
-            return [f"if {x}.__class__ is not int or not {-_FAST_INT} < {x} < {_FAST_INT}: {slow}"]
+            return [f"if type({x}) is not int or not {-_FAST_INT} < {x} < {_FAST_INT}: {slow}"]
         if kind in _NUMERIC:
             return self.check_number(kind, x)
         if kind is Kind.DATE:
             # Its code: a dict lookup, which holds valid dates only; a new date is checked (a
             # ValueError the slow way) and remembered. The local then holds the code.
-            return [f"if {x}.__class__ is not str: {slow}", f"try: {x} = _DATES[{x}]",
+            return [f"if type({x}) is not str: {slow}", f"try: {x} = _DATES[{x}]",
                     f"except KeyError: {x} = _new_date({x})"]
         if kind is Kind.COUNTRY:
-            return [f"if {x}.__class__ is not str or {x} not in _COUNTRIES: {slow}"]
+            return [f"if type({x}) is not str or {x} not in _COUNTRIES: {slow}"]
         if kind is Kind.STRING:
-            return [f"if {x}.__class__ is not str: {slow}"]
+            return [f"if type({x}) is not str: {slow}"]
         if kind is Kind.ENUM:
-            return [f"if {x}.__class__ is not str or {x} not in {self.set_literal(frozenset(fact.type.values))}: {slow}"]
+            return [f"if type({x}) is not str or {x} not in {self.set_literal(frozenset(fact.type.values))}: {slow}"]
         if kind is Kind.SET:
             lines = self.check_set(fact.name, fact.type.element, x)
             if fact.required:
@@ -165,11 +165,11 @@ class FactChecks:
         slow = self.slow
         table, other, _ = self.masks[name]
         bit = f"{table}.get(e, {other})" if element.kind is Kind.STRING else f"{table}[e]"
-        return [f"c = {x}.__class__",
+        return [f"c = type({x})",
                 f"if c is not list and c is not tuple and c is not frozenset and c is not set: {slow}",
                 "m = 0",
                 f"for e in {x}:",
-                f"    if e.__class__ is not str: {slow}",
+                f"    if type(e) is not str: {slow}",
                 f"    m |= {bit}",
                 f"{x} = m"]
 
@@ -192,7 +192,7 @@ class FactChecks:
         else:
             float_range = f"not {x} >= {-_MAX_FLOAT!r} or not {x} <= {_MAX_FLOAT!r}"
             int_range = f"not {x} > {-_FAST_INT} or not {x} < {_FAST_INT}"
-        lines = [f"c = {x}.__class__",
+        lines = [f"c = type({x})",
                  "if c is float:",
                  f"    if {float_range}: {slow}",
                  "elif c is int:",
