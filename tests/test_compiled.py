@@ -27,7 +27,7 @@ from exportdsl.backends.python import compile_policy
 from exportdsl.backends.float_cuts import float_cut, float_value, shortest_decimal
 from exportdsl.operators import CompareOp
 
-POLICY = exportdsl.compile("""
+POLICY_TEXT = """
 decisions not_controlled < license_required < deny
 fact origin: country
 fact re_content: percent
@@ -37,7 +37,8 @@ fact tags: set of enum {a, b, c} = {}
 rule R1 { origin = CN and re_content >= 0.1% -> license_required }
 rule R2 { weight > 0.3 and layers >= 256 -> deny }
 rule R3 { tags contains a and weight <= 0.1 -> deny }
-""")
+"""
+POLICY = exportdsl.compile(POLICY_TEXT)
 
 GOOD = {"origin": "CN", "re_content": 0.1}
 
@@ -102,6 +103,57 @@ class _ReadOnly(Mapping):
                                    {**GOOD, "extra": 1}, {**GOOD, "origin": "cn"}])
 def test_any_mapping_gives_the_interpreters_answer(wrap, facts):
     agree(POLICY, wrap(dict(facts)))
+
+
+class LyingKey(str):
+    """A key that hashes and compares like every declared name it is asked about."""
+
+    def __init__(self, value):
+        self.like = "re_content"
+
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    def __hash__(self):
+        return hash(self.like)
+
+
+@pytest.mark.parametrize("key_sizes", [True, False])
+def test_a_key_that_lies_is_read_as_its_base_value(monkeypatch, key_sizes):
+    """A str-subclass key found by the lookup of a declared name is an unknown fact, as the reference
+    reads it: the fast path checks that every key is an exact str (by the dict's size, or one by one)."""
+    from exportdsl.backends import fact_checks
+    if not key_sizes:
+        monkeypatch.setattr(fact_checks, "KEY_SIZES_UP_TO", 0)
+    policy = exportdsl.compile(POLICY_TEXT)
+    facts = {"origin": "CN", LyingKey("zzz"): 50}
+    got = agree(policy, facts)
+    assert got[:2] == ("error", ("E301", "E304"))
+    assert ("for k in facts:" in policy.generated_source) is not key_sizes
+    other = {"origin": "CN", "re_content": 50, 7: 1}
+    assert agree(policy, other)[:2] == ("error", ("E304",))
+
+
+def test_exact_str_key_sizes_tell_a_dict_with_another_key():
+    import json
+    from exportdsl.backends.fact_checks import exact_str_key_sizes
+    sizes = exact_str_key_sizes()
+    if sizes is None:
+        pytest.skip("the dict sizes do not tell on this interpreter")
+    for n in (0, 1, 2, 5, 6, 17, 22, 43, 100, 1000):
+        names = [f"fact_{i}" for i in range(n)]
+        exact = [dict.fromkeys(names), json.loads(json.dumps(dict.fromkeys(names))),
+                 {name: 0 for name in names}, dict(zip(names, names))]
+        for built in exact:
+            assert built.__sizeof__() in sizes, n
+        if n:
+            for odd in (LyingKey(names[0]), Str(names[0]), 1, None):
+                other = {odd: 0, **dict.fromkeys(names[1:])}
+                assert other.__sizeof__() not in sizes, (n, odd)
+                assert dict(other).__sizeof__() not in sizes, (n, odd)
 
 
 def test_a_plain_dict_is_never_changed():

@@ -14,6 +14,7 @@ rules test more cheaply than the value itself:
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 
 from .. import ir
@@ -47,6 +48,55 @@ def _small_decimal_size() -> int:
 
 #: See :func:`_small_decimal_size`.
 _DECIMAL_SMALL = _small_decimal_size()
+
+
+class _StrSubclass(str):
+    """A key of another type than ``str`` (for :func:`exact_str_key_sizes`)."""
+
+
+#: Dicts of up to this many keys are told apart by their size (see :func:`exact_str_key_sizes`); a
+#: policy with more facts has the generated code check each key's type instead.
+KEY_SIZES_UP_TO = 4096
+
+
+@functools.cache
+def exact_str_key_sizes() -> frozenset | None:
+    """The ``__sizeof__`` values of a ``dict`` whose keys are all exact ``str``, where that size tells.
+
+    A dict key that is a ``str`` subclass may lie in its ``__hash__`` and ``__eq__`` and be found by
+    the lookup of a declared fact name, while the reference validator reads it as its base value, an
+    unknown fact. CPython keeps a dict whose keys are all exact ``str`` in a table of smaller entries
+    (turned into the general table for good once another key comes in), so its size tells, in one
+    call, that no key can lie. The sizes are those of dicts built as callers build them (a key at a
+    time, as ``json.loads`` does; presized; copied) with up to :data:`KEY_SIZES_UP_TO` keys, less
+    every size the same dicts have with one key of another type; a dict whose size is not listed
+    takes the slow way (correct, only slower). None where the sizes do not tell (the generated code
+    then checks each key). Computed on first use (about 10 ms), not at import.
+    """
+    try:
+        found = []
+        for first in ("k", _StrSubclass("k")):
+            keys = [first, *(f"k{i}" for i in range(1, KEY_SIZES_UP_TO))]
+            sizes: set[int] = set()
+            grown: dict = {}
+            for key in keys:
+                grown[key] = 0
+                sizes.add(grown.__sizeof__())
+            n = 1
+            while n <= KEY_SIZES_UP_TO:
+                for m in (n, n * 2 // 3, n * 2 // 3 + 1, n * 3 // 4):
+                    if 0 < m <= KEY_SIZES_UP_TO:
+                        built = dict.fromkeys(frozenset(keys[:m]))
+                        sizes.update((built.__sizeof__(), built.copy().__sizeof__(), dict(built).__sizeof__()))
+                n *= 2
+            found.append(sizes)
+        exact = frozenset(found[0] - found[1]) | {{}.__sizeof__()}
+        if ({"k": 0}.__sizeof__() in exact and {_StrSubclass("k"): 0}.__sizeof__() not in exact
+                and {"k": 0, 1: 0}.__sizeof__() not in exact):
+            return exact
+    except Exception:  # noqa: BLE001 - an interpreter without these sizes: check each key instead
+        pass
+    return None
 
 
 #: The sub-conditions of a condition node (a named condition's body included).
@@ -92,6 +142,14 @@ class FactChecks:
         return [f"{x} = facts.get({fact.name!r}, _MISSING)",
                 f"if {x} is _MISSING: {x} = {self.default_literal(fact)}",
                 "else: n += 1"]
+
+    def check_keys(self) -> list[str]:
+        """After the count of keys is checked: every key is an exact ``str`` (see
+        :func:`exact_str_key_sizes`), so that no key found by a fact's name can be another one."""
+        sizes = exact_str_key_sizes() if len(self.policy.facts) <= KEY_SIZES_UP_TO else None
+        if sizes is not None:
+            return [f"if facts.__sizeof__() not in {self.const(sizes)}: {self.slow}"]
+        return ["for k in facts:", f"    if type(k) is not str: {self.slow}"]
 
     def check_fact(self, fact: ir.Fact, x: str) -> list[str]:
         kind, slow = fact.type.kind, self.slow

@@ -342,6 +342,7 @@ class _Codegen(FactChecks):
             out.extend("    " + line for line in self.read_fact(policy.facts[name]))
         out.append(f"except KeyError: {self.slow}")
         out.append(f"if len(facts) != {'n' if optional else len(policy.facts)}: {self.slow}")
+        out.extend(self.check_keys())
         return out + [line for name in others for line in self.check_fact(policy.facts[name], self.local[name])]
 
     def guarded(self, prologue: list[str]) -> list[str]:
