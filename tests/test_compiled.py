@@ -302,13 +302,13 @@ EDGE_NUMBERS = [
     Decimal("1e30"), Decimal("1e31"), Decimal("-1e31"), Decimal("1e-400"), Decimal("1e-401"), Decimal("1e400"),
     Decimal("1e401"), Decimal("-0"), Decimal("0e-500"), Decimal("NaN"), Decimal("sNaN"), Decimal("-Infinity"),
     Decimal("99.99"), Decimal("100.0"), Decimal("100.000000000000000000000000000001"), Decimal("-0.0"),
-    10**18 - 1, 10**18, -10**18, 10**400, 10**401, 5e-324, -5e-324, 1.7976931348623157e308, 1e-320,
+    10**18 - 1, 10**18, -10**18, 10**400, 10**401, 2**30 - 2, 2**30 - 1, 2**30, -(2**30 - 2), -(2**30 - 1), -2**30, 5e-324, -5e-324, 1.7976931348623157e308, 1e-320,
     float("inf"), float("nan"), -0.0, 100.0, 100.00000000000001, 0.0,
 ]
 
 
 @pytest.mark.parametrize("value", EDGE_NUMBERS, ids=range(len(EDGE_NUMBERS)))
-@pytest.mark.parametrize("fact", ["re_content", "weight"])
+@pytest.mark.parametrize("fact", ["re_content", "weight", "layers"])
 def test_numbers_at_the_edges_of_the_fast_checks(fact, value):
     agree(POLICY, {**GOOD, fact: value})
 
