@@ -156,6 +156,30 @@ def test_exact_str_key_sizes_tell_a_dict_with_another_key():
                 assert dict(other).__sizeof__() not in sizes, (n, odd)
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=8), max_size=60, unique=True), st.integers(0, 3), st.integers(0, 4), st.data())
+def test_the_key_check_passes_exact_str_keys_only(names, build, removed, data):
+    """Whatever way a dict is built and changed, its size passes the fast path's key check exactly when
+    every key is an exact str (or it is refused, which only costs the slow way: never the reverse)."""
+    from exportdsl.backends.fact_checks import exact_str_key_sizes
+    sizes = exact_str_key_sizes()
+    if sizes is None:
+        pytest.skip("the dict sizes do not tell on this interpreter")
+    odd = data.draw(st.sampled_from([None, 1, 2.5, ("t",), LyingKey("x"), Str("y")]), label="odd key") \
+        if names and data.draw(st.booleans(), label="with an odd key") else None
+    keys = list(names) if odd is None else [*names[:-1], odd]
+    built = [dict.fromkeys(keys), {key: 0 for key in keys}, dict(zip(keys, keys)),
+             dict.fromkeys(keys).copy()][build]
+    for key in keys[:removed]:
+        if key is not odd:
+            del built[key]
+    all_exact = all(type(key) is str for key in built)
+    if built.__sizeof__() in sizes:
+        assert all_exact, keys
+    if odd is None:
+        assert built.__sizeof__() in sizes or removed, keys
+
+
 def test_a_plain_dict_is_never_changed():
     facts = {"origin": "CN", "re_content": 0.1, "tags": ["a"]}
     before = repr(facts)
