@@ -341,7 +341,7 @@ def plain_generated(policy):
     lines = ["def _plain(facts):"]
     lines += [f"    {gen.local[name]} = facts[{name!r}]" for name in pir.facts]
     lines += ["    " + line for line in body]
-    namespace = {"__builtins__": {}, "_Decimal": Decimal, "repr": repr, "float": float, **gen.namespace}
+    namespace = {"__builtins__": {}, "_Decimal": Decimal, "repr": repr, "float": float, "type": type, **gen.namespace}
     exec(compile("\n".join(lines) + "\n", "<plain generated>", "exec"), namespace)  # noqa: S102
 
     def plain_input(tx: dict) -> dict:

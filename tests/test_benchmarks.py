@@ -45,3 +45,11 @@ print("ok")
     done = subprocess.run([sys.executable, "-c", script], cwd=BENCHMARKS, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stdout + done.stderr
+
+
+def test_callgrind_eval_cases_still_run():
+    # the child mode is what valgrind runs; without valgrind it is the same loop, uncounted
+    for case in ("decide_d", "hand_plain_f", "r25_plain"):
+        done = subprocess.run([sys.executable, "callgrind_eval.py", "--child", case, "--n", "20"], cwd=BENCHMARKS,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr

@@ -27,7 +27,7 @@ from exportdsl.backends.python import compile_policy
 from exportdsl.backends.float_cuts import float_cut, float_value, shortest_decimal
 from exportdsl.operators import CompareOp
 
-POLICY = exportdsl.compile("""
+POLICY_TEXT = """
 decisions not_controlled < license_required < deny
 fact origin: country
 fact re_content: percent
@@ -37,7 +37,8 @@ fact tags: set of enum {a, b, c} = {}
 rule R1 { origin = CN and re_content >= 0.1% -> license_required }
 rule R2 { weight > 0.3 and layers >= 256 -> deny }
 rule R3 { tags contains a and weight <= 0.1 -> deny }
-""")
+"""
+POLICY = exportdsl.compile(POLICY_TEXT)
 
 GOOD = {"origin": "CN", "re_content": 0.1}
 
@@ -104,6 +105,81 @@ def test_any_mapping_gives_the_interpreters_answer(wrap, facts):
     agree(POLICY, wrap(dict(facts)))
 
 
+class LyingKey(str):
+    """A key that hashes and compares like every declared name it is asked about."""
+
+    def __init__(self, value):
+        self.like = "re_content"
+
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    def __hash__(self):
+        return hash(self.like)
+
+
+@pytest.mark.parametrize("key_sizes", [True, False])
+def test_a_key_that_lies_is_read_as_its_base_value(monkeypatch, key_sizes):
+    """A str-subclass key found by the lookup of a declared name is an unknown fact, as the reference
+    reads it: the fast path checks that every key is an exact str (by the dict's size, or one by one)."""
+    from exportdsl.backends import fact_checks
+    if not key_sizes:
+        monkeypatch.setattr(fact_checks, "KEY_SIZES_UP_TO", 0)
+    policy = exportdsl.compile(POLICY_TEXT)
+    facts = {"origin": "CN", LyingKey("zzz"): 50}
+    got = agree(policy, facts)
+    assert got[:2] == ("error", ("E301", "E304"))
+    assert ("for k in facts:" in policy.generated_source) is not key_sizes
+    other = {"origin": "CN", "re_content": 50, 7: 1}
+    assert agree(policy, other)[:2] == ("error", ("E304",))
+
+
+def test_exact_str_key_sizes_tell_a_dict_with_another_key():
+    import json
+    from exportdsl.backends.fact_checks import exact_str_key_sizes
+    sizes = exact_str_key_sizes()
+    if sizes is None:
+        pytest.skip("the dict sizes do not tell on this interpreter")
+    for n in (0, 1, 2, 5, 6, 17, 22, 43, 100, 1000):
+        names = [f"fact_{i}" for i in range(n)]
+        exact = [dict.fromkeys(names), json.loads(json.dumps(dict.fromkeys(names))),
+                 {name: 0 for name in names}, dict(zip(names, names))]
+        for built in exact:
+            assert built.__sizeof__() in sizes, n
+        if n:
+            for odd in (LyingKey(names[0]), Str(names[0]), 1, None):
+                other = {odd: 0, **dict.fromkeys(names[1:])}
+                assert other.__sizeof__() not in sizes, (n, odd)
+                assert dict(other).__sizeof__() not in sizes, (n, odd)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=8), max_size=60, unique=True), st.integers(0, 3), st.integers(0, 4), st.data())
+def test_the_key_check_passes_exact_str_keys_only(names, build, removed, data):
+    """Whatever way a dict is built and changed, its size passes the fast path's key check exactly when
+    every key is an exact str (or it is refused, which only costs the slow way: never the reverse)."""
+    from exportdsl.backends.fact_checks import exact_str_key_sizes
+    sizes = exact_str_key_sizes()
+    if sizes is None:
+        pytest.skip("the dict sizes do not tell on this interpreter")
+    odd = data.draw(st.sampled_from([None, 1, 2.5, ("t",), LyingKey("x"), Str("y")]), label="odd key") \
+        if names and data.draw(st.booleans(), label="with an odd key") else None
+    keys = list(names) if odd is None else [*names[:-1], odd]
+    built = [dict.fromkeys(keys), {key: 0 for key in keys}, dict(zip(keys, keys)),
+             dict.fromkeys(keys).copy()][build]
+    for key in keys[:removed]:
+        if key is not odd:
+            del built[key]
+    all_exact = all(type(key) is str for key in built)
+    if built.__sizeof__() in sizes:
+        assert all_exact, keys
+    if odd is None:
+        assert built.__sizeof__() in sizes or removed, keys
+
+
 def test_a_plain_dict_is_never_changed():
     facts = {"origin": "CN", "re_content": 0.1, "tags": ["a"]}
     before = repr(facts)
@@ -144,7 +220,69 @@ class WeirdFlt(float):
         return "not a number"
 
 
+class DisguisedStr(str):
+    """Says its class is ``str`` (``x.__class__ is str`` holds) and equals every string."""
+    __class__ = property(lambda self: str)
+
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    def __hash__(self):
+        return hash("CN")
+
+
+class DisguisedFlt(float):
+    __class__ = property(lambda self: float)
+
+    def __ge__(self, other):
+        return True
+
+    def __le__(self, other):
+        return True
+
+    def __gt__(self, other):
+        return True
+
+    def __lt__(self, other):
+        return False
+
+
+class DisguisedInt(int):
+    __class__ = property(lambda self: int)
+
+    def __ge__(self, other):
+        return True
+
+    def __gt__(self, other):
+        return True
+
+
+class DisguisedList(list):
+    """Says it is a ``list`` and iterates over other elements than it holds."""
+    __class__ = property(lambda self: list)
+
+    def __iter__(self):
+        return iter(["a"])
+
+
+class DisguisedDict(dict):
+    """Says it is a ``dict`` and answers other values than it holds."""
+    __class__ = property(lambda self: dict)
+
+    def __getitem__(self, key):
+        return {"origin": "CN", "re_content": 50}.get(key) or dict.__getitem__(self, key)
+
+
 SUBCLASSED = [
+    {"origin": DisguisedStr("US"), "re_content": 0.1},
+    {"origin": "CN", "re_content": DisguisedFlt(0.0)},
+    {"origin": "CN", "re_content": 0.0, "layers": DisguisedInt(0), "weight": 1.0},
+    {"origin": "CN", "re_content": 0.1, "tags": DisguisedList(["b"]), "weight": 0.05},
+    {"origin": "CN", "re_content": 0.1, "tags": [DisguisedStr("zz")]},
+    DisguisedDict({"origin": "US", "re_content": 0}),
     {"origin": "CN", "re_content": Int(1)},
     {"origin": Str("CN"), "re_content": 0.1},
     {"origin": LyingStr("US"), "re_content": 0.1},
@@ -188,13 +326,13 @@ EDGE_NUMBERS = [
     Decimal("1e30"), Decimal("1e31"), Decimal("-1e31"), Decimal("1e-400"), Decimal("1e-401"), Decimal("1e400"),
     Decimal("1e401"), Decimal("-0"), Decimal("0e-500"), Decimal("NaN"), Decimal("sNaN"), Decimal("-Infinity"),
     Decimal("99.99"), Decimal("100.0"), Decimal("100.000000000000000000000000000001"), Decimal("-0.0"),
-    10**18 - 1, 10**18, -10**18, 10**400, 10**401, 5e-324, -5e-324, 1.7976931348623157e308, 1e-320,
+    10**18 - 1, 10**18, -10**18, 10**400, 10**401, 2**30 - 2, 2**30 - 1, 2**30, -(2**30 - 2), -(2**30 - 1), -2**30, 5e-324, -5e-324, 1.7976931348623157e308, 1e-320,
     float("inf"), float("nan"), -0.0, 100.0, 100.00000000000001, 0.0,
 ]
 
 
 @pytest.mark.parametrize("value", EDGE_NUMBERS, ids=range(len(EDGE_NUMBERS)))
-@pytest.mark.parametrize("fact", ["re_content", "weight"])
+@pytest.mark.parametrize("fact", ["re_content", "weight", "layers"])
 def test_numbers_at_the_edges_of_the_fast_checks(fact, value):
     agree(POLICY, {**GOOD, fact: value})
 

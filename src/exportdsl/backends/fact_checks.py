@@ -14,6 +14,7 @@ rules test more cheaply than the value itself:
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 
 from .. import ir
@@ -25,6 +26,9 @@ _NUMERIC = (Kind.NUMBER, Kind.PERCENT)
 #: The fast path takes ints, floats and Decimals within these bounds (well inside what validation
 #: accepts); anything larger, smaller or longer is checked by validate_facts.
 _FAST_INT = 10**18
+#: Ints within +-_COMPACT_INT are checked against it first: CPython 3.11 specialises a comparison of
+#: two one-digit ints (below 2**30), not one with 10**18 (measured: about 180 instructions per check).
+_COMPACT_INT = 2**30 - 1
 #: The largest finite float: a float within +-_MAX_FLOAT is finite (NaN compares false).
 _MAX_FLOAT = 1.7976931348623157e308
 _FAST_EXPONENT = 30
@@ -47,6 +51,55 @@ def _small_decimal_size() -> int:
 
 #: See :func:`_small_decimal_size`.
 _DECIMAL_SMALL = _small_decimal_size()
+
+
+class _StrSubclass(str):
+    """A key of another type than ``str`` (for :func:`exact_str_key_sizes`)."""
+
+
+#: Dicts of up to this many keys are told apart by their size (see :func:`exact_str_key_sizes`); a
+#: policy with more facts has the generated code check each key's type instead.
+KEY_SIZES_UP_TO = 4096
+
+
+@functools.cache
+def exact_str_key_sizes() -> frozenset | None:
+    """The ``__sizeof__`` values of a ``dict`` whose keys are all exact ``str``, where that size tells.
+
+    A dict key that is a ``str`` subclass may lie in its ``__hash__`` and ``__eq__`` and be found by
+    the lookup of a declared fact name, while the reference validator reads it as its base value, an
+    unknown fact. CPython keeps a dict whose keys are all exact ``str`` in a table of smaller entries
+    (turned into the general table for good once another key comes in), so its size tells, in one
+    call, that no key can lie. The sizes are those of dicts built as callers build them (a key at a
+    time, as ``json.loads`` does; presized; copied) with up to :data:`KEY_SIZES_UP_TO` keys, less
+    every size the same dicts have with one key of another type; a dict whose size is not listed
+    takes the slow way (correct, only slower). None where the sizes do not tell (the generated code
+    then checks each key). Computed on first use (about 10 ms), not at import.
+    """
+    try:
+        found = []
+        for first in ("k", _StrSubclass("k")):
+            keys = [first, *(f"k{i}" for i in range(1, KEY_SIZES_UP_TO))]
+            sizes: set[int] = set()
+            grown: dict = {}
+            for key in keys:
+                grown[key] = 0
+                sizes.add(grown.__sizeof__())
+            n = 1
+            while n <= KEY_SIZES_UP_TO:
+                for m in (n, n * 2 // 3, n * 2 // 3 + 1, n * 3 // 4):
+                    if 0 < m <= KEY_SIZES_UP_TO:
+                        built = dict.fromkeys(frozenset(keys[:m]))
+                        sizes.update((built.__sizeof__(), built.copy().__sizeof__(), dict(built).__sizeof__()))
+                n *= 2
+            found.append(sizes)
+        exact = frozenset(found[0] - found[1]) | {{}.__sizeof__()}
+        if ({"k": 0}.__sizeof__() in exact and {_StrSubclass("k"): 0}.__sizeof__() not in exact
+                and {"k": 0, 1: 0}.__sizeof__() not in exact):
+            return exact
+    except Exception:  # noqa: BLE001 - an interpreter without these sizes: check each key instead
+        pass
+    return None
 
 
 #: The sub-conditions of a condition node (a named condition's body included).
@@ -93,25 +146,33 @@ class FactChecks:
                 f"if {x} is _MISSING: {x} = {self.default_literal(fact)}",
                 "else: n += 1"]
 
+    def check_keys(self) -> list[str]:
+        """After the count of keys is checked: every key is an exact ``str`` (see
+        :func:`exact_str_key_sizes`), so that no key found by a fact's name can be another one."""
+        sizes = exact_str_key_sizes() if len(self.policy.facts) <= KEY_SIZES_UP_TO else None
+        if sizes is not None:
+            return [f"if facts.__sizeof__() not in {self.const(sizes)}: {self.slow}"]
+        return ["for k in facts:", f"    if type(k) is not str: {self.slow}"]
+
     def check_fact(self, fact: ir.Fact, x: str) -> list[str]:
         kind, slow = fact.type.kind, self.slow
         if kind is Kind.BOOL:
             return [f"if {x} is not True and {x} is not False: {slow}"]
         if kind is Kind.INTEGER:
-            return [f"if {x}.__class__ is not int or not {-_FAST_INT} < {x} < {_FAST_INT}: {slow}"]
+            return [f"if type({x}) is not int: {slow}", *self.int_range(x)]
         if kind in _NUMERIC:
             return self.check_number(kind, x)
         if kind is Kind.DATE:
             # Its code: a dict lookup, which holds valid dates only; a new date is checked (a
             # ValueError the slow way) and remembered. The local then holds the code.
-            return [f"if {x}.__class__ is not str: {slow}", f"try: {x} = _DATES[{x}]",
+            return [f"if type({x}) is not str: {slow}", f"try: {x} = _DATES[{x}]",
                     f"except KeyError: {x} = _new_date({x})"]
         if kind is Kind.COUNTRY:
-            return [f"if {x}.__class__ is not str or {x} not in _COUNTRIES: {slow}"]
+            return [f"if type({x}) is not str or {x} not in _COUNTRIES: {slow}"]
         if kind is Kind.STRING:
-            return [f"if {x}.__class__ is not str: {slow}"]
+            return [f"if type({x}) is not str: {slow}"]
         if kind is Kind.ENUM:
-            return [f"if {x}.__class__ is not str or {x} not in {self.set_literal(frozenset(fact.type.values))}: {slow}"]
+            return [f"if type({x}) is not str or {x} not in {self.set_literal(frozenset(fact.type.values))}: {slow}"]
         if kind is Kind.SET:
             lines = self.check_set(fact.name, fact.type.element, x)
             if fact.required:
@@ -165,13 +226,18 @@ class FactChecks:
         slow = self.slow
         table, other, _ = self.masks[name]
         bit = f"{table}.get(e, {other})" if element.kind is Kind.STRING else f"{table}[e]"
-        return [f"c = {x}.__class__",
+        return [f"c = type({x})",
                 f"if c is not list and c is not tuple and c is not frozenset and c is not set: {slow}",
                 "m = 0",
                 f"for e in {x}:",
-                f"    if e.__class__ is not str: {slow}",
+                f"    if type(e) is not str: {slow}",
                 f"    m |= {bit}",
                 f"{x} = m"]
+
+    def int_range(self, x: str) -> list[str]:
+        """An exact int within the fast range: first the compact range (specialised comparisons)."""
+        return [f"if not {x} > {-_COMPACT_INT} or not {x} < {_COMPACT_INT}:",
+                f"    if not {x} > {-_FAST_INT} or not {x} < {_FAST_INT}: {self.slow}"]
 
     def check_number(self, kind: Kind, x: str) -> list[str]:
         """Exact ints, floats and Decimals within what :func:`validate_facts` accepts.
@@ -188,15 +254,15 @@ class FactChecks:
         # (a chained comparison it does not); `not x >= lo` is true for NaN.
         if kind is Kind.PERCENT:
             float_range = f"not {x} >= 0.0 or not {x} <= 100.0"
-            int_range = f"not {x} >= 0 or not {x} <= 100"
+            int_check = [f"    if not {x} >= 0 or not {x} <= 100: {slow}"]
         else:
             float_range = f"not {x} >= {-_MAX_FLOAT!r} or not {x} <= {_MAX_FLOAT!r}"
-            int_range = f"not {x} > {-_FAST_INT} or not {x} < {_FAST_INT}"
-        lines = [f"c = {x}.__class__",
+            int_check = ["    " + line for line in self.int_range(x)]
+        lines = [f"c = type({x})",
                  "if c is float:",
                  f"    if {float_range}: {slow}",
                  "elif c is int:",
-                 f"    if {int_range}: {slow}"]
+                 *int_check]
         # A Decimal: few digits (see _DECIMAL_SMALL), and zero or a magnitude within the fast range,
         # by as few comparisons as the common case allows (a positive value in range: two). A NaN
         # raises InvalidOperation (the slow way); an infinity is out of range; a zero, even -0 or

@@ -157,7 +157,7 @@ class _Codegen(FactChecks):
 
     def exact_number(self, local: str) -> str:
         """The exact value of a numeric local in the float variant (floats become their decimal)."""
-        return f"(_Decimal(repr({local})) if {local}.__class__ is float else {local})"
+        return f"(_Decimal(repr({local})) if type({local}) is float else {local})"
 
     # ---- conditions
     def expr(self, expr: ir.Expr, hoisted: list[str]) -> tuple[str, int]:
@@ -329,7 +329,7 @@ class _Codegen(FactChecks):
         :meth:`source`).
         """
         policy = self.policy
-        out = [f"if facts.__class__ is not dict: {self.slow}", "d = False", "try:", "    pass"]
+        out = [f"if type(facts) is not dict: {self.slow}", "d = False", "try:", "    pass"]
         optional = any(not f.required for f in policy.facts.values())
         if optional:
             out.append(f"    n = {sum(f.required for f in policy.facts.values())}")
@@ -342,6 +342,7 @@ class _Codegen(FactChecks):
             out.extend("    " + line for line in self.read_fact(policy.facts[name]))
         out.append(f"except KeyError: {self.slow}")
         out.append(f"if len(facts) != {'n' if optional else len(policy.facts)}: {self.slow}")
+        out.extend(self.check_keys())
         return out + [line for name in others for line in self.check_fact(policy.facts[name], self.local[name])]
 
     def guarded(self, prologue: list[str]) -> list[str]:
@@ -385,7 +386,7 @@ class _Codegen(FactChecks):
         """The exact variant's statements over the checked locals: floats read as their decimal,
         then the rules with Decimal comparisons."""
         floats = [self.local[name] for name, fact in self.policy.facts.items() if fact.type.kind in _NUMERIC]
-        return [f"if {x}.__class__ is float: {x} = _Decimal(repr({x}))" for x in floats] + self.decide_lines()
+        return [f"if type({x}) is float: {x} = _Decimal(repr({x}))" for x in floats] + self.decide_lines()
 
 
 def compile_policy(policy: ir.Policy, result: Callable[[tuple], object] | None = None) -> CompiledPolicy:
@@ -413,7 +414,7 @@ def compile_policy(policy: ir.Policy, result: Callable[[tuple], object] | None =
     namespace: dict[str, object] = {
         "__builtins__": {}, "_MISSING": MISSING, "_Decimal": Decimal, "_DATES": dates,
         "_COUNTRIES": COUNTRY_CODES, "_new_date": new_date,
-        "frozenset": frozenset, "repr": repr, "len": len, "int": int, "float": float, "str": str,
+        "frozenset": frozenset, "type": type, "repr": repr, "len": len, "int": int, "float": float, "str": str,
         "list": list, "tuple": tuple, "set": set, "dict": dict, "KeyError": KeyError,
         "Exception": Exception, "_EvaluationError": EvaluationError, "_result": result,
         "_owner": None, "_explained": None,
