@@ -109,3 +109,22 @@ def test_implies_finds_the_implications_the_diff_relies_on():
     assert store.implies([premise], TRUE) and not store.implies([premise], FALSE)
     assert not store.implies([premise], store.atom(0, {0}))
     assert not store.implies([], x_low)
+
+
+@settings(max_examples=60, deadline=None)
+@given(spaces())
+def test_the_cells_reader_reads_every_assignment_back(space):
+    """``Encoding.cells_reader`` (all variables at once, as the key search reads a model) gives the
+    cells that were assumed, for every assignment, and agrees with ``Encoding.cell``."""
+    encoding = Encoding(space)
+    try:
+        selector = encoding.new_literal()   # as a search's selector: created after every fact literal
+        encoding.add([selector, -selector])
+        read = encoding.cells_reader()
+        for cells in assignments(space):
+            assert encoding.solver.solve(assumptions=cell_assumptions(encoding, cells))
+            model = encoding.solver.get_model()
+            assert read(model) == tuple(cells)
+            assert read(model) == tuple(encoding.cell(model, var) for var in range(len(space.variables)))
+    finally:
+        encoding.delete()

@@ -226,6 +226,37 @@ class Encoding:
             raise AssertionError("a one-hot variable without a cell")
         return len(literals)
 
+    def cells_reader(self):
+        """A function from a model to the cells of every variable (as :meth:`cell` gives them one by
+        one), reading all the variables' literals at once. The model must cover them: a solver that
+        has seen a variable created after them (a search's selector) gives such models."""
+        from operator import itemgetter
+        indices = [lit - 1 for _, literals in self.layout for lit in literals]
+        get = itemgetter(*indices, *indices[:1])   # at least two items: always a tuple
+        plan = []
+        start = 0
+        for kind, literals in self.layout:
+            plan.append((kind == _BOOLEAN, start, start + len(literals), kind == _ONE_HOT))
+            start += len(literals)
+
+        def read(model) -> tuple:
+            values = get(model)
+            cells = []
+            for boolean, low, high, one_hot in plan:
+                if boolean:
+                    cells.append(1 if values[low] > 0 else 0)
+                    continue
+                for index in range(low, high):
+                    if values[index] > 0:
+                        cells.append(index - low)
+                        break
+                else:
+                    if one_hot:
+                        raise AssertionError("a one-hot variable without a cell")
+                    cells.append(high - low)
+            return tuple(cells)
+        return read
+
     def cell_is_literal(self, var: int, cell: int) -> int:
         """A literal for "variable ``var`` is in ``cell``"."""
         return self.cells_literal(var, [cell])

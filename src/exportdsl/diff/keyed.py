@@ -283,8 +283,7 @@ class KeySearch:
                     if rid not in self.changed:
                         by_decision.setdefault(lits.decision_of[rid], []).append((rid, lit))
                 unchanged[side] = {d: _Reader(side, pairs) for d, pairs in by_decision.items()}
-        cell = enc.cell
-        variables = range(len(enc.layout))
+        read_cells = enc.cells_reader()   # the model covers every fact literal: the selector came after them
         solver = enc.solver
         while True:
             model = self.solve([part.selector], solver)
@@ -312,7 +311,7 @@ class KeySearch:
                 raise DiffError(Diagnostic("E503", f"internal error: the key {key} found in a part of the "
                                            "space is not a key of the whole space",
                                            help="please report this with both policies; the diff is not trustworthy"))
-            found.append(Found(*key, tuple(own), tuple(cell(model, var) for var in variables), deciders))
+            found.append(Found(*key, tuple(own), read_cells(model), deciders))
             if on_found is not None:
                 on_found(found[-1])
             enc.add([-part.selector, *(-lit for lit in assumptions)])
