@@ -128,3 +128,15 @@ def test_the_cells_reader_reads_every_assignment_back(space):
             assert read(model) == tuple(encoding.cell(model, var) for var in range(len(space.variables)))
     finally:
         encoding.delete()
+
+
+def test_the_cells_reader_of_a_space_without_variables():
+    """Regression (found by the split's brute-force test): a comparison whose rules read no fact has
+    no variable, and the reader built an itemgetter of nothing."""
+    space = SimpleNamespace(store=Store(()), variables=[])
+    encoding = Encoding(space)
+    try:
+        assert encoding.solver.solve()
+        assert encoding.cells_reader()(encoding.solver.get_model() or []) == ()
+    finally:
+        encoding.delete()

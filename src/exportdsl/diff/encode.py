@@ -232,7 +232,9 @@ class Encoding:
         has seen a variable created after them (a search's selector) gives such models."""
         from operator import itemgetter
         indices = [lit - 1 for _, literals in self.layout for lit in literals]
-        get = itemgetter(*indices, *indices[:1])   # at least two items: always a tuple
+        if not indices:   # a space without variables (no rule reads a fact)
+            return lambda model: ()
+        get = itemgetter(*indices, indices[0])   # at least two items: always a tuple
         plan = []
         start = 0
         for kind, literals in self.layout:
