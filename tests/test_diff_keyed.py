@@ -130,13 +130,17 @@ def test_the_cells_reader_reads_every_assignment_back(space):
         encoding.delete()
 
 
-def test_the_cells_reader_of_a_space_without_variables():
-    """Regression (found by the split's brute-force test): a comparison whose rules read no fact has
-    no variable, and the reader built an itemgetter of nothing."""
-    space = SimpleNamespace(store=Store(()), variables=[])
-    encoding = Encoding(space)
-    try:
-        assert encoding.solver.solve()
-        assert encoding.cells_reader()(encoding.solver.get_model() or []) == ()
-    finally:
-        encoding.delete()
+def test_the_cells_reader_of_a_space_without_literals():
+    """Regressions (found by the brute-force tests): a comparison whose rules read no fact has no
+    variable, and the reader built an itemgetter of nothing; one whose only variable has a single
+    cell (``x in {}`` on an integer) has a variable without a literal, and the reader then read no
+    cell at all instead of its one cell."""
+    single = SimpleNamespace(cells=(Interval(0, 0, True),))
+    for variables, cells in (([], ()), ([single], (0,)), ([single, single], (0, 0))):
+        space = SimpleNamespace(store=Store(tuple(len(v.cells) for v in variables)), variables=variables)
+        encoding = Encoding(space)
+        try:
+            assert encoding.solver.solve()
+            assert encoding.cells_reader()(encoding.solver.get_model() or []) == cells
+        finally:
+            encoding.delete()

@@ -232,8 +232,9 @@ class Encoding:
         has seen a variable created after them (a search's selector) gives such models."""
         from operator import itemgetter
         indices = [lit - 1 for _, literals in self.layout for lit in literals]
-        if not indices:   # a space without variables (no rule reads a fact)
-            return lambda model: ()
+        if not indices:   # no variable has a literal: each has one cell (or there is no variable)
+            single = (0,) * len(self.layout)
+            return lambda model: single
         get = itemgetter(*indices, indices[0])   # at least two items: always a tuple
         plan = []
         start = 0
