@@ -179,3 +179,24 @@ def test_choose_split_keeps_every_condition_that_may_hold_in_a_part():
                     cells[var], cells[1 - var] = cell, other
                     assert not store.holds(cond, cells)
     assert split.choose_split(store, conditions, ordered={1}, min_conditions=100) is None
+
+
+def test_the_always_rules_of_the_last_parts_keys_are_proven_in_that_part():
+    """The region of a key found in the last part lies in that part (the earlier parts' keys were all
+    found first), so its always co-deciding rules are proven by that part's solver; the proofs are
+    the unsplit search's. Regression: the part index of a key was clobbered by a loop variable, and
+    no key was ever routed there."""
+    routed = []
+    asked = keyed.KeySearch._asked
+
+    def recording(self, key, rules):
+        search, region = asked(self, key, rules)
+        routed.append(search is not self)
+        return search, region
+    keyed.KeySearch._asked = recording
+    try:
+        whole, parts = _diff_both_ways(PINNED.format(version="1", rules=_pinned_rules(False)),
+                                       PINNED.format(version="2", rules=_pinned_rules(True)))
+    finally:
+        keyed.KeySearch._asked = asked
+    assert len(parts) == 2 and any(routed), routed

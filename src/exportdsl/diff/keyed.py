@@ -13,7 +13,9 @@ region (its always co-deciding rules, its outline, its breakdown) can assume the
 
 On a large comparison the enumeration runs in two parts of the space (:mod:`.split`), each with a
 solver of its own holding only the rules that can apply there; the questions about one region are
-still asked of the solver holding every rule, so that they cover the whole region.
+asked of the solver holding every rule, so that they cover the whole region, except the always
+co-deciding rules of a key found in the last part, whose region lies in that part (its solver
+holds every rule that can apply there).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class Found:
     assumptions: tuple
     cells: tuple
     deciding: tuple = ()
+    part: int = 0   # the part of the space (:meth:`KeySearch.keys`) it was found in
 
     @property
     def key(self) -> tuple:
@@ -143,6 +146,9 @@ class KeySearch:
         #: the SAT solver's counters (propagations, decisions, conflicts) of the part searches, which
         #: are freed once the keys are found (:meth:`solver_stats`)
         self.part_stats: dict[str, int] = {}
+        #: the search of the last part, kept after the enumeration: the region of a key found there
+        #: lies in that part, which answers the questions about it (:meth:`_asked`)
+        self.last_part: KeySearch | None = None
         self.key: list[tuple[int, int, str, str]] = []   # (literal, side, "decision" | "rule", name)
         #: per side: ([(decision, literal)], {decision: [(changed rule giving it, its decides literal)]})
         self.projection: list[tuple[list, dict]] = []
@@ -223,10 +229,12 @@ class KeySearch:
 
     def solver_stats(self) -> dict[str, int]:
         """The SAT solvers' counters so far (python-sat's ``accum_stats``: propagations, decisions,
-        conflicts), this search's own and its part searches' summed."""
+        conflicts), this search's own and its part searches' summed (the last part's while it is kept)."""
         stats = dict(self.part_stats)
-        for name, value in (self.enc.solver.accum_stats() or {}).items():
-            stats[name] = stats.get(name, 0) + value
+        for search in (self, self.last_part):
+            if search is not None:
+                for name, value in (search.enc.solver.accum_stats() or {}).items():
+                    stats[name] = stats.get(name, 0) + value
         return stats
 
     # ---- enumeration of the keys
@@ -240,14 +248,15 @@ class KeySearch:
         keys of the parts before it blocked, so each key is found once, in the first part (in a
         fixed order) holding it. :attr:`Found.assumptions` are always this search's literals, for
         the questions about one region (:meth:`always`, :meth:`outline`, ...), which this search
-        answers over the whole space."""
+        answers over the whole space (except :meth:`always` for the keys of the last part, whose
+        regions lie in it: see :meth:`_asked`)."""
         from .split import admits
         store = self.enc.store
         if self.split is None:
             self._enumerate(self, found, deciding, on_found)
             return
         var, parts = self.split
-        for cells in parts:
+        for index, cells in enumerate(parts):
             sides = [Side(tuple(e for e in side.entries if admits(store.hull(e[3]), var, cells)), side.default)
                      for side in self.versions]
             part = KeySearch(self.enc.space, *sides, self.deadline, self.max_calls, part=True)
@@ -257,13 +266,26 @@ class KeySearch:
                     literals = part.key_literals(f.old, f.new, f.old_changed, f.new_changed)
                     if literals is not None:
                         part.enc.add([-part.selector, *(-lit for lit in literals)])
-                self._enumerate(part, found, deciding, on_found)
+                if index == len(parts) - 1:
+                    self.last_part = part
+                self._enumerate(part, found, deciding, on_found, index)
             finally:
-                for name, value in (part.enc.solver.accum_stats() or {}).items():
-                    self.part_stats[name] = self.part_stats.get(name, 0) + value
-                part.enc.delete()
+                if part is not self.last_part:
+                    self._free(part)
 
-    def _enumerate(self, part: KeySearch, found: list[Found], deciding: bool, on_found) -> None:
+    def _free(self, part: KeySearch) -> None:
+        for name, value in (part.enc.solver.accum_stats() or {}).items():
+            self.part_stats[name] = self.part_stats.get(name, 0) + value
+        part.enc.delete()
+
+    def delete(self) -> None:
+        """Free the solvers."""
+        if self.last_part is not None:
+            self._free(self.last_part)
+            self.last_part = None
+        self.enc.delete()
+
+    def _enumerate(self, part: KeySearch, found: list[Found], deciding: bool, on_found, part_index: int = 0) -> None:
         """:meth:`keys` in one part's search (``part``: this search, or one holding a part's rules).
 
         Only the literals that fix the key and the fact variables' cells are read from each model
@@ -311,13 +333,27 @@ class KeySearch:
                 raise DiffError(Diagnostic("E503", f"internal error: the key {key} found in a part of the "
                                            "space is not a key of the whole space",
                                            help="please report this with both policies; the diff is not trustworthy"))
-            found.append(Found(*key, tuple(own), read_cells(model), deciders))
+            found.append(Found(*key, tuple(own), read_cells(model), deciders, part_index))
             if on_found is not None:
                 on_found(found[-1])
             enc.add([-part.selector, *(-lit for lit in assumptions)])
 
     def _region(self, key: Found) -> list[int]:
         return [*key.assumptions, -self.selector]
+
+    def _asked(self, key: Found, rules) -> tuple[KeySearch, list[int]]:
+        """The search to ask about a key's region, and the assumptions that fix the region there: the
+        last part's search for a key found in it (every key of the earlier parts was found before
+        that part's search started, so this key's region lies in the last part; that solver holds
+        fewer rules and is warm from the enumeration), when it holds every rule ``(side, rule)``
+        asked about; else this search, which holds every rule."""
+        part = self.last_part
+        if part is not None and self.split is not None and key.part == len(self.split[1]) - 1 \
+                and all(rid in part.sides[side].applies for side, rid in rules):
+            literals = part.key_literals(*key.key)
+            if literals is not None:
+                return part, [*literals, -part.selector]
+        return self, self._region(key)
 
     # ---- questions about one region
     def always(self, key: Found, candidates: list[tuple[int, str]], premises: list[int] = (),
@@ -327,18 +363,20 @@ class KeySearch:
         expression) the ``premises`` imply (:meth:`Store.implies`; expressions holding throughout
         the region) need no solver call; for the others each question asks for a transaction where
         one of the open candidates fails, and drops the ones that fail there, until none can."""
-        enc = self.enc
         implied = {pair for pair in candidates
-                   if conditions is not None and enc.store.implies(premises, conditions[pair[0]][pair[1]])}
-        literal = {(side, rid): self.sides[side].applies[rid] for side, rid in candidates if (side, rid) not in implied}
+                   if conditions is not None and self.enc.store.implies(premises, conditions[pair[0]][pair[1]])}
+        asked = [pair for pair in candidates if pair not in implied]
+        search, region = self._asked(key, asked)
+        enc = search.enc
+        literal = {(side, rid): search.sides[side].applies[rid] for side, rid in asked}
         open_ = set(literal.values())
         while open_:
             if len(open_) == 1:   # one candidate: its failure is an assumption, no clause needed
-                model = self.solve([*self._region(key), -next(iter(open_))])
+                model = self.solve([*region, -next(iter(open_))], enc.solver)
             else:
                 trigger = enc.new_literal()
                 enc.add([-trigger, *(-lit for lit in sorted(open_))])
-                model = self.solve([*self._region(key), trigger])
+                model = self.solve([*region, trigger], enc.solver)
                 enc.add([-trigger])
             if model is None:
                 break
