@@ -435,8 +435,9 @@ class Stages:
 
 
 def _solver_counters(search) -> dict[str, int]:
-    """The SAT solver's own counters so far (python-sat's ``accum_stats``; empty where it has none)."""
-    stats = search.enc.solver.accum_stats() or {}
+    """The SAT solvers' own counters so far (python-sat's ``accum_stats``; empty where it has none):
+    the search's solver and those of the parts it split the key search into (``solver_stats``)."""
+    stats = search.solver_stats() if hasattr(search, "solver_stats") else search.enc.solver.accum_stats() or {}
     return {key: stats[key] for key in ("propagations", "decisions", "conflicts") if key in stats}
 
 

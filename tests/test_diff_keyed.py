@@ -109,3 +109,38 @@ def test_implies_finds_the_implications_the_diff_relies_on():
     assert store.implies([premise], TRUE) and not store.implies([premise], FALSE)
     assert not store.implies([premise], store.atom(0, {0}))
     assert not store.implies([], x_low)
+
+
+@settings(max_examples=60, deadline=None)
+@given(spaces())
+def test_the_cells_reader_reads_every_assignment_back(space):
+    """``Encoding.cells_reader`` (all variables at once, as the key search reads a model) gives the
+    cells that were assumed, for every assignment, and agrees with ``Encoding.cell``."""
+    encoding = Encoding(space)
+    try:
+        selector = encoding.new_literal()   # as a search's selector: created after every fact literal
+        encoding.add([selector, -selector])
+        read = encoding.cells_reader()
+        for cells in assignments(space):
+            assert encoding.solver.solve(assumptions=cell_assumptions(encoding, cells))
+            model = encoding.solver.get_model()
+            assert read(model) == tuple(cells)
+            assert read(model) == tuple(encoding.cell(model, var) for var in range(len(space.variables)))
+    finally:
+        encoding.delete()
+
+
+def test_the_cells_reader_of_a_space_without_literals():
+    """Regressions (found by the brute-force tests): a comparison whose rules read no fact has no
+    variable, and the reader built an itemgetter of nothing; one whose only variable has a single
+    cell (``x in {}`` on an integer) has a variable without a literal, and the reader then read no
+    cell at all instead of its one cell."""
+    single = SimpleNamespace(cells=(Interval(0, 0, True),))
+    for variables, cells in (([], ()), ([single], (0,)), ([single, single], (0, 0))):
+        space = SimpleNamespace(store=Store(tuple(len(v.cells) for v in variables)), variables=variables)
+        encoding = Encoding(space)
+        try:
+            assert encoding.solver.solve()
+            assert encoding.cells_reader()(encoding.solver.get_model() or []) == cells
+        finally:
+            encoding.delete()

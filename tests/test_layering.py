@@ -51,6 +51,7 @@ LAYERS = {
     "spark": 4,                           # assigned here: the documented Spark helper (pyspark only here)
     "diff": 4, "diff.search": 4, "diff.report": 4,  # the diff package: the search over two policies, reports
     "diff.encode": 4, "diff.keyed": 4, "diff.assemble": 4,  # the keyed diff: CNF encoding, SAT search, regions
+    "diff.split": 4,  # the keyed diff's space cut in parts, each searched with only the rules that can apply there
     "diff.workers": 4,  # forked worker processes proving the keyed diff's always co-deciding rules
     "lint": 4, "lint.logic": 4, "lint.rules": 4, "lint.checks": 4, "lint.report": 4,  # built on the diff's partition
     # 5: the public API and the programs

@@ -9,6 +9,8 @@ Modules, lowest first:
 - ``structure``: the structural changes (rules added, removed, re-dated, re-decided, headers).
 - ``encode``, ``keyed``, ``assemble``: the keyed diff at scale: the CNF encoding, the incremental SAT
   search for the keys, and regions from the keys with their witnesses and co-deciding rules.
+- ``split``: the cut of a large comparison's space into two parts, whose key searches each hold
+  only the rules that can apply there.
 - ``workers``: forked worker processes that prove co-deciding rules beside the SAT search.
 - ``search``: the exact partition search (memoised splitting over the cells) and ``diff()``.
 - ``report``: the diff as text, Markdown, JSON and HTML.

@@ -10,6 +10,12 @@ no other rule can decide there) and a clause of their negations blocks that key,
 proves that no further key exists. Only those literals and the facts' cells are read from a
 model. The blocking clauses hang on one selector literal, so that later questions about one
 region (its always co-deciding rules, its outline, its breakdown) can assume the region's key.
+
+On a large comparison the enumeration runs in two parts of the space (:mod:`.split`), each with a
+solver of its own holding only the rules that can apply there; the questions about one region are
+asked of the solver holding every rule, so that they cover the whole region, except the always
+co-deciding rules of a key found in the last part, whose region lies in that part (its solver
+holds every rule that can apply there).
 """
 
 from __future__ import annotations
@@ -18,7 +24,10 @@ import time
 
 import attrs
 
-from .encode import Encoding
+from ..errors import Diagnostic
+from .boolexpr import TRUE
+from .encode import ENUMERATION_OPTIONS, Encoding, variable_kind
+from .regions import DiffError
 
 
 class OutOfBudget(Exception):
@@ -46,6 +55,7 @@ class Found:
     assumptions: tuple
     cells: tuple
     deciding: tuple = ()
+    part: int = 0   # the part of the space (:meth:`KeySearch.keys`) it was found in
 
     @property
     def key(self) -> tuple:
@@ -116,13 +126,29 @@ class _Reader:
 class KeySearch:
     """The SAT search for the keys of one comparison, and per-region questions under a key."""
 
-    def __init__(self, space, old: Side, new: Side, deadline: float, max_calls: int):
-        self.enc = Encoding(space)
+    def __init__(self, space, old: Side, new: Side, deadline: float, max_calls: int, part: bool = False):
+        from .split import choose_split
+        #: the parts the keys are searched in (:meth:`keys`): None (the whole space, also for a
+        #: ``part`` search itself) or (variable, (cells, other cells))
+        self.split: tuple | None = None if part else choose_split(
+            space.store, [e[3] for side in (old, new) for e in side.entries],
+            {var for var, v in enumerate(space.variables) if variable_kind(v) == "ordered"})
+        # the solver that enumerates keys runs without inprocessing; split, this one only answers
+        # the questions about one region and keeps CaDiCaL's defaults (see ENUMERATION_OPTIONS)
+        self.enc = Encoding(space, None if self.split else ENUMERATION_OPTIONS)
         self.deadline = deadline
         self.max_calls = max_calls
         self.calls = 0
+        self.versions = (old, new)
         self.sides = (_SideLiterals(self.enc, old), _SideLiterals(self.enc, new))
         self.changed: frozenset = frozenset()
+        self.guard = TRUE
+        #: the SAT solver's counters (propagations, decisions, conflicts) of the part searches, which
+        #: are freed once the keys are found (:meth:`solver_stats`)
+        self.part_stats: dict[str, int] = {}
+        #: the search of the last part, kept after the enumeration: the region of a key found there
+        #: lies in that part, which answers the questions about it (:meth:`_asked`)
+        self.last_part: KeySearch | None = None
         self.key: list[tuple[int, int, str, str]] = []   # (literal, side, "decision" | "rule", name)
         #: per side: ([(decision, literal)], {decision: [(changed rule giving it, its decides literal)]})
         self.projection: list[tuple[list, dict]] = []
@@ -138,6 +164,7 @@ class KeySearch:
         """Fix the changed rules and the --where guard: from now on every model changes outcome."""
         enc = self.enc
         self.changed = changed
+        self.guard = guard
         names = sorted(set(self.sides[0].decision) | set(self.sides[1].decision))
         for index, side in enumerate(self.sides):
             self.key += [(side.decision[n], index, "decision", n) for n in names if n in side.decision]
@@ -176,40 +203,112 @@ class KeySearch:
         enc.add([-aux, b])
         return aux
 
-    def solve(self, assumptions) -> list[int] | None:
-        """A model under the assumptions, or None; counts against the budget."""
+    def solve(self, assumptions, solver=None) -> list[int] | None:
+        """A model under the assumptions, or None; counts against the budget. ``solver``: a part
+        search's solver (:meth:`keys`), else this search's own."""
         if self.calls >= self.max_calls or time.monotonic() > self.deadline:
             raise OutOfBudget
         self.calls += 1
-        solver = self.enc.solver
+        solver = solver or self.enc.solver
         return solver.get_model() if solver.solve(assumptions=list(assumptions)) else None
+
+    def key_literals(self, old: str, new: str, old_changed, new_changed) -> list[int] | None:
+        """The literals that fix a key in this search (as :meth:`keys` assumes them), or None when no
+        transaction of this search's space can have the key (a decision or a changed rule absent)."""
+        literals = []
+        for (decisions, by_decision), decision, rules in zip(self.projection, (old, new), (old_changed, new_changed)):
+            lit = dict(decisions).get(decision)
+            if lit is None:
+                return None
+            literals.append(lit)
+            present = by_decision.get(decision, ())
+            if not rules <= {rid for rid, _ in present}:
+                return None
+            literals += [lit if rid in rules else -lit for rid, lit in present]
+        return literals
+
+    def solver_stats(self) -> dict[str, int]:
+        """The SAT solvers' counters so far (python-sat's ``accum_stats``: propagations, decisions,
+        conflicts), this search's own and its part searches' summed (the last part's while it is kept)."""
+        stats = dict(self.part_stats)
+        for search in (self, self.last_part):
+            if search is not None:
+                for name, value in (search.enc.solver.accum_stats() or {}).items():
+                    stats[name] = stats.get(name, 0) + value
+        return stats
 
     # ---- enumeration of the keys
     def keys(self, found: list[Found], deciding: bool = False, on_found=None) -> None:
         """Append every key to ``found`` (raises :class:`OutOfBudget` with the ones found so far kept),
         calling ``on_found(key)`` (when given) on each one as it is found.
 
+        On a large comparison the space is cut in two parts (:func:`.split.choose_split`), each
+        searched by a solver holding only the rules that can apply there (a rule left out is false
+        throughout the part, so each transaction keeps its key); a part's search starts with the
+        keys of the parts before it blocked, so each key is found once, in the first part (in a
+        fixed order) holding it. :attr:`Found.assumptions` are always this search's literals, for
+        the questions about one region (:meth:`always`, :meth:`outline`, ...), which this search
+        answers over the whole space (except :meth:`always` for the keys of the last part, whose
+        regions lie in it: see :meth:`_asked`)."""
+        from .split import admits
+        store = self.enc.store
+        if self.split is None:
+            self._enumerate(self, found, deciding, on_found)
+            return
+        var, parts = self.split
+        for index, cells in enumerate(parts):
+            sides = [Side(tuple(e for e in side.entries if admits(store.hull(e[3]), var, cells)), side.default)
+                     for side in self.versions]
+            part = KeySearch(self.enc.space, *sides, self.deadline, self.max_calls, part=True)
+            try:
+                part.start(self.changed, store.conj([self.guard, store.atom(var, cells)]))
+                for f in found:   # the keys of the parts before: blocked here
+                    literals = part.key_literals(f.old, f.new, f.old_changed, f.new_changed)
+                    if literals is not None:
+                        part.enc.add([-part.selector, *(-lit for lit in literals)])
+                if index == len(parts) - 1:
+                    self.last_part = part
+                self._enumerate(part, found, deciding, on_found, index)
+            finally:
+                if part is not self.last_part:
+                    self._free(part)
+
+    def _free(self, part: KeySearch) -> None:
+        for name, value in (part.enc.solver.accum_stats() or {}).items():
+            self.part_stats[name] = self.part_stats.get(name, 0) + value
+        part.enc.delete()
+
+    def delete(self) -> None:
+        """Free the solvers."""
+        if self.last_part is not None:
+            self._free(self.last_part)
+            self.last_part = None
+        self.enc.delete()
+
+    def _enumerate(self, part: KeySearch, found: list[Found], deciding: bool, on_found, part_index: int = 0) -> None:
+        """:meth:`keys` in one part's search (``part``: this search, or one holding a part's rules).
+
         Only the literals that fix the key and the fact variables' cells are read from each model
         (with ``deciding``, also the applicability of the unchanged rules of the key's decisions:
         :attr:`Found.deciding`). Each key is blocked by a short clause: the negation of the sides'
         decision literals and of the changed rules of those decisions (the other changed rules
         cannot decide)."""
-        enc = self.enc
+        enc = part.enc
         projection = [([(name, abs(lit) - 1, lit > 0, lit) for name, lit in decisions],
                        {d: [(rid, abs(lit) - 1, lit > 0, lit) for rid, lit in rules] for d, rules in by.items()})
-                      for decisions, by in self.projection]
+                      for decisions, by in part.projection]
         unchanged: list[dict[str, list]] = [{}, {}]
         if deciding:   # a rule of the side's decision decides exactly where it applies
-            for side, lits in enumerate(self.sides):
+            for side, lits in enumerate(part.sides):
                 by_decision: dict[str, list] = {}
                 for rid, lit in lits.applies.items():
                     if rid not in self.changed:
                         by_decision.setdefault(lits.decision_of[rid], []).append((rid, lit))
                 unchanged[side] = {d: _Reader(side, pairs) for d, pairs in by_decision.items()}
-        cell = enc.cell
-        variables = range(len(enc.layout))
+        read_cells = enc.cells_reader()   # the model covers every fact literal: the selector came after them
+        solver = enc.solver
         while True:
-            model = self.solve([self.selector])
+            model = self.solve([part.selector], solver)
             if model is None:
                 return
             size = len(model)
@@ -228,14 +327,33 @@ class KeySearch:
                         assumptions.append(-lit)
             deciders = tuple(pair for side in (0, 1) if decisions[side] in unchanged[side]
                              for pair in unchanged[side][decisions[side]](model))
-            found.append(Found(decisions[0], decisions[1], frozenset(changed[0]), frozenset(changed[1]),
-                               tuple(assumptions), tuple(cell(model, var) for var in variables), deciders))
+            key = (decisions[0], decisions[1], frozenset(changed[0]), frozenset(changed[1]))
+            own = assumptions if part is self else self.key_literals(*key)
+            if own is None:   # a part's key that the whole space cannot have: a bug, never a silent skip
+                raise DiffError(Diagnostic("E503", f"internal error: the key {key} found in a part of the "
+                                           "space is not a key of the whole space",
+                                           help="please report this with both policies; the diff is not trustworthy"))
+            found.append(Found(*key, tuple(own), read_cells(model), deciders, part_index))
             if on_found is not None:
                 on_found(found[-1])
-            enc.add([-self.selector, *(-lit for lit in assumptions)])
+            enc.add([-part.selector, *(-lit for lit in assumptions)])
 
     def _region(self, key: Found) -> list[int]:
         return [*key.assumptions, -self.selector]
+
+    def _asked(self, key: Found, rules) -> tuple[KeySearch, list[int]]:
+        """The search to ask about a key's region, and the assumptions that fix the region there: the
+        last part's search for a key found in it (every key of the earlier parts was found before
+        that part's search started, so this key's region lies in the last part; that solver holds
+        fewer rules and is warm from the enumeration), when it holds every rule ``(side, rule)``
+        asked about; else this search, which holds every rule."""
+        part = self.last_part
+        if part is not None and self.split is not None and key.part == len(self.split[1]) - 1 \
+                and all(rid in part.sides[side].applies for side, rid in rules):
+            literals = part.key_literals(*key.key)
+            if literals is not None:
+                return part, [*literals, -part.selector]
+        return self, self._region(key)
 
     # ---- questions about one region
     def always(self, key: Found, candidates: list[tuple[int, str]], premises: list[int] = (),
@@ -245,18 +363,20 @@ class KeySearch:
         expression) the ``premises`` imply (:meth:`Store.implies`; expressions holding throughout
         the region) need no solver call; for the others each question asks for a transaction where
         one of the open candidates fails, and drops the ones that fail there, until none can."""
-        enc = self.enc
         implied = {pair for pair in candidates
-                   if conditions is not None and enc.store.implies(premises, conditions[pair[0]][pair[1]])}
-        literal = {(side, rid): self.sides[side].applies[rid] for side, rid in candidates if (side, rid) not in implied}
+                   if conditions is not None and self.enc.store.implies(premises, conditions[pair[0]][pair[1]])}
+        asked = [pair for pair in candidates if pair not in implied]
+        search, region = self._asked(key, asked)
+        enc = search.enc
+        literal = {(side, rid): search.sides[side].applies[rid] for side, rid in asked}
         open_ = set(literal.values())
         while open_:
             if len(open_) == 1:   # one candidate: its failure is an assumption, no clause needed
-                model = self.solve([*self._region(key), -next(iter(open_))])
+                model = self.solve([*region, -next(iter(open_))], enc.solver)
             else:
                 trigger = enc.new_literal()
                 enc.add([-trigger, *(-lit for lit in sorted(open_))])
-                model = self.solve([*self._region(key), trigger])
+                model = self.solve([*region, trigger], enc.solver)
                 enc.add([-trigger])
             if model is None:
                 break

@@ -496,7 +496,7 @@ def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
         complete = complete and found_all
         nodes = search.calls
         used_engine = "sat"
-    search.enc.delete()
+    search.delete()
     where_text = _where_text(where_ir, old, new)
     structural = tuple(structural_changes(old, new, deadline))
     complete = complete and not any(change.kind == CUT_SHORT for change in structural)
