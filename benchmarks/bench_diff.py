@@ -579,7 +579,9 @@ def case_april(always_profile: bool) -> bool:
 def cli_report(size: int, fmt: str, timeout: float = 120.0) -> dict:
     """The whole report of a generated pair from the command line (``exportdsl diff --format FMT``),
     in a child process: its wall and CPU time, peak RSS (its own, from ``wait4``) and exit status,
-    compiling included; a child that outlives ``timeout`` is killed and reported as such."""
+    compiling included; a child that outlives ``timeout`` is killed and reported as such. The child
+    writes and reuses byte code as in a normal installation, even where the environment sets
+    ``PYTHONDONTWRITEBYTECODE`` (as bench_eval's and bench_screen's children do)."""
     import os
     import signal
     import subprocess
@@ -593,7 +595,8 @@ def cli_report(size: int, fmt: str, timeout: float = 120.0) -> dict:
             started = time.perf_counter()
             process = subprocess.Popen([sys.executable, "-m", "exportdsl", "diff", *map(str, paths), "--format", fmt,
                                         "-o", str(Path(folder) / f"report.{fmt}")],
-                                       stdout=subprocess.DEVNULL, stderr=errors)
+                                       stdout=subprocess.DEVNULL, stderr=errors,
+                                       env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"})
             while True:
                 pid, status, usage = os.wait4(process.pid, os.WNOHANG)
                 if pid:
