@@ -79,13 +79,7 @@ def is_empty(fact_value: frozenset) -> bool:
     return not fact_value
 
 
-#: Python expression templates with the same meaning, ``{fact}`` and ``{values}`` being local names.
-MEMBER_PYTHON = "({fact} in {values})"
-SET_TEST_PYTHON = {
-    Quantifier.ANY: "(not {fact}.isdisjoint({values}))",
-    Quantifier.ALL: "({values} <= {fact})",
-    Quantifier.ANY_OTHER: "(not {fact} <= {values})",
-}
+#: The Python expression of ``is empty`` on a set fact held as a frozenset, ``{fact}`` being a local name.
 IS_EMPTY_PYTHON = "(not {fact})"
 
 
