@@ -19,6 +19,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "src" / "exportdsl"
 LAYERS = {
     # 0: vocabulary with no dependencies
     "source": 0, "types": 0, "operators": 0,
+    "collector": 0,                       # assigned here: pausing the cyclic garbage collector around bulk work
     "records": 0,                         # assigned here: the immutable slotted classes of the AST, IR and diagnostics
     "escape": 0,                          # assigned here: escaping untrusted text for terminals and Markdown
     "highlight": 0,                       # assigned here: the Pygments lexer; imports nothing from the package

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import operator
 import os
 import threading
@@ -11,6 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
 
 from . import ast, ir   # ast: for annotations (its classes cost little until used)
+from .collector import collector_paused
 from .errors import Diagnostic, EvaluationError, ParseError
 from .semantics import validate_facts
 from .source import Source
@@ -287,31 +286,6 @@ class _CompiledOnFirstUse:
         return getattr(self._compiled(), name)
 
 
-_gc_lock = threading.Lock()
-_gc_pauses = 0
-_gc_was_enabled = False
-
-
-@contextlib.contextmanager
-def _gc_paused():
-    """Pause the cyclic garbage collector while compiling: a large policy allocates hundreds of
-    thousands of acyclic objects, and collections over them cost a third of the compile time.
-    Nested and concurrent compilations share one pause; a collector the caller disabled stays off."""
-    global _gc_pauses, _gc_was_enabled
-    with _gc_lock:
-        if _gc_pauses == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pauses += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_pauses -= 1
-            if _gc_pauses == 0 and _gc_was_enabled:
-                gc.enable()
-
-
 def compile_text(text: str, name: str | None = None) -> Policy:
     """Parse, check and compile policy text; raises ParseError or CheckError with diagnostics."""
     return _compile(Source(name or "<string>", text), keep_tree=False)[0]
@@ -321,7 +295,7 @@ def _compile(source: Source, *, keep_tree: bool, compile_now: bool = True) -> tu
     from .check import lower
     from .compose import resolve
     from .parser import parse
-    with _gc_paused():
+    with collector_paused():
         module = parse(source)
         resolved = resolve(module)
         policy_ir = lower(resolved)

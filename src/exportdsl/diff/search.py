@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from .. import ir
 from ..records import record
 from ..check import lower_condition
+from ..collector import collector_paused
 from .boolexpr import FALSE, TRUE, Store
 from ..combining import decisive_conditions
 from ..errors import Diagnostic
@@ -428,8 +429,17 @@ def diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None = None,
     which check the witnesses instead of compiling both policies again. ``workers``: how many worker
     processes may prove always co-deciding rules beside the SAT search (default: one per idle core,
     up to three, for pairs of more than :data:`PARALLEL_RULES` rules; 0: none). The report
-    does not depend on it.
+    does not depend on it. The cyclic garbage collector is paused meanwhile (:mod:`exportdsl.collector`).
     """
+    with collector_paused():
+        return _diff(old, new, where=where, as_of=as_of, budget=budget, outline=outline, detail=detail,
+                     engine=engine, evaluators=evaluators, workers=workers)
+
+
+def _diff(old: ir.Policy, new: ir.Policy, *, where: ir.Expr | str | None, as_of: str | None,
+          budget: Budget, outline: bool, detail: int | None, engine: str, evaluators: tuple | None,
+          workers: int | None) -> DiffResult:
+    """:func:`diff`, with the collector as the caller left it."""
     from .assemble import Keyer, check_witnesses, from_keys, from_partition
     from .keyed import KeySearch, OutOfBudget
     from .structure import CUT_SHORT, structural_changes
