@@ -35,12 +35,12 @@ from decimal import Decimal
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-CASES = ("hand_plain_f", "hand_plain_d", "hand_f", "decide_f", "decide_d", "decision_f", "evaluate_f",
+CASES = ("hand_plain_f", "hand_plain_d", "hand_f", "hand_d", "decide_f", "decide_d", "decision_f", "evaluate_f",
          "evaluate_d", "r25_decide", "r25_plain", "r250_decide", "r250_plain")
 #: (case, baseline, target) ratios printed after the counts.
 RATIOS = (("decide_f", "hand_plain_f", 1.5), ("decide_d", "hand_plain_d", 1.5),
           ("evaluate_f", "hand_plain_f", 2.0), ("evaluate_d", "hand_plain_d", 2.0),
-          ("evaluate_f", "hand_f", 1.0), ("r25_decide", "r25_plain", None), ("r250_decide", "r250_plain", 1.2))
+          ("evaluate_f", "hand_f", 1.0), ("evaluate_d", "hand_d", 1.0), ("r25_decide", "r25_plain", None), ("r250_decide", "r250_plain", 1.2))
 
 
 def run_case(case: str, n: int) -> None:
