@@ -290,8 +290,9 @@ def _number(ftype: FactType, raw, source: Source, decode_text: bool):
         ]
         if kind is Kind.INTEGER:
             branches.append((exp.NEQ(this=value, expression=fn("trunc", value)), E302))
-    else:
-        return exp.Null(), None, [(exp.true(), E302)]
+    else:   # a column of another type (BOOLEAN, a list, a struct...): every row is E302; the value
+        # stays a typed NULL that the conditions can still compare, so the query builds
+        return cast(exp.Null(), "DOUBLE"), Numeric("double"), [(exp.true(), E302)]
     if percent:
         zero, hundred = exp.Literal.number(0), exp.Literal.number(100)
         branches.append((or_(exp.LT(this=value, expression=zero), exp.GT(this=value, expression=hundred)), E303))

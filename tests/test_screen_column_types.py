@@ -1,0 +1,70 @@
+"""A Parquet ledger whose fact column has a type that cannot hold the fact: every row is rejected.
+
+A Parquet column has one type for every row, so a number fact in a BOOLEAN, list, struct, time or
+blob column makes each row an E302 naming the fact (as the Python evaluator rejects a boolean or a
+list given for a number), and the rest of the query still builds. Before the fix, building the
+query failed on the first comparison of such a fact (``AttributeError`` inside ``screen``: an
+internal error on the command line).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+import exportdsl
+
+ROOT = Path(__file__).resolve().parent.parent
+OCTOBER = ROOT / "policies" / "cn-rare-earths-2025-10.xpol"
+
+#: A valid October row: every fact compared by some rule, the number facts among them.
+ROW = {"ship_date": "2025-12-05", "export_from": "CN", "export_to": "DE", "origin": "CN", "item": "battery",
+       "magnet_family": "none", "elements": ["Dy"], "re_content": 0, "cn_re_tech": [], "battery_wh_per_kg": 350,
+       "end_use": "logic_chips", "logic_node_nm": 7, "memory_layers": 300, "ai_military_potential": False,
+       "end_user": "Acme GmbH", "end_user_military": False, "cn_listed_ownership": 0}
+
+#: Column types that no number, integer or percent fact can be read from.
+NOT_NUMBERS = ["TRUE", "['7']::VARCHAR[]", "{'a': 7}", "TIME '10:00:00'", "'\\x07'::BLOB", "[7]::INT[]"]
+
+
+def _sql(value) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list):
+        return f"{value!r}::VARCHAR[]" if value else "[]::VARCHAR[]"
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _ledger(path: Path, fact: str, column: str, rows: int = 3) -> None:
+    select = "SELECT " + ", ".join(f"{column if name == fact else _sql(value)} AS {name}"
+                                   for name, value in ROW.items())
+    duckdb.sql(f"COPY ({' UNION ALL '.join([select] * rows)}) TO '{path}' (FORMAT parquet)")
+
+
+def test_the_valid_row_is_decided_by_the_comparisons_of_the_number_facts(tmp_path):
+    policy = exportdsl.load(OCTOBER)
+    ledger = tmp_path / "ledger.parquet"
+    _ledger(ledger, "item", _sql("battery"))
+    result = policy.screen(str(ledger), str(tmp_path / "out.jsonl"))
+    assert (result.decided, result.rejected) == (3, 0)
+    assert policy.evaluate(ROW).decision == "license_required"      # battery_wh_per_kg >= 300 decides
+
+
+@pytest.mark.parametrize("fact", ["battery_wh_per_kg", "logic_node_nm", "re_content"])
+@pytest.mark.parametrize("column", NOT_NUMBERS)
+def test_a_number_fact_in_a_column_of_another_type_rejects_every_row(fact, column, tmp_path):
+    policy = exportdsl.load(OCTOBER)
+    with pytest.raises(exportdsl.EvaluationError) as error:
+        policy.evaluate({**ROW, fact: True})
+    assert [d.code for d in error.value.diagnostics] == ["E302"]    # the evaluator's answer for a boolean
+    ledger, errors = tmp_path / "ledger.parquet", tmp_path / "errors.jsonl"
+    _ledger(ledger, fact, column)
+    result = policy.screen(str(ledger), str(tmp_path / "out.parquet"), str(errors))
+    assert (result.decided, result.rejected) == (0, 3)
+    rejected = [json.loads(line) for line in errors.read_text().splitlines()]
+    assert [(r["row"], r["fact"], r["code"]) for r in rejected] == [(n, fact, "E302") for n in (1, 2, 3)]
