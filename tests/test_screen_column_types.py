@@ -68,3 +68,41 @@ def test_a_number_fact_in_a_column_of_another_type_rejects_every_row(fact, colum
     assert (result.decided, result.rejected) == (0, 3)
     rejected = [json.loads(line) for line in errors.read_text().splitlines()]
     assert [(r["row"], r["fact"], r["code"]) for r in rejected] == [(n, fact, "E302") for n in (1, 2, 3)]
+
+
+# ---- columns that are missing, or null-typed, and tables DuckDB cannot read ------------------------
+
+REFERENCE = sorted((ROOT / "policies").glob("cn-rare-earths-2025-*.xpol"))
+
+
+@pytest.mark.parametrize("path", REFERENCE, ids=lambda p: p.stem)
+def test_a_ledger_without_the_number_columns_rejects_every_row_as_missing(path, tmp_path):
+    policy = exportdsl.load(path)
+    ledger, errors = tmp_path / "few.parquet", tmp_path / "errors.jsonl"
+    duckdb.sql(f"COPY (SELECT DATE '2025-12-05' AS ship_date, 'CN' AS export_from) TO '{ledger}' (FORMAT parquet)")
+    result = policy.screen(str(ledger), str(tmp_path / "out.parquet"), str(errors))
+    assert (result.decided, result.rejected) == (0, 1)
+    rejected = {(r["fact"], r["code"]) for r in map(json.loads, errors.read_text().splitlines())}
+    assert rejected == {(name, "E301") for name, fact in policy.ir.facts.items()
+                        if fact.required and name not in ("ship_date", "export_from")}
+
+
+@pytest.mark.parametrize("path", REFERENCE, ids=lambda p: p.stem)
+def test_arrow_columns_of_nulls_only_are_missing_values(path):
+    pa = pytest.importorskip("pyarrow")
+    policy = exportdsl.load(path)
+    table = pa.table({name: pa.nulls(2) for name in policy.facts})
+    with pytest.raises(exportdsl.EvaluationError) as error:
+        policy.evaluate_table(table)
+    assert {d.code for d in error.value.diagnostics} == {"E301"}
+
+
+@pytest.mark.parametrize("table", [None, [1, 2], "ledger.parquet", {"item": ["metal"]}, "decimal256"])
+def test_what_duckdb_cannot_read_as_a_table_is_e410(table):
+    pa = pytest.importorskip("pyarrow")
+    if table == "decimal256":
+        from decimal import Decimal
+        table = pa.table({"re_content": pa.array([Decimal(1)], pa.decimal256(40, 5))})
+    with pytest.raises(exportdsl.UsageError) as error:
+        exportdsl.load(OCTOBER).evaluate_table(table)
+    assert [d.code for d in error.value.diagnostics] == ["E410"]

@@ -240,7 +240,11 @@ def evaluate_arrow(policy: ir.Policy, table, *, rules: bool = True, as_of: str |
     """(decided, rejected) Arrow tables for an in-memory table (Arrow, pandas or Polars): the valid
     rows with ``decision`` and ``rules``, and one row per bad fact (row, fact, value, code)."""
     con = connect()
-    con.register("ledger", table)
+    try:    # DuckDB reads Arrow, pandas and Polars; anything else, or a column type it cannot read, is E410
+        con.register("ledger", table)
+    except (duckdb.Error, TypeError) as exc:
+        raise UsageError(Diagnostic("E410", f"cannot read the table ({type(table).__name__}): {_first_line(exc)}",
+                                    help="pass a pyarrow Table, a pandas or a Polars DataFrame")) from None
     source = exp.to_table("ledger")
     columns = _describe(con, source, "<table>")
     _check_columns(columns, None, rules)

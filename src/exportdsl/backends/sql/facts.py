@@ -28,7 +28,7 @@ from collections.abc import Mapping
 import attrs
 from sqlglot import exp
 
-from ...types import COUNTRY_CODES, FactType, Kind
+from ...types import COUNTRY_CODES, NUMERIC_KINDS, FactType, Kind
 from .nodes import (negate, and_, case, cast, col, decimal_lit, fn, in_list, is_null, lam, lit, not_null, or_,
                     paren, try_cast, var)
 
@@ -80,6 +80,8 @@ def classify(sql_type: str | None) -> Source:
         return Source("date", sql_type=t)
     if t == "JSON":
         return Source("json", sql_type=t)
+    if t.strip('"') == "NULL":     # DESCRIBE spells an Arrow null column's type '"NULL"'
+        return Source("null", sql_type="NULL")
     return Source("other", sql_type=t)
 
 
@@ -395,9 +397,14 @@ def fact_column(fact, sql_type: str | None, decode_text: bool, column: str | Non
     missing = E301 if fact.required else None
     default, default_numeric = default_sql(fact)
     if source.kind == "absent":
+        if missing is not None and ftype.kind in NUMERIC_KINDS:   # E301 on every row; a typed NULL the
+            return FactColumn(fact.name, ftype, cast(exp.Null(), "DOUBLE"), missing, None,   # rules compare
+                              Numeric("double"))
         return FactColumn(fact.name, ftype, default if default is not None else exp.Null(),
                           missing or exp.Null(), None, default_numeric)
     raw = col(column or fact.name)
+    if source.kind == "null":   # an Arrow column of nulls only: read as text, so each row is E301
+        raw, source = cast(raw, "VARCHAR"), classify("VARCHAR")   # (or takes the default) by the NULL check
     elements_checked = False
     if ftype.kind is Kind.SET:
         value, branches, elements_checked = _set(ftype, raw, source, decode_text)
