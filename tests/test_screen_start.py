@@ -26,7 +26,7 @@ import exportdsl
 import policygen
 from exportdsl.backends.sql import duckdb_engine
 from exportdsl.backends.sql.nodes import render
-from exportdsl.backends.sql.query import build_screen_query, example_type
+from exportdsl.backends.sql.query import build_screen_query, compile_query, example_type
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -172,3 +172,70 @@ def test_a_text_summary_off_a_terminal_imports_no_progress_bar_and_no_emoji(ledg
 def test_compiling_to_sql_does_not_start_duckdb(tmp_path):
     modules = _modules_after(["compile", str(OCTOBER)], tmp_path)
     assert "sqlglot" in modules and "duckdb" not in modules
+
+
+# ---- the end of a screening process ---------------------------------------------------------------
+
+def _run(args: list[str], cwd: Path, stdout=subprocess.PIPE) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "exportdsl", *args], stdout=stdout, stderr=subprocess.PIPE,
+                          text=True, cwd=cwd, timeout=120)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_screening_process_delivers_its_summary_and_status(fmt, ledgers, tmp_path):
+    """screen and compile end their process without finalizing the interpreter (cli._ends_at_once):
+    the summary, the files and the exit status are all there, as before."""
+    args = ["screen", str(OCTOBER), str(ledgers["csv"]), "-o", str(tmp_path / "out.jsonl"),
+            "--errors", str(tmp_path / "errors.csv"), "--format", fmt]
+    run = _run(args, tmp_path)
+    assert run.returncode == 2 and "Traceback" not in run.stderr      # the CSV has bad rows
+    written = (tmp_path / "out.jsonl").read_text().count("\n")
+    rejected = {line.split(",")[0] for line in (tmp_path / "errors.csv").read_text().split("\n")[1:] if line}
+    if fmt == "json":
+        summary = json.loads(run.stdout)
+        assert (summary["rows"], summary["decided"], summary["rejected"]) == (200, written, len(rejected))
+    else:
+        assert f"200 rows = {written} decided + {len(rejected)} rejected" in run.stdout
+        assert run.stdout.rstrip().endswith("┘")              # the last table, whole
+    compiled = _run(["compile", str(OCTOBER)], tmp_path)
+    assert compiled.returncode == 0 and compiled.stdout == compile_query(exportdsl.load(OCTOBER).ir)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_screening_whose_output_is_gone_says_so_with_status_2(fmt, ledgers, tmp_path):
+    """Regression: with standard output's reader gone, the text summary ended the screening with
+    status 1 ("found something") and no word (rich's Console exits so on a broken pipe)."""
+    import os
+
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        run = _run(["screen", str(OCTOBER), str(ledgers["parquet"]), "-o", str(tmp_path / "o.parquet"),
+                    "--format", fmt], tmp_path, stdout=write)
+    finally:
+        os.close(write)
+    assert run.returncode == 2
+    assert "output was closed before the command finished" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_only_a_screening_without_spark_or_other_threads_ends_at_once(monkeypatch):
+    import threading
+
+    from exportdsl import cli
+    for name in [m for m in sys.modules if m == "pyspark" or m.startswith("pyspark.")]:
+        monkeypatch.delitem(sys.modules, name)      # imported by the Spark tests in this process
+    assert cli._ends_at_once(["screen", "p", "l.parquet"]) and cli._ends_at_once(["compile", "p"])
+    assert not any(cli._ends_at_once(words) for words in (["check", "p"], ["eval", "p", "--facts", "f"],
+                                                          ["studio"], ["lsp"], ["--help", "screen"], []))
+    monkeypatch.setitem(sys.modules, "pyspark.sql", sys)          # a Spark session: its JVM stops at exit
+    assert not cli._ends_at_once(["screen", "p", "l.parquet"])
+    monkeypatch.delitem(sys.modules, "pyspark.sql")
+    release = threading.Event()
+    worker = threading.Thread(target=release.wait)                   # a thread the exit must wait for
+    worker.start()
+    try:
+        assert not cli._ends_at_once(["screen", "p", "l.parquet"])
+    finally:
+        release.set()
+        worker.join()
+    assert cli._ends_at_once(["screen", "p", "l.parquet"])

@@ -8,6 +8,7 @@ value, code) to the error output; decided + rejected = rows read, and the summar
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 import threading
@@ -174,14 +175,27 @@ def cmd_screen(args) -> int:
     return 0 if result.complete else 2
 
 
-def print_summary(result: ScreenResult, ledger: str, seconds: float) -> None:
-    """The summary tables (rows per decision, per rule, rejected per code) on standard output."""
+def _summary_console():
+    """A rich Console on standard output whose reader going away is a ``BrokenPipeError`` for the
+    command line to report (exit 2: ``cli._output_closed``); rich's own answer was to exit with
+    status 1, "found something", without a word."""
     from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
+
+    class SummaryConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError(errno.EPIPE, "the reader of standard output went away")
+
     # no emoji codes (":name:") in these fixed titles and headers: emoji=False spares importing
     # rich's table of them, 9 ms (ledger paths and rule ids are Text, never interpreted anyway)
-    console = Console(file=sys.stdout, highlight=False, emoji=False)
+    return SummaryConsole(file=sys.stdout, highlight=False, emoji=False)
+
+
+def print_summary(result: ScreenResult, ledger: str, seconds: float) -> None:
+    """The summary tables (rows per decision, per rule, rejected per code) on standard output."""
+    from rich.table import Table
+    from rich.text import Text
+    console = _summary_console()
     rate = f", {result.rows / seconds:,.0f} rows/s" if seconds > 0 else ""
     console.print(Text(f"{for_terminal(ledger, keep_newlines=False)}: {result.rows} rows = {result.decided} "
                        f"decided + {result.rejected} rejected ({seconds:.2f} s{rate})"), soft_wrap=True)
