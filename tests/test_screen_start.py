@@ -239,3 +239,18 @@ def test_only_a_screening_without_spark_or_other_threads_ends_at_once(monkeypatc
         release.set()
         worker.join()
     assert cli._ends_at_once(["screen", "p", "l.parquet"])
+
+
+def test_the_start_benchmark_times_functions_that_exist(ledgers, tmp_path):
+    """benchmarks/bench_screen_start.py wraps the package's functions by name: a rename must not
+    silently drop a phase from its budget."""
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_screen_start.py"), "--child", "screen",
+                          str(OCTOBER), str(ledgers["parquet"]), "-o", str(tmp_path / "o.parquet")],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert run.returncode == 0, run.stderr
+    phases = json.loads(run.stdout.strip().split("\n")[-1])["phases"]
+    for phase in ("import rich", "loading the policy", "DuckDB's connection", "reading the ledger's columns",
+                  "building the query trees", "writing trees as SQL", "counting the input",
+                  "COPY: DuckDB parses, plans, scans", "the summary aggregate", "closing DuckDB's connection",
+                  "printing the summary"):
+        assert phases[phase][1] > 0, phase
