@@ -48,6 +48,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/bench_eval.py $(QUICK)
 	$(BIN)/python benchmarks/bench_diff.py
 	$(BIN)/python benchmarks/bench_screen.py $(QUICK)
+	$(BIN)/python benchmarks/bench_screen_start.py
 	$(BIN)/python benchmarks/bench_replay.py
 
 clean:

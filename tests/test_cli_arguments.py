@@ -9,11 +9,13 @@ import io
 
 import pytest
 
-from exportdsl import cli_arguments
+from exportdsl import cli_arguments, screening
 from exportdsl.cli import HANDLERS, build_parser, main
 from exportdsl.errors import Error
 
 CORE = list(cli_arguments.CORE_COMMANDS)
+#: Every command whose parser a run builds alone: the core ones, and screen and compile.
+ALONE = CORE + list(cli_arguments.SCREENING_COMMANDS)
 
 #: Argument lists after the command word: help, missing or bad arguments, unknown options.
 TAILS = [["--help"], [], ["--bogus"], ["x", "--bogus"], ["--format", "xml", "x"], ["--timeout", "nan", "a", "b"],
@@ -36,7 +38,7 @@ def _outcome(parser, argv: list[str]) -> tuple:
     return result, out.getvalue()
 
 
-@pytest.mark.parametrize("command", CORE)
+@pytest.mark.parametrize("command", ALONE)
 @pytest.mark.parametrize("tail", TAILS, ids=" ".join)
 @pytest.mark.parametrize("columns", ["100", "52"])
 def test_a_command_parses_and_explains_itself_as_with_the_full_parser(command, tail, columns, monkeypatch):
@@ -47,22 +49,22 @@ def test_a_command_parses_and_explains_itself_as_with_the_full_parser(command, t
     assert _outcome(alone, argv) == _outcome(build_parser(), argv)
 
 
-@pytest.mark.parametrize("command", CORE)
+@pytest.mark.parametrize("command", ALONE)
 def test_a_run_of_one_command_builds_its_subparser_alone(command):
     parser = cli_arguments.build_parser(HANDLERS, only=command)
     assert set(parser._subparsers._group_actions[0].choices) == {command}
-    assert parser.parse_args(_minimal(command)).run is HANDLERS[command]
+    assert parser.parse_args(_minimal(command)).run is (HANDLERS.get(command) or getattr(screening, f"cmd_{command}"))
 
 
 def _minimal(command: str) -> list[str]:
     return {"diff": ["diff", "a", "b"], "eval": ["eval", "p", "--facts", "f"], "explain": ["explain", "p", "--facts", "f"],
-            "test": ["test"]}.get(command, [command, "p"])
+            "test": ["test"], "screen": ["screen", "p", "l.parquet"]}.get(command, [command, "p"])
 
 
 @pytest.mark.parametrize("argv, expected", [
     (["check", "p"], "check"), (["--version", "check"], "check"), (["fmt", "--check", "x"], "fmt"),
-    (["--help", "check"], None), (["-h"], None), ([], None), (["--version"], None), (["screen", "a", "b"], None),
-    (["studio"], None), (["lsp"], None), (["compile", "p"], None), (["chec", "p"], None), (["CHECK"], None),
+    (["--help", "check"], None), (["-h"], None), ([], None), (["--version"], None), (["screen", "a", "b"], "screen"),
+    (["studio"], None), (["lsp"], None), (["compile", "p"], "compile"), (["--help", "screen"], None), (["chec", "p"], None), (["CHECK"], None),
     (["--bogus", "check"], None),
 ])
 def test_which_argument_lists_run_a_core_command(argv, expected):

@@ -497,4 +497,36 @@ def entry_point() -> None:
     # The objects of the modules imported so far live as long as the process: frozen, the garbage
     # collections that a command's own allocations trigger no longer walk them (some 4% of a check).
     gc.freeze()
-    sys.exit(main())
+    status = main()
+    if _ends_at_once(sys.argv[1:]):
+        _exit_now(status)
+    sys.exit(status)
+
+
+def _ends_at_once(words: list[str]) -> bool:
+    """Whether the process may end without finalizing the interpreter: after screen or compile, which
+    leave nothing to tear down (DuckDB's connection closed, its files written and closed), unless a
+    Spark session was started (pyspark stops its JVM at exit) or another thread still runs.
+    Finalizing tears down every module, sqlglot's thousands of classes and DuckDB's among them:
+    measured after a screening, 0.3-0.45 s of wall time and 0.2 s of CPU, a fifth of a small one."""
+    import threading
+
+    return (cli_arguments.core_command(words) in cli_arguments.SCREENING_COMMANDS
+            and not any(name == "pyspark" or name.startswith("pyspark.") for name in sys.modules)
+            and all(thread.daemon or thread is threading.main_thread() for thread in threading.enumerate()))
+
+
+def _exit_now(status: int) -> None:
+    """End the process with ``status`` once standard output and error are delivered (a reader gone
+    by then makes it the error status, as during the command: ``_output_closed``)."""
+    import os
+
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        status = _output_closed()
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        status = EXIT_ERROR
+    os._exit(status)

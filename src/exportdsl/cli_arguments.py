@@ -1,7 +1,8 @@
 """The ``exportdsl`` command line's arguments: the top-level parser and one subparser per command.
 
-A run of one core command builds only that command's subparser (argparse's parsers cost about a
-millisecond each to build, and the modules registering lsp, studio, screen and compile much more);
+A run of one core command, or of screen or compile, builds only that command's subparser
+(argparse's parsers cost about a millisecond each to build, and the modules registering lsp,
+studio, screen and compile much more);
 ``--help``, an unknown command or an option before the command get the full parser, with every
 command. Either way a command's usage, help and errors read the same: a subparser's text depends
 only on its own arguments and on the top-level prog.
@@ -186,13 +187,19 @@ CORE_COMMANDS: dict[str, Callable] = {
 }
 
 
+#: The commands registered by the screening module, whose parsers are built alone like a core
+#: command's (a screening then imports neither the language server's nor the studio's modules).
+SCREENING_COMMANDS = ("screen", "compile")
+
+
 def core_command(argv: list[str]) -> str | None:
-    """The core command ``argv`` runs (its first word that is not an option), or None when the full
-    parser must answer: another module's command, an unknown word, ``--help`` or another option
-    first (``--version`` aside), or no command at all."""
+    """The command ``argv`` runs (its first word that is not an option) when its subparser can be
+    built alone: a core command, or screen or compile. None when the full parser must answer:
+    another module's command (lsp, studio), an unknown word, ``--help`` or another option first
+    (``--version`` aside), or no command at all."""
     for word in argv:
         if not word.startswith("-"):
-            return word if word in CORE_COMMANDS else None
+            return word if word in CORE_COMMANDS or word in SCREENING_COMMANDS else None
         if word != "--version":
             return None
     return None
@@ -201,7 +208,7 @@ def core_command(argv: list[str]) -> str | None:
 def build_parser(handlers: Mapping[str, Callable], *, only: str | None = None,
                  full: bool = True) -> argparse.ArgumentParser:
     """The ``exportdsl`` argument parser, each core command's subparser running ``handlers[name]``
-    (as ``args.run``). ``only`` builds that core command's subparser alone (for a run of it);
+    (as ``args.run``). ``only`` builds that core (or screening) command's subparser alone (for a run of it);
     otherwise every core command's, and with ``full`` also the commands registered by other modules
     (lsp, studio, screen, compile)."""
     parser = ArgumentParser(
@@ -215,17 +222,18 @@ def build_parser(handlers: Mapping[str, Callable], *, only: str | None = None,
     for name, add in CORE_COMMANDS.items():
         if only is None or name == only:
             add(sub).set_defaults(run=handlers[name])
-    if full and only is None:
-        from .lsp.command import register as register_lsp
+    if only in SCREENING_COMMANDS or (full and only is None):
         from .policy import load_with_tree
         from .screening import add_commands as add_screening_commands
-        from .studio.command import register as register_studio
 
         def load_for_sql(path):
             """A policy whose Python evaluator is generated only if asked for (``compile
             --target python``): screening and SQL never run it (50-80 ms at 250 rules)."""
             return load_with_tree(path, compile_now=False)[0]
-        register_lsp(sub)
-        register_studio(sub)
-        add_screening_commands(sub, load_for_sql)
+        if only is None:
+            from .lsp.command import register as register_lsp
+            from .studio.command import register as register_studio
+            register_lsp(sub)
+            register_studio(sub)
+        add_screening_commands(sub, load_for_sql, only=only)
     return parser

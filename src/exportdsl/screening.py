@@ -8,6 +8,7 @@ value, code) to the error output; decided + rejected = rows read, and the summar
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 import threading
@@ -174,12 +175,27 @@ def cmd_screen(args) -> int:
     return 0 if result.complete else 2
 
 
+def _summary_console():
+    """A rich Console on standard output whose reader going away is a ``BrokenPipeError`` for the
+    command line to report (exit 2: ``cli._output_closed``); rich's own answer was to exit with
+    status 1, "found something", without a word."""
+    from rich.console import Console
+
+    class SummaryConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError(errno.EPIPE, "the reader of standard output went away")
+
+    # no emoji codes (":name:") in these fixed titles and headers: emoji=False spares importing
+    # rich's table of them, 9 ms (ledger paths and rule ids are Text, never interpreted anyway)
+    return SummaryConsole(file=sys.stdout, highlight=False, emoji=False)
+
+
 def print_summary(result: ScreenResult, ledger: str, seconds: float) -> None:
     """The summary tables (rows per decision, per rule, rejected per code) on standard output."""
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
-    console = Console(file=sys.stdout, highlight=False)
+    console = _summary_console()
     rate = f", {result.rows / seconds:,.0f} rows/s" if seconds > 0 else ""
     console.print(Text(f"{for_terminal(ledger, keep_newlines=False)}: {result.rows} rows = {result.decided} "
                        f"decided + {result.rejected} rejected ({seconds:.2f} s{rate})"), soft_wrap=True)
@@ -212,9 +228,17 @@ def cmd_compile(args) -> int:
     return 0
 
 
-def add_commands(sub, load) -> None:
-    """Register ``screen`` and ``compile`` on the command line's subparsers; ``load`` reads a policy
-    file into a :class:`exportdsl.Policy` (passed in: the Policy sits in a higher layer)."""
+def add_commands(sub, load, only: str | None = None) -> None:
+    """Register ``screen`` and ``compile`` (or the one named ``only``) on the command line's
+    subparsers; ``load`` reads a policy file into a :class:`exportdsl.Policy` (passed in: the Policy
+    sits in a higher layer)."""
+    if only in (None, "screen"):
+        _add_screen(sub, load)
+    if only in (None, "compile"):
+        _add_compile(sub, load)
+
+
+def _add_screen(sub, load) -> None:
     sc = sub.add_parser("screen", help="screen a ledger (Parquet, CSV, JSON Lines) on the SQL backend; "
                                        "exit 2 when rows were rejected",
                         description="Decide every row of a ledger. Each output row is the input row plus "
@@ -235,6 +259,8 @@ def add_commands(sub, load) -> None:
     sc.add_argument("--format", choices=["text", "json"], default="text", help="summary format")
     sc.set_defaults(run=cmd_screen, load=load)
 
+
+def _add_compile(sub, load) -> None:
     cp = sub.add_parser("compile", help="print a policy compiled to SQL (or to Python)")
     cp.add_argument("policy", metavar="POLICY")
     cp.add_argument("--target", choices=["sql", "python"], default="sql")

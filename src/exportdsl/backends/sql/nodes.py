@@ -17,12 +17,27 @@ from sqlglot.dialects.duckdb import DuckDB
 
 
 class DuckDBLambdas(DuckDB):
-    """DuckDB with its current lambda syntax (``lambda x: body``; ``x -> body`` is deprecated)."""
+    """DuckDB with its current lambda syntax (``lambda x: body``; ``x -> body`` is deprecated), and
+    each shared type node written once per rendering (see :func:`cast_to`)."""
 
     class Generator(DuckDB.Generator):
         def lambda_sql(self, expression: exp.Lambda, arrow_sep: str = "->", wrap: bool = True) -> str:
             args = self.expressions(expression, flat=True)
             return f"(lambda {args}: {self.sql(expression, 'this')})"
+
+        def datatype_sql(self, expression: exp.DataType) -> str:
+            """The text of a type with parameters (an ENUM of every rule list: thousands of literals,
+            cast to several times) made once per rendering and reused for the same node. A flat
+            type's text depends on the node alone; pretty or nested ones are written each time."""
+            if self.pretty or not expression.expressions or expression.args.get("nested"):
+                return super().datatype_sql(expression)
+            written = self.__dict__.setdefault("_written_types", {})
+            # the node is kept with its text, so that its id cannot be reused during the rendering
+            node, text = written.get(id(expression), (None, ""))
+            if node is not expression:
+                text = super().datatype_sql(expression)
+                written[id(expression)] = (expression, text)
+            return text
 
 
 def ident(name: str) -> exp.Identifier:
@@ -98,8 +113,13 @@ def cast(expr: exp.Expression, to: str) -> exp.Cast:
 
 
 def cast_to(expr: exp.Expression, to: exp.DataType) -> exp.Cast:
-    """A cast to a type built as a node (an ENUM of given values)."""
-    return exp.Cast(this=expr, to=to.copy())
+    """A cast to a type built as a node (an ENUM of given values). The node is shared, not copied:
+    the ENUM of a policy's rule lists has thousands of values and is cast to in every tier
+    (measured: copying it was half of building the October query). A tree holding shared nodes
+    renders as its copy does (tests/test_screen_start.py checks it); sqlglot's ``transform`` and
+    ``replace`` assume a tree, so a tree to be rewritten is copied first (``render`` for Spark does:
+    the copy holds one node per use)."""
+    return exp.Cast(this=expr, to=to)
 
 
 def try_cast(expr: exp.Expression, to: str) -> exp.TryCast:
@@ -217,10 +237,12 @@ def _spark_function(node: exp.Expression) -> exp.Expression:
     return node
 
 
-def render(tree: exp.Expression, dialect: str = "duckdb", pretty: bool = False) -> str:
-    """The SQL text of a tree in ``duckdb`` or ``spark``."""
+def render(tree: exp.Expression, dialect: str = "duckdb", pretty: bool = False, copy: bool = True) -> str:
+    """The SQL text of a tree in ``duckdb`` or ``spark``. sqlglot's generator may normalise the tree
+    it writes, and so writes a copy; ``copy=False`` writes the tree itself (DuckDB only), for a
+    statement built to be run once (measured: the copy was half of rendering the October query)."""
     if dialect == "duckdb":
-        return tree.sql(dialect=DuckDBLambdas, pretty=pretty)
+        return tree.sql(dialect=DuckDBLambdas, pretty=pretty, copy=copy)
     if dialect == "spark":
         from sqlglot.dialects.spark import Spark     # here: importing it costs every screening 50 ms
         tree = tree.copy()
