@@ -5,6 +5,7 @@ one-pass screen that computes the rejected facts only when rows are missing from
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from decimal import Decimal
 
 import duckdb
@@ -267,3 +268,15 @@ def test_sets_of_every_length_decide_and_reject_like_the_evaluator(tmp_path):
         assert decided.get(row["id"]) == (decision, ",".join(fired)) and row["id"] not in bad, row
     assert result.rows == len(rows) == result.decided + result.rejected
     assert 0 < result.rejected < len(rows)
+
+
+def test_the_rules_enum_is_written_once_with_its_list():
+    # DuckDB parses and binds every copy of the ENUM of the rules lists (1,024 values for a tier of
+    # 10 rules): the query writes the list of them and its type once, not once per tier and literal
+    from exportdsl.backends.sql.query import build_screen_query, example_type
+    policy = exportdsl.load(str(Path(__file__).resolve().parent.parent / "policies" / "cn-rare-earths-2025-10.xpol")).ir
+    columns = {name: example_type(fact.type.kind, fact.type) for name, fact in policy.facts.items()}
+    query = build_screen_query(policy, exp.to_table("ledger"), columns, enum_decision=True, lookups=True)
+    text = render(query.decided)
+    longest = "'A1,A2,O1,O2,O3,O4,O5,O6,O7,O8'"
+    assert text.count(longest) == 2, text.count(longest)
