@@ -251,9 +251,9 @@ _COUNTRIES = tuple(sorted(COUNTRY_CODES))
 def is_country(text) -> exp.Expression:
     """``text`` is an ISO country code, exactly (case, spaces and all): a cast to the ENUM of every
     code (:func:`enum_index`), which on a dictionary-encoded column (Parquet strings) DuckDB runs
-    once per dictionary entry. Measured (2 M rows of the benchmark ledger, three country facts,
-    ``--keep row_id --no-rules``): 0.59 s against 0.70 s for the former substring search in
-    ``|AD|AE|...|``, which ran once per row."""
+    once per dictionary entry. Measured (2 M rows of the benchmark ledger, its three country
+    facts checked, min of 8 interleaved runs): 0.030 s of CPU against 0.061 s for the former
+    substring search in ``|AD|AE|...|``, which ran once per row."""
     return not_null(enum_index(_COUNTRIES, text))
 
 
