@@ -5,6 +5,7 @@ one-pass screen that computes the rejected facts only when rows are missing from
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from decimal import Decimal
 
 import duckdb
@@ -157,7 +158,7 @@ rule D { to in {CN, RU} and user != "ok" and kind != c -> deny }
 rule R { to = US or user in {"x|y", "", "ok"} -> review }
 """
 
-ONEHOT_ROWS = [{"to": t, "user": u, "kind": k} for t in ("CN", "RU", "US", "DE", "ZZ", "cn", None)
+ONEHOT_ROWS = [{"to": t, "user": u, "kind": k} for t in ("CN", "RU", "US", "DE", "ZZ", "cn", " CN", "CN ", "C", "", None)
                for u in ("ok", "x|y", "", "x", "|x|y|", None) for k in ("a", "c", "d", None)]
 
 
@@ -212,3 +213,70 @@ def test_exp_helpers_do_not_leak_into_each_other():
     a = col("a")
     tree = exp.select(factored_or([and_(a, col("b")), and_(a, col("c"))]))
     assert render(tree) == render(tree)
+
+
+# ---- short lists unrolled, long lists folded; countries and enums checked by ENUM casts ----------
+
+SETS = """
+policy "sets" version "1"
+decisions allow < review < license < deny
+default allow
+fact tags: set of enum {x, y, z}
+fact tech: set of enum {p, q}
+fact places: set of country
+rule D { tags contains any {x} -> deny }
+rule L { tags contains all {y, z} or places contains any {CN} -> license }
+rule R { tags contains any not in {x} or tech is not empty -> review }
+"""
+
+#: Every list of at most three elements over good, unknown, mis-cased and NULL elements, and longer
+#: ones (four to seven elements: both sides of ``facts.UNROLLED``) with a bad element at each place.
+_ELEMENTS = ["x", "y", "z", "q", "X", " x", None]
+_LISTS = ([list(t) for n in range(4) for t in itertools.product(_ELEMENTS, repeat=n)]
+          + [["y"] * n for n in range(4, 8)] + [["z", "x", "y", "z", "x", "y", "x"][:n] for n in range(4, 8)]
+          + [["x"] * n + [bad] + ["z"] * (k - n - 1) for k in range(4, 8) for n in range(k) for bad in ("q", None)])
+_TECH = [[], ["p"], ["q", "p"], ["p", "p", "q"], ["p", "q", "p", "q"], ["q"] * 5, ["p", "r"], ["p", None],
+         ["p", "q", "p", "q", "P"], ["p", "q", "p", "q", "p", None], [None], ["r"]]
+_PLACES = [[], ["CN"], ["US", "CN"], ["cn"], [" CN"], ["CN "], ["ZZ"], ["US", "DE", "JP", "CN", "KP"],
+           ["US", "DE", "JP", "GB", "xx"], [None], ["US", None, "CN"], ["C|N"]]
+
+
+def test_sets_of_every_length_decide_and_reject_like_the_evaluator(tmp_path):
+    policy = exportdsl.compile(SETS)
+    combos = ([(tags, [], ["US"]) for tags in _LISTS] + [(["y"], tech, []) for tech in _TECH]
+              + [(["z", "y"], [], places) for places in _PLACES]
+              + [(["x", "q"], tech, places) for tech in _TECH for places in _PLACES])
+    rows = [{"id": i, "tags": tags, "tech": tech, "places": places} for i, (tags, tech, places) in enumerate(combos)]
+    ledger = tmp_path / "ledger.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=pa.schema(
+        [("id", pa.int64()), ("tags", pa.list_(pa.string())), ("tech", pa.list_(pa.string())),
+         ("places", pa.list_(pa.string()))])), ledger)
+    out, errors = tmp_path / "out.parquet", tmp_path / "errors.parquet"
+    result = policy.screen(str(ledger), str(out), str(errors))
+    decided = {i: (d, r) for i, d, r in duckdb.sql(f"SELECT id, decision, rules FROM '{out}'").fetchall()}
+    bad: dict[int, list] = {}
+    for row, fact, code in duckdb.sql(f"SELECT row, fact, code FROM '{errors}'").fetchall():
+        bad.setdefault(row - 1, []).append((fact, code))
+    for row in rows:
+        facts = {k: v for k, v in row.items() if k != "id"}
+        try:
+            decision, fired = policy.interpret(facts)
+        except exportdsl.EvaluationError as exc:
+            want = sorted((d.message.split("'")[1], d.code) for d in exc.diagnostics)
+            assert sorted(bad.get(row["id"], [])) == want and row["id"] not in decided, row
+            continue
+        assert decided.get(row["id"]) == (decision, ",".join(fired)) and row["id"] not in bad, row
+    assert result.rows == len(rows) == result.decided + result.rejected
+    assert 0 < result.rejected < len(rows)
+
+
+def test_the_rules_enum_is_written_once_with_its_list():
+    # DuckDB parses and binds every copy of the ENUM of the rules lists (1,024 values for a tier of
+    # 10 rules): the query writes the list of them and its type once, not once per tier and literal
+    from exportdsl.backends.sql.query import build_screen_query, example_type
+    policy = exportdsl.load(str(Path(__file__).resolve().parent.parent / "policies" / "cn-rare-earths-2025-10.xpol")).ir
+    columns = {name: example_type(fact.type.kind, fact.type) for name, fact in policy.facts.items()}
+    query = build_screen_query(policy, exp.to_table("ledger"), columns, enum_decision=True, lookups=True)
+    text = render(query.decided)
+    longest = "'A1,A2,O1,O2,O3,O4,O5,O6,O7,O8'"
+    assert text.count(longest) == 2, text.count(longest)

@@ -205,6 +205,7 @@ SPARK_FUNCTIONS = {
     "list_transform": lambda a, f: exp.Anonymous(this="transform", expressions=[a, f]),
     "list_filter": lambda a, f: exp.Anonymous(this="filter", expressions=[a, f]),
     "list_first": lambda a: exp.Anonymous(this="element_at", expressions=[a, exp.Literal.number(1)]),
+    "list_extract": lambda a, i: exp.Anonymous(this="element_at", expressions=[a, i]),
     "regexp_full_match": lambda a, p: exp.RegexpLike(this=a, expression=lit("^(?:" + p.this + ")$")),
     "list_bit_or": lambda a: exp.Anonymous(this="aggregate", expressions=[
         a, cast(exp.Literal.number(0), "BIGINT"),
