@@ -127,13 +127,14 @@ def test_random_policies_queries_read_as_their_copies(spec):
 
 
 def test_the_rules_enum_is_one_node_written_once_per_rendering(policies):
-    """The October query casts to its ENUM of rule lists in several places: one node, whose text
-    the generator reuses (and the text holds it once per cast, as before)."""
+    """The October query's ENUM of rule lists (1,030 values, the first of them '') is one node wherever
+    it is cast to, whose text the generator reuses (and the text holds it once per cast)."""
     policy = policies["cn-rare-earths-2025-10.xpol"].ir
     tree = build_screen_query(policy, duckdb_engine.exp.to_table("ledger"), _typed_columns(policy),
                               enum_decision=True).decided
-    enums = [node for node in tree.find_all(duckdb_engine.exp.DataType) if node.expressions and len(node.expressions) > 100]
-    assert len(enums) > 2 and len({id(node) for node in enums}) == 1
+    enums = [node for node in tree.find_all(duckdb_engine.exp.DataType)
+             if node.expressions and len(node.expressions) > 100 and node.expressions[0].this == ""]
+    assert enums and len({id(node) for node in enums}) == 1
     text = render(tree, copy=False)
     assert text.count(render(enums[0])) == len(enums)
 
