@@ -106,3 +106,93 @@ def test_what_duckdb_cannot_read_as_a_table_is_e410(table):
     with pytest.raises(exportdsl.UsageError) as error:
         exportdsl.load(OCTOBER).evaluate_table(table)
     assert [d.code for d in error.value.diagnostics] == ["E410"]
+
+
+# ---- a fact's column given twice ---------------------------------------------------------------------
+
+def _csv(path: Path, names: list[str], values: list[str]) -> None:
+    import csv
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(names)
+        writer.writerow(values)
+
+
+def _csv_row() -> dict[str, str]:
+    return {k: json.dumps(v) if isinstance(v, (list, bool)) else str(v) for k, v in ROW.items()}
+
+
+@pytest.mark.parametrize("second_first", [False, True])
+def test_a_csv_ledger_with_a_fact_column_twice_is_refused_whichever_comes_first(second_first, tmp_path):
+    """DuckDB renames the second ``item`` to ``item_1``: the first one was read as the fact and the
+    other carried along, so the decision depended on the column order (exit 0 either way)."""
+    row = _csv_row()
+    names, values = list(row) + ["item"], list(row.values()) + ["other"]
+    if second_first:
+        names, values = names[-1:] + names[:-1], values[-1:] + values[:-1]
+    ledger, out = tmp_path / "ledger.csv", tmp_path / "out.csv"
+    _csv(ledger, names, values)
+    with pytest.raises(exportdsl.UsageError) as error:
+        exportdsl.load(OCTOBER).screen(str(ledger), str(out))
+    assert [d.code for d in error.value.diagnostics] == ["E412"] and "'item'" in str(error.value)
+    assert not out.exists()
+
+
+def test_a_repeated_column_that_is_not_a_fact_is_still_carried(tmp_path):
+    row = _csv_row()
+    ledger, out = tmp_path / "ledger.csv", tmp_path / "out.csv"
+    _csv(ledger, list(row) + ["note", "note"], list(row.values()) + ["a", "b"])
+    result = exportdsl.load(OCTOBER).screen(str(ledger), str(out))
+    assert (result.decided, result.rejected) == (1, 0)
+
+
+def test_parquet_and_arrow_with_a_fact_column_twice_are_refused(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+    columns = {name: pa.array([value]) for name, value in ROW.items()}
+    table = pa.Table.from_arrays([*columns.values(), pa.array(["other"])], names=[*columns, "item"])
+    ledger = tmp_path / "ledger.parquet"
+    pq.write_table(table, ledger)
+    policy = exportdsl.load(OCTOBER)
+    for run in (lambda: policy.screen(str(ledger), str(tmp_path / "out.parquet")), lambda: policy.evaluate_table(table)):
+        with pytest.raises(exportdsl.UsageError) as error:
+            run()
+        assert [d.code for d in error.value.diagnostics] == ["E412"]
+
+
+def test_the_header_of_a_parquet_ledger_is_its_top_level_columns(tmp_path):
+    from exportdsl.backends.sql import duckdb_engine
+    ledger = tmp_path / "nested.parquet"
+    duckdb.sql(f"COPY (SELECT {{'a': [1, 2], 'b': {{'c': 1}}}} AS s, [[1]] AS ll, 3 AS z, MAP {{'k': 1}} AS m, "
+               f"['Dy'] AS elements) TO '{ledger}' (FORMAT parquet)")
+    assert duckdb_engine._header(duckdb.connect(), str(ledger), "parquet") == ["s", "ll", "z", "m", "elements"]
+
+
+def test_a_column_that_spells_a_fact_in_other_case_is_refused(tmp_path):
+    """DuckDB does not tell names apart by case: it read ``ITEM`` as the fact ``item`` (which the
+    evaluator calls an unknown fact), and a JSON Lines ledger whose ``ITEM`` key came before ``item``
+    failed as a whole with a binder error (found by test_sql_differential's Hypothesis run)."""
+    policy = exportdsl.load(OCTOBER)
+    row = _csv_row()
+    for order in ("fact last", "alone"):
+        names = [("ITEM" if n == "item" else n) for n in row] + (["item"] if order == "fact last" else [])
+        ledger = tmp_path / f"{order}.csv"
+        _csv(ledger, names, list(row.values()) + (["other"] if order == "fact last" else []))
+        with pytest.raises(exportdsl.UsageError) as error:
+            policy.screen(str(ledger), str(tmp_path / "out.csv"))
+        assert [d.code for d in error.value.diagnostics] == ["E412"] and "'ITEM'" in str(error.value)
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_text(json.dumps({"ITEM": "other"}) + "\n" + json.dumps(ROW) + "\n", encoding="utf-8")
+    with pytest.raises(exportdsl.UsageError) as error:
+        policy.screen(str(ledger), str(tmp_path / "out.jsonl"))
+    assert [d.code for d in error.value.diagnostics] == ["E412"]
+
+
+def test_after_the_fact_a_key_in_other_case_is_carried_as_the_evaluator_ignores_it(tmp_path):
+    policy = exportdsl.load(OCTOBER)
+    ledger, out = tmp_path / "ledger.jsonl", tmp_path / "out.jsonl"
+    ledger.write_text(json.dumps(ROW) + "\n" + json.dumps({**ROW, "ITEM": "other"}) + "\n", encoding="utf-8")
+    result = policy.screen(str(ledger), str(out))
+    assert (result.decided, result.rejected) == (2, 0)
+    want = policy.evaluate(ROW).decision
+    assert [json.loads(line)["decision"] for line in out.read_text().splitlines()] == [want, want]

@@ -137,7 +137,16 @@ def check_jsonl_screening(tmp_path_factory, case):
                     encoding="utf-8")
     if not rows:
         return
-    outcome, decided, rejected = screened(policy, path, tmp_path)
+    keys = {key for row in rows for key in row}
+    try:
+        outcome, decided, rejected = screened(policy, path, tmp_path)
+    except exportdsl.UsageError as error:
+        # a key that spells a fact in other case (DuckDB does not tell names apart by case) is
+        # refused when DuckDB meets it before the fact's own key (tests/test_screen_column_types.py);
+        # after it, DuckDB renames it and it is carried, as the evaluator reads only the exact key
+        assert [d.code for d in error.diagnostics] == ["E412"], error
+        assert any(key != fact and key.lower() == fact.lower() for key in keys for fact in policy.facts)
+        return
     assert outcome.rows == len(rows)
     want = [expected(policy, json.loads(_dumps(row), parse_float=Decimal)) for row in rows]
     got_decided = iter(decided)

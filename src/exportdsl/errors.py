@@ -78,7 +78,7 @@ CODES: dict[str, str] = {
     # E41x: screening ledgers (exportdsl screen, Policy.screen, Policy.evaluate_table)
     "E410": "A ledger cannot be read: missing file, unknown file type, or not a table.",
     "E411": "A screening output or error file cannot be written.",
-    "E412": "Ledger columns that clash with the results (decision, rules), or a --keep column that does not exist.",
+    "E412": "Ledger columns that clash with the results (decision, rules) or with each other (a fact's column given twice), or a --keep column that does not exist.",
     "E413": "A screening engine is unavailable or failed (DuckDB, Spark).",
     "E414": "A bad --as-of date for screening, or --as-of without a 'dated by' fact.",
     "E415": "A rule's condition is too large for the SQL backend once its named conditions are written out.",

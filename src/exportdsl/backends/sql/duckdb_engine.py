@@ -86,6 +86,54 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
+def _header(con, path: str, fmt: str) -> list[str]:
+    """The ledger's column names as the file spells them: DuckDB renames a second ``item`` to
+    ``item_1``, which would leave the first one read as the fact and the other carried along."""
+    try:
+        if fmt == "csv":     # the header line as a row, read with the same sniffed dialect
+            first = exp.select(exp.Star()).from_(fn("read_csv", lit(path), exp.PropertyEQ(
+                this=exp.column("header"), expression=exp.false()), exp.PropertyEQ(
+                this=exp.column("all_varchar"), expression=exp.true()))).limit(1)
+            rows = con.execute(render(first)).fetchall()
+            return [str(name) for name in rows[0]] if rows else []
+        # parquet_schema lists the root, then every field depth first: the root's children are the columns
+        schema = con.execute(render(exp.select(exp.column("name"), exp.column("num_children")).from_(
+            fn("parquet_schema", lit(path))))).fetchall()
+    except duckdb.Error as exc:
+        raise UsageError(Diagnostic("E410", f"cannot read ledger {path!r}: {_first_line(exc)}")) from None
+    names, pending = [], [schema[0][1] or 0] if schema else []
+    for name, children in schema[1:]:
+        while pending and pending[-1] == 0:
+            pending.pop()
+        if not pending:
+            break
+        pending[-1] -= 1
+        if len(pending) == 1:
+            names.append(name)
+        if children:
+            pending.append(children)
+    return names
+
+
+def refuse_duplicate_facts(names, policy: ir.Policy, where: str) -> None:
+    """E412 when a fact of the policy is the name of more than one column (which one holds the fact
+    would be a guess; a JSON object with a key given twice is E307 in the evaluator), or a column
+    spells a fact in other case: DuckDB does not tell names apart by case, so it would read ``Item``
+    as the fact ``item``, which the evaluator calls an unknown fact."""
+    facts = {name.lower(): name for name in policy.facts}
+    seen: set[str] = set()
+    for name in map(str, names):
+        key = name.lower()
+        if key in facts and name != facts[key]:
+            raise UsageError(Diagnostic("E412", f"{where} has a column {name!r}, which DuckDB cannot tell from "
+                                                f"the fact {facts[key]!r} (it ignores case in names)",
+                                        help="rename the column: facts are named exactly as the policy declares"))
+        if key in seen and key in facts:
+            raise UsageError(Diagnostic("E412", f"{where} has more than one column named {facts[key]!r}",
+                                        help="give each fact one column: which one counts would be a guess"))
+        seen.add(key)
+
+
 def open_ledger(con, path: str, policy: ir.Policy):
     """(table expression, column types, decode_text, carried types) of a ledger file. JSON Lines
     fact columns are read as JSON, whatever their values, so that a bad value anywhere is a per-row
@@ -95,7 +143,10 @@ def open_ledger(con, path: str, policy: ir.Policy):
         raise UsageError(Diagnostic("E410", f"cannot read ledger {path!r}: no such file"))
     source = _reader(path, fmt)
     columns = _describe(con, source, path)
+    if fmt != "jsonl":     # (DuckDB refuses a JSON object with a key given twice)
+        refuse_duplicate_facts(_header(con, path, fmt), policy, repr(path))
     if fmt == "jsonl":
+        refuse_duplicate_facts(columns, policy, repr(path))    # keys that differ only in case
         if list(columns) == ["json"] and columns["json"].startswith("MAP("):
             raise UsageError(Diagnostic("E410", f"cannot read ledger {path!r} as a table: its objects have "
                                                 "no consistent keys (or an empty key)",
@@ -268,6 +319,9 @@ def evaluate_arrow(policy: ir.Policy, table, *, rules: bool = True, as_of: str |
                                         help="pass a pyarrow Table, a pandas or a Polars DataFrame")) from None
         source = exp.to_table("ledger")
         columns = _describe(con, source, "<table>")
+        names = getattr(table, "column_names", None)     # pyarrow; pandas and Polars: ``columns``
+        refuse_duplicate_facts(list(names if names is not None else getattr(table, "columns", ())), policy,
+                               "the table")
         _check_columns(columns, None, rules)
         with collector_paused():
             query = build_screen_query(policy, source, columns, rules=rules, as_of=as_of, lookups=True)
